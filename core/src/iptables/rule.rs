@@ -1,0 +1,377 @@
+//! The data of one iptables rule and of one iptables command, for the subset nettwin
+//! models. Parsing lives in `parse`, the canonical (`iptables-save`) printing in `print`.
+
+use std::net::Ipv4Addr;
+
+use crate::addr::{Cidr, Proto};
+use crate::names::ChainName;
+
+/// A value that may be negated with `!`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Neg<T> {
+    /// Whether `!` preceded the option.
+    pub negated: bool,
+    /// The option's value.
+    pub value: T,
+}
+
+impl<T> Neg<T> {
+    /// A value without `!`.
+    pub fn plain(value: T) -> Self {
+        Neg { negated: false, value }
+    }
+
+    /// Applies the negation to a match result.
+    pub fn apply(&self, matched: bool) -> bool {
+        matched != self.negated
+    }
+}
+
+/// The tables nettwin models.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    /// `-t filter` (the default).
+    Filter,
+    /// `-t nat`.
+    Nat,
+}
+
+impl Table {
+    /// Both tables, in the order `iptables-save` prints them.
+    pub const ALL: [Table; 2] = [Table::Filter, Table::Nat];
+
+    /// The table's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Table::Filter => "filter",
+            Table::Nat => "nat",
+        }
+    }
+
+    /// The table's built-in chains, in the order `iptables-save` prints them.
+    pub fn builtin_chains(self) -> &'static [&'static str] {
+        match self {
+            Table::Filter => &["INPUT", "FORWARD", "OUTPUT"],
+            Table::Nat => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+        }
+    }
+
+    /// Whether `chain` is one of this table's built-in chains.
+    pub fn is_builtin(self, chain: &str) -> bool {
+        self.builtin_chains().contains(&chain)
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An interface pattern for `-i` / `-o`: a name, or a prefix ending in `+`.
+/// Guaranteed: 1–15 bytes before any `+`, no whitespace.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct IfacePattern(pub(crate) String);
+
+impl IfacePattern {
+    /// Checks and wraps a pattern (`eth0`, `veth+`).
+    pub fn new(s: &str) -> Option<IfacePattern> {
+        let stem = s.strip_suffix('+').unwrap_or(s);
+        let ok = s.len() <= crate::names::IFNAME_MAX
+            && !s.is_empty()
+            && !stem.contains('+')
+            && !s.chars().any(char::is_whitespace);
+        ok.then(|| IfacePattern(s.to_owned()))
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether an interface name matches (`+` matches any suffix, and `+` alone anything).
+    pub fn matches(&self, name: &str) -> bool {
+        match self.0.strip_suffix('+') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == self.0,
+        }
+    }
+}
+
+/// A port or an inclusive port range (`80`, `1000:2000`). Guaranteed `lo <= hi`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct PortRange {
+    /// First port.
+    pub lo: u16,
+    /// Last port.
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// A single port.
+    pub fn one(port: u16) -> PortRange {
+        PortRange { lo: port, hi: port }
+    }
+
+    /// Whether `port` is in the range.
+    pub fn contains(&self, port: u16) -> bool {
+        (self.lo..=self.hi).contains(&port)
+    }
+}
+
+/// Conntrack states for `-m conntrack --ctstate`, as a bit set.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct CtStates(pub u8);
+
+impl CtStates {
+    /// `INVALID`.
+    pub const INVALID: CtStates = CtStates(1);
+    /// `NEW`.
+    pub const NEW: CtStates = CtStates(2);
+    /// `RELATED`.
+    pub const RELATED: CtStates = CtStates(4);
+    /// `ESTABLISHED`.
+    pub const ESTABLISHED: CtStates = CtStates(8);
+    /// `UNTRACKED`.
+    pub const UNTRACKED: CtStates = CtStates(16);
+    /// `SNAT` (the connection's source was rewritten).
+    pub const SNAT: CtStates = CtStates(32);
+    /// `DNAT` (the connection's destination was rewritten).
+    pub const DNAT: CtStates = CtStates(64);
+
+    /// Names in the order iptables prints them.
+    pub const NAMES: [(&'static str, CtStates); 7] = [
+        ("INVALID", CtStates::INVALID),
+        ("NEW", CtStates::NEW),
+        ("RELATED", CtStates::RELATED),
+        ("ESTABLISHED", CtStates::ESTABLISHED),
+        ("UNTRACKED", CtStates::UNTRACKED),
+        ("SNAT", CtStates::SNAT),
+        ("DNAT", CtStates::DNAT),
+    ];
+
+    /// Whether any state of `other` is in `self`.
+    pub fn intersects(self, other: CtStates) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// The union of two sets.
+    pub fn union(self, other: CtStates) -> CtStates {
+        CtStates(self.0 | other.0)
+    }
+}
+
+/// Address types for `-m addrtype`. Only `LOCAL` is modeled.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum AddrType {
+    /// An address of this host (the local routing table).
+    Local,
+}
+
+/// Which port a multiport match tests.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum PortDir {
+    /// `--sports`.
+    Source,
+    /// `--dports`.
+    Destination,
+}
+
+/// One `-m` match (or the implicit protocol match that `--sport`/`--dport` load).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Match {
+    /// `-m tcp [--sport P] [--dport P]`.
+    Tcp {
+        /// `--sport`.
+        sport: Option<Neg<PortRange>>,
+        /// `--dport`.
+        dport: Option<Neg<PortRange>>,
+    },
+    /// `-m udp [--sport P] [--dport P]`.
+    Udp {
+        /// `--sport`.
+        sport: Option<Neg<PortRange>>,
+        /// `--dport`.
+        dport: Option<Neg<PortRange>>,
+    },
+    /// `-m conntrack [!] --ctstate S,S`.
+    Conntrack {
+        /// The states.
+        ctstate: Neg<CtStates>,
+    },
+    /// `-m addrtype [[!] --src-type T] [[!] --dst-type T]`.
+    AddrType {
+        /// `--src-type`.
+        src: Option<Neg<AddrType>>,
+        /// `--dst-type`.
+        dst: Option<Neg<AddrType>>,
+    },
+    /// `-m multiport [!] --dports|--sports P,P:P`.
+    Multiport {
+        /// Which port is tested.
+        dir: PortDir,
+        /// The ports, negated as a whole.
+        ports: Neg<Vec<PortRange>>,
+    },
+    /// `-m mark [!] --mark value[/mask]`.
+    Mark {
+        /// Whether `!` preceded `--mark`.
+        negated: bool,
+        /// The value compared after masking.
+        value: u32,
+        /// The mask (`0xffffffff` when omitted).
+        mask: u32,
+    },
+    /// `-m comment --comment "text"`.
+    Comment(String),
+}
+
+/// How a `REJECT` answers.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum RejectWith {
+    /// `icmp-port-unreachable` (the default).
+    PortUnreachable,
+    /// `icmp-net-unreachable`.
+    NetUnreachable,
+    /// `icmp-host-unreachable`.
+    HostUnreachable,
+    /// `icmp-admin-prohibited`.
+    AdminProhibited,
+    /// `tcp-reset`.
+    TcpReset,
+}
+
+/// What a rule does when it matches (`-j` / `-g`).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Target {
+    /// No target: the rule only counts.
+    None,
+    /// `-j ACCEPT`.
+    Accept,
+    /// `-j DROP`.
+    Drop,
+    /// `-j RETURN`.
+    Return,
+    /// `-j REJECT [--reject-with W]`.
+    Reject(RejectWith),
+    /// `-j CHAIN`: run the user chain, come back if it returns.
+    Jump(ChainName),
+    /// `-g CHAIN`: run the user chain; its RETURN returns from the caller.
+    Goto(ChainName),
+    /// `-j DNAT --to-destination ip[:port[-port]]`.
+    Dnat {
+        /// The new destination address.
+        ip: Ipv4Addr,
+        /// The new destination port(s), if rewritten.
+        ports: Option<PortRange>,
+    },
+    /// `-j SNAT --to-source ip[:port[-port]]`.
+    Snat {
+        /// The new source address.
+        ip: Ipv4Addr,
+        /// The new source port(s), if rewritten.
+        ports: Option<PortRange>,
+    },
+    /// `-j MASQUERADE`: SNAT to the outgoing interface's address.
+    Masquerade,
+    /// `-j MARK --set-xmark value/mask`: `mark = (mark & !mask) ^ value`.
+    Mark {
+        /// The value xored in.
+        value: u32,
+        /// The bits cleared first.
+        mask: u32,
+    },
+}
+
+impl Target {
+    /// The user chain this target continues in, if any.
+    pub fn chain(&self) -> Option<&ChainName> {
+        match self {
+            Target::Jump(c) | Target::Goto(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// One rule: the generic matches, the `-m` matches in order, and the target.
+/// `Display` prints it exactly as `iptables-save` does (without `-A CHAIN`).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Rule {
+    /// `[!] -s`.
+    pub src: Option<Neg<Cidr>>,
+    /// `[!] -d`.
+    pub dst: Option<Neg<Cidr>>,
+    /// `[!] -i`.
+    pub in_iface: Option<Neg<IfacePattern>>,
+    /// `[!] -o`.
+    pub out_iface: Option<Neg<IfacePattern>>,
+    /// `[!] -p`; `None` means all protocols.
+    pub proto: Option<Neg<Proto>>,
+    /// The matches, in the order iptables-save prints them.
+    pub matches: Vec<Match>,
+    /// The target.
+    pub target: Target,
+}
+
+/// A built-in chain's policy.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Policy {
+    /// `ACCEPT`.
+    Accept,
+    /// `DROP`.
+    Drop,
+}
+
+impl Policy {
+    /// The policy's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Accept => "ACCEPT",
+            Policy::Drop => "DROP",
+        }
+    }
+}
+
+/// How `-D` names the rule to delete.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum RuleRef {
+    /// By its full specification.
+    Spec(Rule),
+    /// By its 1-based position.
+    Index(u32),
+}
+
+/// One iptables command on one chain of one table.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Command {
+    /// `-N CHAIN`.
+    NewChain(ChainName),
+    /// `-X CHAIN`.
+    DeleteChain(ChainName),
+    /// `-F [CHAIN]`: one chain, or every chain of the table.
+    Flush(Option<ChainName>),
+    /// `-A CHAIN rule`.
+    Append(ChainName, Rule),
+    /// `-I CHAIN [N] rule` (N is 1-based, default 1).
+    Insert(ChainName, u32, Rule),
+    /// `-D CHAIN rule` or `-D CHAIN N`.
+    Delete(ChainName, RuleRef),
+    /// `-P CHAIN ACCEPT|DROP`.
+    Policy(ChainName, Policy),
+}
+
+impl Command {
+    /// The chain the command names, if any.
+    pub fn chain(&self) -> Option<&ChainName> {
+        match self {
+            Command::NewChain(c)
+            | Command::DeleteChain(c)
+            | Command::Append(c, _)
+            | Command::Insert(c, _, _)
+            | Command::Delete(c, _)
+            | Command::Policy(c, _) => Some(c),
+            Command::Flush(c) => c.as_ref(),
+        }
+    }
+}
