@@ -1,0 +1,498 @@
+//! `LinuxBackend`: the `Backend` trait on the real kernel, inside a sandbox.
+//!
+//! Every op runs on the worker of the namespace it names. `apply_all` defers iptables ops
+//! and runs each namespace's pending ones as one `iptables-restore` batch: iptables state is
+//! changed by iptables ops only (and by deleting the namespace, which flushes the batch
+//! first), so running them later gives the same results as running them in order.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nettwin_core::addr::{Endpoint, Proto};
+use nettwin_core::backend::{Backend, BackendError};
+use nettwin_core::error::{ErrorKind, OpError};
+use nettwin_core::iptables::{Command, Table};
+use nettwin_core::names::{IfName, Mac, NetnsName};
+use nettwin_core::op::{Effect, LinkChange, Op, RouteSpec, SysctlKey};
+use nettwin_core::snapshot::Snapshot;
+use nettwin_core::trace::{Probe, Trace};
+
+use crate::errors::{OpClass, errno_error};
+use crate::links::{self, RawKind};
+use crate::netlink::NlError;
+use crate::netns::{NsWorker, WorkerError};
+use crate::routes::{self, RouteReq};
+use crate::sandbox::{Sandbox, unbind};
+use crate::sockets::Listener;
+
+/// How a `LinuxBackend` behaves.
+#[derive(Clone, Debug)]
+pub struct LinuxOptions {
+    /// Bind every namespace to `/run/netns/<sandbox id>-<name>` (for `ip netns exec` while
+    /// debugging, and for tools that need a path such as the CNI plugins). Off by default:
+    /// namespaces are then held by descriptors only.
+    pub bind_names: bool,
+    /// How long a probe waits for an answer before calling it dropped or timed out.
+    pub probe_timeout: Duration,
+}
+
+impl Default for LinuxOptions {
+    fn default() -> Self {
+        LinuxOptions { bind_names: false, probe_timeout: Duration::from_millis(300) }
+    }
+}
+
+/// One sandbox namespace. Fields drop in order: sockets first, then the worker.
+#[derive(Debug)]
+pub(crate) struct Ns {
+    pub(crate) listeners: Vec<Listener>,
+    pub(crate) iptables_used: bool,
+    pub(crate) bound: Option<PathBuf>,
+    pub(crate) worker: NsWorker,
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        self.listeners.clear();
+        if let Some(p) = self.bound.take() {
+            let _ = unbind(&p);
+        }
+    }
+}
+
+/// The linux backend: ops, observation and probes on the real kernel, in namespaces it
+/// creates and removes. See the crate docs for the sandbox's guarantees.
+#[derive(Debug)]
+pub struct LinuxBackend {
+    pub(crate) namespaces: BTreeMap<NetnsName, Ns>,
+    pub(crate) options: LinuxOptions,
+    /// Probes so far that did not pin a source port (for `default_sport`).
+    pub(crate) unpinned: u32,
+    /// Probes so far (for unique payload tokens).
+    pub(crate) probes: u32,
+    pub(crate) sandbox: Sandbox,
+}
+
+fn unavailable(why: impl Into<String>) -> BackendError {
+    BackendError::Unavailable { backend: "linux", why: why.into() }
+}
+
+fn worker_error(e: WorkerError) -> BackendError {
+    BackendError::Io { context: "namespace worker".into(), source: io::Error::other(e) }
+}
+
+fn missing_netns(name: &NetnsName) -> OpError {
+    OpError::new(ErrorKind::NotFound, "find namespace", name)
+}
+
+fn gone(e: WorkerError) -> OpError {
+    OpError::new(ErrorKind::Unexpected, "reach", "namespace worker").detail(e.to_string())
+}
+
+/// An `OpError` for a failed netlink request.
+fn nl_error(
+    class: OpClass,
+    action: &'static str,
+    object: impl std::fmt::Display,
+) -> impl FnOnce(NlError) -> OpError {
+    move |e| match e {
+        NlError::Errno(n) => errno_error(class, n, action, object),
+        other => OpError::new(ErrorKind::Unexpected, action, object).detail(other.to_string()),
+    }
+}
+
+/// Whether a program is on `PATH`.
+pub(crate) fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+impl LinuxBackend {
+    /// A backend with default options; `Unavailable` when not root, when iptables-restore
+    /// or iptables-save is missing, or when a network namespace cannot be created.
+    pub fn new() -> Result<LinuxBackend, BackendError> {
+        LinuxBackend::with_options(LinuxOptions::default())
+    }
+
+    /// A backend with the given options (see `new` for when it is unavailable).
+    pub fn with_options(options: LinuxOptions) -> Result<LinuxBackend, BackendError> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(unavailable("it needs root (to create network namespaces)"));
+        }
+        for tool in ["iptables-restore", "iptables-save"] {
+            if !on_path(tool) {
+                return Err(unavailable(format!(
+                    "{tool} is not installed (apt-get install iptables)"
+                )));
+            }
+        }
+        // Creating (and at once dropping) a namespace proves the kernel lets us.
+        NsWorker::spawn("probe")
+            .map_err(|e| unavailable(format!("cannot create a network namespace: {e}")))?;
+        let sandbox = Sandbox::create().map_err(|e| BackendError::Io {
+            context: format!(
+                "creating the sandbox directory under {}",
+                crate::sandbox::run_dir().display()
+            ),
+            source: e,
+        })?;
+        Ok(LinuxBackend { namespaces: BTreeMap::new(), options, unpinned: 0, probes: 0, sandbox })
+    }
+
+    /// The sandbox's unique id (`ntw-<pid>-<n>`), the prefix of every name it binds.
+    pub fn sandbox_id(&self) -> &str {
+        self.sandbox.id()
+    }
+
+    /// The sandbox directory (IPAM store, locks, owner file).
+    pub fn sandbox_dir(&self) -> &std::path::Path {
+        self.sandbox.dir()
+    }
+
+    /// The path of a sandbox namespace: its bound name when names are bound, else its
+    /// `/proc/<pid>/task/<tid>/ns/net` path (valid while the backend lives).
+    pub fn netns_path(&self, netns: &str) -> Option<PathBuf> {
+        let ns = self.namespaces.get(netns)?;
+        Some(ns.bound.clone().unwrap_or_else(|| PathBuf::from(ns.worker.proc_path())))
+    }
+
+    /// Runs a program inside a sandbox namespace (spawned from its worker thread) and
+    /// returns its output. For tools the model drives from outside (CNI plugins, ...).
+    pub fn run_in(
+        &self,
+        netns: &str,
+        mut cmd: std::process::Command,
+    ) -> Result<std::process::Output, BackendError> {
+        let ns = self.namespaces.get(netns).ok_or_else(|| {
+            BackendError::BadProbe(format!("no namespace {netns:?} in the sandbox"))
+        })?;
+        let out = ns.worker.call(move |_| cmd.output()).map_err(worker_error)?;
+        out.map_err(|e| BackendError::Io {
+            context: format!("running a program in {netns}"),
+            source: e,
+        })
+    }
+
+    fn ns(&self, name: &NetnsName) -> Result<&Ns, OpError> {
+        self.namespaces.get(name).ok_or_else(|| missing_netns(name))
+    }
+
+    fn fd_of(&self, name: &NetnsName) -> Result<Arc<OwnedFd>, OpError> {
+        Ok(self.ns(name)?.worker.fd())
+    }
+
+    /// Runs a netlink job on a namespace's worker, mapping errnos for `class`.
+    fn nl<F>(
+        &self,
+        netns: &NetnsName,
+        class: OpClass,
+        action: &'static str,
+        object: String,
+        f: F,
+    ) -> Result<Effect, OpError>
+    where
+        F: FnOnce(&mut crate::netlink::Netlink) -> Result<(), NlError> + Send + 'static,
+    {
+        let ns = self.ns(netns)?;
+        let r = ns.worker.call(move |ctx| f(&mut ctx.nl)).map_err(gone)?;
+        r.map(|()| Effect::Done).map_err(nl_error(class, action, object))
+    }
+
+    fn netns_add(&mut self, name: &NetnsName) -> Result<Effect, OpError> {
+        if self.namespaces.contains_key(name) {
+            return Err(OpError::new(ErrorKind::AlreadyExists, "add namespace", name));
+        }
+        let unexpected =
+            |e: String| OpError::new(ErrorKind::Unexpected, "add namespace", name).detail(e);
+        let worker = NsWorker::spawn(name.as_str()).map_err(|e| unexpected(e.to_string()))?;
+        worker
+            .call(|_| crate::sysctl::pin_pristine())
+            .map_err(|e| unexpected(e.to_string()))?
+            .map_err(|e| unexpected(format!("pinning the default sysctls: {e}")))?;
+        let bound = if self.options.bind_names {
+            let path = self
+                .sandbox
+                .bind(name.as_str(), &worker.proc_path())
+                .map_err(|e| unexpected(format!("binding the name: {e}")))?;
+            Some(path)
+        } else {
+            None
+        };
+        let ns = Ns { listeners: Vec::new(), iptables_used: false, bound, worker };
+        self.namespaces.insert(name.clone(), ns);
+        Ok(Effect::Done)
+    }
+
+    fn netns_del(&mut self, name: &NetnsName) -> Result<Effect, OpError> {
+        let mut ns = self.namespaces.remove(name).ok_or_else(|| missing_netns(name))?;
+        ns.listeners.clear();
+        // The kernel tears a namespace down asynchronously; deleting its veths first makes
+        // their peers elsewhere disappear before this op returns, as `ip netns del` users
+        // (and the model) expect.
+        let _ = ns.worker.call(|ctx| {
+            if let Ok(all) = links::dump(&mut ctx.nl) {
+                for l in all.iter().filter(|l| l.kind == RawKind::Veth) {
+                    let _ = links::link_del(&mut ctx.nl, &l.name);
+                }
+            }
+        });
+        drop(ns);
+        Ok(Effect::Done)
+    }
+
+    fn link_set(
+        &mut self,
+        netns: &NetnsName,
+        name: &IfName,
+        change: &LinkChange,
+    ) -> Result<Effect, OpError> {
+        let dev = name.to_string();
+        let obj = name.to_string();
+        let g = OpClass::General;
+        match change {
+            LinkChange::Up => {
+                self.nl(netns, g, "set up", obj, move |nl| links::set_up(nl, &dev, true))
+            }
+            LinkChange::Down => {
+                self.nl(netns, g, "set down", obj, move |nl| links::set_up(nl, &dev, false))
+            }
+            LinkChange::Master(bridge) => {
+                let br = bridge.to_string();
+                self.nl(netns, g, "enslave", obj, move |nl| {
+                    let idx = links::index_of(nl, &br)?;
+                    links::set_master(nl, &dev, Some(idx))
+                })
+            }
+            LinkChange::NoMaster => {
+                self.nl(netns, g, "release", obj, move |nl| links::set_master(nl, &dev, None))
+            }
+            LinkChange::Mtu(mtu) => {
+                let mtu = *mtu;
+                self.nl(netns, g, "set mtu of", obj, move |nl| links::set_mtu(nl, &dev, mtu))
+            }
+            LinkChange::Hairpin(on) => {
+                let on = *on;
+                self.nl(netns, g, "set hairpin on", obj, move |nl| links::set_hairpin(nl, &dev, on))
+            }
+            LinkChange::Netns(to) => {
+                let fd = self.fd_of(to)?;
+                self.nl(netns, g, "move", obj, move |nl| links::move_to(nl, &dev, fd.as_raw_fd()))
+            }
+        }
+    }
+
+    fn route(&self, netns: &NetnsName, spec: &RouteSpec, add: bool) -> Result<Effect, OpError> {
+        let spec2 = spec.clone();
+        let action = if add { "add route" } else { "delete route" };
+        self.nl(netns, OpClass::General, action, spec.to_string(), move |nl| {
+            let oif = match &spec2.dev {
+                Some(d) => Some(links::index_of(nl, d.as_str())?),
+                None => None,
+            };
+            let req = RouteReq { dst: spec2.dst, via: spec2.via, oif, src: spec2.src };
+            if add { routes::route_add(nl, &req) } else { routes::route_del(nl, &req) }
+        })
+    }
+
+    fn sysctl(&self, netns: &NetnsName, key: &SysctlKey, value: bool) -> Result<Effect, OpError> {
+        let ns = self.ns(netns)?;
+        let k = key.clone();
+        let r = ns.worker.call(move |_| crate::sysctl::set(&k, value)).map_err(gone)?;
+        r.map(|()| Effect::Done).map_err(|e| match e.raw_os_error() {
+            Some(n) => errno_error(OpClass::General, n, "set", key.name()),
+            None => OpError::new(ErrorKind::Unexpected, "set", key.name()).detail(e.to_string()),
+        })
+    }
+
+    fn listen(&mut self, netns: &NetnsName, proto: Proto, at: Endpoint) -> Result<Effect, OpError> {
+        let object = format!("{proto} {at}");
+        let ns = self.ns(netns)?;
+        if at.port == 0 {
+            return Err(OpError::new(ErrorKind::InvalidArgument, "bind", object)
+                .detail("port 0 (an ephemeral port) is not modeled"));
+        }
+        let r = ns.worker.call(move |_| Listener::open(proto, at)).map_err(gone)?;
+        let l = r.map_err(|e| errno_error(OpClass::General, e as i32, "bind", object))?;
+        if let Some(ns) = self.namespaces.get_mut(netns) {
+            ns.listeners.push(l);
+        }
+        Ok(Effect::Done)
+    }
+
+    fn close(&mut self, netns: &NetnsName, proto: Proto, at: Endpoint) -> Result<Effect, OpError> {
+        let ns = self.namespaces.get_mut(netns).ok_or_else(|| missing_netns(netns))?;
+        let pos = ns.listeners.iter().position(|l| l.socket.proto == proto && l.socket.at == at);
+        let Some(pos) = pos else {
+            return Err(OpError::new(ErrorKind::NotFound, "close", format!("{proto} {at}")));
+        };
+        ns.listeners.remove(pos);
+        Ok(Effect::Done)
+    }
+
+    /// Applies one op that is not an iptables op.
+    fn apply_one(&mut self, op: &Op) -> Result<Effect, OpError> {
+        let g = OpClass::General;
+        match op {
+            Op::NetnsAdd { name } => self.netns_add(name),
+            Op::NetnsDel { name } => self.netns_del(name),
+            Op::BridgeAdd { netns, name, mac } => {
+                let mac = mac.unwrap_or_else(|| Mac::derive(&[netns.as_str(), name.as_str()]));
+                let n = name.to_string();
+                self.nl(netns, g, "add", n.clone(), move |nl| links::bridge_add(nl, &n, mac))
+            }
+            Op::VethAdd { netns, name, mac, peer_netns, peer, peer_mac } => {
+                let mac = mac.unwrap_or_else(|| Mac::derive(&[netns.as_str(), name.as_str()]));
+                let peer_mac =
+                    peer_mac.unwrap_or_else(|| Mac::derive(&[peer_netns.as_str(), peer.as_str()]));
+                let peer_fd =
+                    if peer_netns == netns { None } else { Some(self.fd_of(peer_netns)?) };
+                let (n, p) = (name.to_string(), peer.to_string());
+                self.nl(netns, g, "add", n.clone(), move |nl| {
+                    let fd = peer_fd.as_ref().map(|f| f.as_raw_fd());
+                    links::veth_add(nl, &n, mac, &p, peer_mac, fd)
+                })
+            }
+            Op::LinkDel { netns, name } => {
+                let n = name.to_string();
+                self.nl(netns, g, "delete", n.clone(), move |nl| links::link_del(nl, &n))
+            }
+            Op::LinkSet { netns, name, change } => self.link_set(netns, name, change),
+            Op::AddrAdd { netns, dev, addr } => {
+                let (d, a) = (dev.to_string(), *addr);
+                self.nl(netns, g, "add address", addr.to_string(), move |nl| {
+                    let idx = links::index_of(nl, &d)?;
+                    routes::addr_add(nl, idx, a)
+                })
+            }
+            Op::AddrDel { netns, dev, addr } => {
+                let (d, a) = (dev.to_string(), *addr);
+                self.nl(netns, OpClass::AddrDel, "delete address", addr.to_string(), move |nl| {
+                    let idx = links::index_of(nl, &d)?;
+                    routes::addr_del(nl, idx, a)
+                })
+            }
+            Op::RouteAdd { netns, route } => self.route(netns, route, true),
+            Op::RouteDel { netns, route } => self.route(netns, route, false),
+            Op::Sysctl { netns, key, value } => self.sysctl(netns, key, *value),
+            Op::Iptables { netns, table, cmd } => {
+                self.ns(netns)?;
+                let mut r = self.run_iptables(netns, vec![(*table, cmd.clone())]);
+                r.pop().unwrap_or_else(|| Err(gone(WorkerError::Gone))).map(|()| Effect::Done)
+            }
+            Op::IpamAllocate { .. } | Op::IpamRelease { .. } => {
+                Err(OpError::new(ErrorKind::NotSupported, "run", op.to_string())
+                    .detail("the linux backend's IPAM store is not wired yet"))
+            }
+            Op::Listen { netns, proto, at } => self.listen(netns, *proto, *at),
+            Op::Close { netns, proto, at } => self.close(netns, *proto, *at),
+        }
+    }
+
+    /// Runs iptables commands of one namespace as one batch (see `iptables`).
+    fn run_iptables(
+        &mut self,
+        netns: &NetnsName,
+        cmds: Vec<(Table, Command)>,
+    ) -> Vec<Result<(), OpError>> {
+        let n = cmds.len();
+        let Some(ns) = self.namespaces.get_mut(netns) else {
+            return vec![Err(missing_netns(netns)); n];
+        };
+        ns.iptables_used = true;
+        let r = ns.worker.call(move |_| {
+            let refs: Vec<(Table, &Command)> = cmds.iter().map(|(t, c)| (*t, c)).collect();
+            crate::iptables::run_batch(&mut crate::iptables::Spawn::default(), &refs)
+        });
+        r.unwrap_or_else(|e| vec![Err(gone(e)); n])
+    }
+
+    fn flush_pending(
+        &mut self,
+        netns: &NetnsName,
+        pending: &mut BTreeMap<NetnsName, Vec<usize>>,
+        ops: &[Op],
+        results: &mut [Option<Result<Effect, OpError>>],
+    ) {
+        let Some(idxs) = pending.remove(netns) else { return };
+        let cmds: Vec<(Table, Command)> = idxs
+            .iter()
+            .filter_map(|&i| match &ops[i] {
+                Op::Iptables { table, cmd, .. } => Some((*table, cmd.clone())),
+                _ => None,
+            })
+            .collect();
+        let rs = self.run_iptables(netns, cmds);
+        for (i, r) in idxs.into_iter().zip(rs) {
+            results[i] = Some(r.map(|()| Effect::Done));
+        }
+    }
+}
+
+impl Backend for LinuxBackend {
+    fn name(&self) -> &'static str {
+        "linux"
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<Effect, OpError> {
+        self.apply_one(op)
+    }
+
+    fn apply_all(&mut self, ops: &[Op]) -> Vec<Result<Effect, OpError>> {
+        let mut results: Vec<Option<Result<Effect, OpError>>> = vec![None; ops.len()];
+        let mut pending: BTreeMap<NetnsName, Vec<usize>> = BTreeMap::new();
+        for (i, op) in ops.iter().enumerate() {
+            match op {
+                Op::Iptables { netns, .. } => {
+                    if self.namespaces.contains_key(netns) {
+                        pending.entry(netns.clone()).or_default().push(i);
+                    } else {
+                        results[i] = Some(Err(missing_netns(netns)));
+                    }
+                }
+                Op::NetnsDel { name } => {
+                    self.flush_pending(name, &mut pending, ops, &mut results);
+                    results[i] = Some(self.apply_one(op));
+                }
+                _ => results[i] = Some(self.apply_one(op)),
+            }
+        }
+        let names: Vec<NetnsName> = pending.keys().cloned().collect();
+        for name in names {
+            self.flush_pending(&name, &mut pending, ops, &mut results);
+        }
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(gone(WorkerError::Gone)))).collect()
+    }
+
+    fn observe(&mut self) -> Result<Snapshot, BackendError> {
+        let all: Vec<(NetnsName, Arc<OwnedFd>)> =
+            self.namespaces.iter().map(|(n, ns)| (n.clone(), ns.worker.fd())).collect();
+        let mut jobs = Vec::new();
+        for (name, ns) in &self.namespaces {
+            let others: Vec<(NetnsName, Arc<OwnedFd>)> =
+                all.iter().filter(|(n, _)| n != name).cloned().collect();
+            let used = ns.iptables_used;
+            let job = ns
+                .worker
+                .submit(move |ctx| crate::observe::read_netns(&mut ctx.nl, used, &others))
+                .map_err(worker_error)?;
+            jobs.push((name.clone(), job));
+        }
+        let mut raw = BTreeMap::new();
+        for (name, job) in jobs {
+            let r = job.wait().map_err(worker_error)?.map_err(|e| BackendError::Io {
+                context: format!("observing {name}"),
+                source: io::Error::other(e),
+            })?;
+            raw.insert(name, r);
+        }
+        Ok(Snapshot { namespaces: crate::observe::assemble(&raw)? })
+    }
+
+    fn probe(&mut self, probe: &Probe) -> Result<Trace, BackendError> {
+        crate::probe::run(self, probe)
+    }
+}
