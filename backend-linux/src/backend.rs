@@ -50,6 +50,11 @@ impl Default for LinuxOptions {
 #[derive(Debug)]
 pub(crate) struct Ns {
     pub(crate) listeners: Vec<Listener>,
+    /// The packet capture probes read, opened by the first probe and kept (closing a
+    /// packet socket waits for an RCU grace period, ~10 ms).
+    pub(crate) capture: Option<OwnedFd>,
+    /// Keeps kernel receive timestamps on (see `probe::capture::clock_keeper`).
+    pub(crate) _clock: Option<OwnedFd>,
     pub(crate) iptables_used: bool,
     pub(crate) bound: Option<PathBuf>,
     pub(crate) worker: NsWorker,
@@ -58,6 +63,9 @@ pub(crate) struct Ns {
 impl Drop for Ns {
     fn drop(&mut self) {
         self.listeners.clear();
+        if let Some(fd) = self.capture.take() {
+            crate::probe::capture::close_later(fd);
+        }
         if let Some(p) = self.bound.take() {
             let _ = unbind(&p);
         }
@@ -209,10 +217,13 @@ impl LinuxBackend {
         let unexpected =
             |e: String| OpError::new(ErrorKind::Unexpected, "add namespace", name).detail(e);
         let worker = NsWorker::spawn(name.as_str()).map_err(|e| unexpected(e.to_string()))?;
-        worker
-            .call(|_| crate::sysctl::pin_pristine())
+        let clock = worker
+            .call(|_| {
+                crate::sysctl::pin_pristine()?;
+                crate::probe::capture::clock_keeper()
+            })
             .map_err(|e| unexpected(e.to_string()))?
-            .map_err(|e| unexpected(format!("pinning the default sysctls: {e}")))?;
+            .map_err(|e| unexpected(format!("setting the namespace up: {e}")))?;
         let bound = if self.options.bind_names {
             let path = self
                 .sandbox
@@ -222,7 +233,14 @@ impl LinuxBackend {
         } else {
             None
         };
-        let ns = Ns { listeners: Vec::new(), iptables_used: false, bound, worker };
+        let ns = Ns {
+            listeners: Vec::new(),
+            capture: None,
+            _clock: Some(clock),
+            iptables_used: false,
+            bound,
+            worker,
+        };
         self.namespaces.insert(name.clone(), ns);
         Ok(Effect::Done)
     }

@@ -9,8 +9,8 @@ use std::os::fd::RawFd;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
-    LinkFlags, LinkInfo, LinkLayerType, LinkMessage,
+    BridgePortState, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth,
+    LinkAttribute, LinkFlags, LinkInfo, LinkLayerType, LinkMessage, State,
 };
 use nettwin_core::names::Mac;
 
@@ -146,6 +146,12 @@ pub struct RawLink {
     pub peer_nsid: Option<i32>,
     /// For a bridge port: its hairpin mode.
     pub hairpin: Option<bool>,
+    /// Whether the kernel has finished bringing the link into service: the link is down or
+    /// without carrier, or its operational state, queueing discipline and (for a bridge
+    /// port) port state have caught up. Right after a link gains carrier this stays false
+    /// for a moment (the kernel's linkwatch work runs later), and frames sent meanwhile are
+    /// dropped unseen.
+    pub settled: bool,
 }
 
 /// Dumps every link of the namespace.
@@ -176,7 +182,12 @@ fn raw_link(m: LinkMessage) -> RawLink {
         peer_index: None,
         peer_nsid: None,
         hairpin: None,
+        settled: true,
     };
+    let running = m.header.flags.contains(LinkFlags::Up | LinkFlags::LowerUp);
+    let mut operstate_ok = true;
+    let mut qdisc_ok = true;
+    let mut port_ok = true;
     for a in m.attributes {
         match a {
             LinkAttribute::IfName(n) => l.name = n,
@@ -185,6 +196,8 @@ fn raw_link(m: LinkMessage) -> RawLink {
             LinkAttribute::Controller(i) if i != 0 => l.master = Some(i),
             LinkAttribute::Link(i) => l.peer_index = Some(i),
             LinkAttribute::LinkNetNsId(id) => l.peer_nsid = Some(id),
+            LinkAttribute::OperState(st) => operstate_ok = matches!(st, State::Up | State::Unknown),
+            LinkAttribute::Qdisc(q) => qdisc_ok = q != "noop",
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     match info {
@@ -192,8 +205,12 @@ fn raw_link(m: LinkMessage) -> RawLink {
                         LinkInfo::Kind(InfoKind::Veth) => l.kind = RawKind::Veth,
                         LinkInfo::PortData(InfoPortData::BridgePort(attrs)) => {
                             for p in attrs {
-                                if let InfoBridgePort::HairpinMode(on) = p {
-                                    l.hairpin = Some(on);
+                                match p {
+                                    InfoBridgePort::HairpinMode(on) => l.hairpin = Some(on),
+                                    InfoBridgePort::State(st) => {
+                                        port_ok = st == BridgePortState::Forwarding;
+                                    }
+                                    _ => {}
                                 }
                             }
                         }
@@ -204,6 +221,7 @@ fn raw_link(m: LinkMessage) -> RawLink {
             _ => {}
         }
     }
+    l.settled = !running || (operstate_ok && qdisc_ok && port_ok);
     if l.kind != RawKind::Veth {
         l.peer_index = None;
         l.peer_nsid = None;

@@ -39,3 +39,55 @@ fn smoke() {
     }
     println!("{}", serde_json::to_string_pretty(&snap).unwrap());
 }
+
+#[test]
+fn smoke_probe() {
+    if !nettwin_linux::testing::require_linux() {
+        return;
+    }
+    let mut b = LinuxBackend::new().unwrap();
+    let mut ops: Vec<&str> = HOST.to_vec();
+    ops.push("ip netns exec a1 listen tcp 0.0.0.0:6379");
+    ops.push("ip netns exec a1 listen udp 0.0.0.0:53");
+    ops.push("ip -n host link set lo up");
+    for t in &ops {
+        let op: Op = t.parse().unwrap();
+        b.apply(&op).unwrap();
+    }
+    for (proto, dst) in [
+        ("tcp", "172.26.64.2:6379"),
+        ("udp", "172.26.64.2:53"),
+        ("icmp", "172.26.64.2:0"),
+        ("tcp", "172.26.64.2:80"),
+        ("udp", "172.26.64.2:54"),
+        ("tcp", "10.9.9.9:80"),
+        ("tcp", "172.26.64.9:80"),
+        ("tcp", "172.26.64.1:80"),
+        ("tcp", "127.0.0.1:80"),
+    ] {
+        let p = nettwin_core::trace::Probe {
+            name: String::new(),
+            from: "host".parse().unwrap(),
+            src: None,
+            sport: None,
+            dst: dst.parse().unwrap(),
+            proto: proto.parse().unwrap(),
+        };
+        let t0 = std::time::Instant::now();
+        let t = b.probe(&p);
+        println!("=== {proto} {dst} ({:?})", t0.elapsed());
+        match t {
+            Ok(t) => {
+                println!("flow {}", t.flow);
+                for h in &t.hops {
+                    println!("  {} {:?} {:?} {} {:?}", h.netns, h.device, h.dir, h.packet, h.step);
+                }
+                println!("  outcome {:?}", t.outcome);
+                for h in &t.reply {
+                    println!("  R {} {:?} {:?} {}", h.netns, h.device, h.dir, h.packet);
+                }
+            }
+            Err(e) => println!("ERR {e}"),
+        }
+    }
+}
