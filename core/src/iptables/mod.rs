@@ -7,6 +7,7 @@
 //! unsupported token. Nothing here guesses.
 
 mod command;
+mod graph;
 mod parse;
 mod print;
 pub mod rule;
@@ -18,5 +19,5 @@ pub use command::parse_command;
 pub use parse::{COMMENT_MAX, parse_rule};
 pub use print::save_string;
 pub use rule::*;
-pub use ruleset::{ChainRules, Ruleset, TableRules};
+pub use ruleset::{ChainRules, MAX_JUMP_DEPTH, Ruleset, TableRules};
 pub use save::{SaveError, parse_save};
