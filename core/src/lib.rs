@@ -10,6 +10,7 @@
 
 pub mod addr;
 pub mod error;
+pub mod ipam;
 pub mod iptables;
 pub mod names;
 pub mod text;
