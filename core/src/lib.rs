@@ -13,4 +13,5 @@ pub mod error;
 pub mod ipam;
 pub mod iptables;
 pub mod names;
+pub mod nomad;
 pub mod text;
