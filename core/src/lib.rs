@@ -4,14 +4,24 @@
 //! - `text`: the shell-like tokenizer with byte spans that every command parser uses.
 //! - `iptables`: rules and commands in iptables-save syntax, and the rule set of a namespace.
 //! - `error`: `OpError`, refusals in the kernel's terms.
+//! - `op`: `Op`, every state change, and its text form (`ip -n host link add ...`).
+//! - `state`: `State` and `State::apply`, the pure, atomic transitions.
+//! - `snapshot`: the normalized observed state both backends report.
+//! - `trace`: `Probe`, `Trace`, hops, steps and outcomes.
+//! - `backend`: the `Backend` trait both backends implement.
 //!
 //! Architecture invariant: nothing here does I/O, reads a clock or draws unseeded random
 //! numbers. The kernel is never mentioned except as the thing being modeled.
 
 pub mod addr;
+pub mod backend;
 pub mod error;
 pub mod ipam;
 pub mod iptables;
 pub mod names;
 pub mod nomad;
+pub mod op;
+pub mod snapshot;
+pub mod state;
 pub mod text;
+pub mod trace;

@@ -1,0 +1,166 @@
+//! `Snapshot`: the observed state of every namespace in one normalized form, produced by
+//! both backends (`Backend::observe`) so that they compare with `==`.
+//!
+//! Normalization rules (both backends follow them; the linux backend documents how it
+//! gets there):
+//! - links by name, never by ifindex; a veth names its peer as (namespace, name);
+//! - IPv4 only: IPv6 addresses and routes, and the `local` routing table, are left out;
+//! - routes of the main table only, sorted; `proto` is `kernel` (connected) or `static`
+//!   (anything added by a command, whatever protocol number it carried);
+//! - sysctls: `net.ipv4.ip_forward`, `net.bridge.bridge-nf-call-iptables`, and
+//!   `net.ipv4.conf.<dev>.route_localnet` for every link;
+//! - iptables: canonical `iptables-save` text of filter and nat with counters zeroed and
+//!   tables still in their default state left out;
+//! - hairpin is reported for bridge ports only;
+//! - listening sockets sorted.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::addr::IfAddr;
+use crate::names::{IfName, Mac, NetnsName};
+use crate::state::{LinkKind, Netns, Route, Socket, State};
+
+/// The observed state of every namespace.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+pub struct Snapshot {
+    /// Namespaces by name.
+    pub namespaces: BTreeMap<NetnsName, NetnsSnapshot>,
+}
+
+/// The observed state of one namespace.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+pub struct NetnsSnapshot {
+    /// Links by name.
+    pub links: BTreeMap<IfName, LinkSnapshot>,
+    /// Main-table routes, sorted.
+    pub routes: Vec<Route>,
+    /// The modeled sysctls by dotted name, as 0/1.
+    pub sysctls: BTreeMap<String, u8>,
+    /// Canonical iptables-save text (see the module docs).
+    pub iptables: String,
+    /// Listening sockets, sorted.
+    pub sockets: Vec<Socket>,
+}
+
+/// The observed state of one link.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct LinkSnapshot {
+    /// Kind, and for a veth its peer.
+    #[serde(flatten)]
+    pub kind: LinkKind,
+    /// Administratively up.
+    pub up: bool,
+    /// MTU.
+    pub mtu: u32,
+    /// MAC address.
+    pub mac: Mac,
+    /// The bridge it is a port of.
+    pub master: Option<IfName>,
+    /// Hairpin mode, for bridge ports only.
+    pub hairpin: Option<bool>,
+    /// IPv4 addresses, sorted.
+    pub addrs: Vec<IfAddr>,
+}
+
+impl Snapshot {
+    /// The model's state in normalized form.
+    pub fn of(state: &State) -> Snapshot {
+        let namespaces =
+            state.namespaces().iter().map(|(n, ns)| (n.clone(), NetnsSnapshot::of(ns))).collect();
+        Snapshot { namespaces }
+    }
+
+    /// Every difference between two snapshots, one line each, as `path: left != right`
+    /// (empty when they are equal).
+    pub fn diff(&self, other: &Snapshot) -> Vec<String> {
+        let mut out = Vec::new();
+        let (a, b) = (to_json(self), to_json(other));
+        diff_values("", &a, &b, &mut out);
+        out
+    }
+}
+
+fn to_json(s: &Snapshot) -> serde_json::Value {
+    serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
+}
+
+fn diff_values(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}/{k}") };
+                match (x.get(k), y.get(k)) {
+                    (Some(v), Some(w)) => diff_values(&p, v, w, out),
+                    (Some(v), None) => out.push(format!("{p}: {v} != (absent)")),
+                    (None, Some(w)) => out.push(format!("{p}: (absent) != {w}")),
+                    (None, None) => {}
+                }
+            }
+        }
+        (Value::String(x), Value::String(y))
+            if x != y && (x.contains('\n') || y.contains('\n')) =>
+        {
+            let before = out.len();
+            let xl: Vec<&str> = x.lines().collect();
+            let yl: Vec<&str> = y.lines().collect();
+            for l in xl.iter().filter(|l| !yl.contains(l)) {
+                out.push(format!("{path}: only left: {l}"));
+            }
+            for l in yl.iter().filter(|l| !xl.contains(l)) {
+                out.push(format!("{path}: only right: {l}"));
+            }
+            if out.len() == before {
+                out.push(format!("{path}: same lines in a different order"));
+            }
+        }
+        _ if a != b => out.push(format!("{path}: {a} != {b}")),
+        _ => {}
+    }
+}
+
+impl NetnsSnapshot {
+    /// One namespace of the model in normalized form.
+    pub fn of(ns: &Netns) -> NetnsSnapshot {
+        let links = ns
+            .links
+            .iter()
+            .map(|(name, l)| {
+                let mut addrs = l.addrs.clone();
+                addrs.sort();
+                let snap = LinkSnapshot {
+                    kind: l.kind.clone(),
+                    up: l.up,
+                    mtu: l.mtu,
+                    mac: l.mac,
+                    master: l.master.clone(),
+                    hairpin: l.master.as_ref().map(|_| l.hairpin),
+                    addrs,
+                };
+                (name.clone(), snap)
+            })
+            .collect();
+        let mut sysctls = BTreeMap::new();
+        sysctls.insert("net.ipv4.ip_forward".to_owned(), u8::from(ns.ip_forward));
+        sysctls.insert(
+            "net.bridge.bridge-nf-call-iptables".to_owned(),
+            u8::from(ns.bridge_nf_call_iptables),
+        );
+        for (name, l) in &ns.links {
+            sysctls
+                .insert(format!("net.ipv4.conf.{name}.route_localnet"), u8::from(l.route_localnet));
+        }
+        let mut sockets = ns.sockets.clone();
+        sockets.sort();
+        NetnsSnapshot {
+            links,
+            routes: ns.routes_sorted().into_iter().cloned().collect(),
+            sysctls,
+            iptables: ns.firewall.to_string(),
+            sockets,
+        }
+    }
+}

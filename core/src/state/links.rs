@@ -1,0 +1,266 @@
+//! Namespaces and links: add, delete, and every `ip link set` change.
+
+use super::{
+    ETH_MAX_MTU, ETH_MIN_MTU, ETH_MTU, Link, LinkKind, Netns, State, missing_link, missing_netns,
+};
+use crate::addr::IfAddr;
+use crate::error::{ErrorKind, OpError};
+use crate::names::{IfName, Mac, NetnsName};
+use crate::op::{Effect, LinkChange};
+
+impl State {
+    pub(super) fn netns_add(&mut self, name: &NetnsName) -> Result<Effect, OpError> {
+        if self.namespaces.contains_key(name) {
+            return Err(OpError::new(ErrorKind::AlreadyExists, "add namespace", name));
+        }
+        self.namespaces.insert(name.clone(), Netns::new());
+        Ok(Effect::Done)
+    }
+
+    pub(super) fn netns_del(&mut self, name: &NetnsName) -> Result<Effect, OpError> {
+        let ns = self.namespaces.remove(name).ok_or_else(|| missing_netns(name))?;
+        // Veths whose peer lives elsewhere take the peer with them.
+        for link in ns.links.values() {
+            if let LinkKind::Veth { peer_netns, peer } = &link.kind
+                && peer_netns != name
+            {
+                self.remove_link(peer_netns, peer);
+            }
+        }
+        Ok(Effect::Done)
+    }
+
+    pub(super) fn bridge_add(
+        &mut self,
+        netns: &NetnsName,
+        name: &IfName,
+        mac: Option<Mac>,
+    ) -> Result<Effect, OpError> {
+        let ns = self.ns_mut(netns)?;
+        if ns.links.contains_key(name) {
+            return Err(OpError::new(ErrorKind::AlreadyExists, "add", name));
+        }
+        let mac = mac.unwrap_or_else(|| Mac::derive(&[netns.as_str(), name.as_str()]));
+        ns.links.insert(name.clone(), Link::new(LinkKind::Bridge, mac));
+        Ok(Effect::Done)
+    }
+
+    pub(super) fn veth_add(
+        &mut self,
+        netns: &NetnsName,
+        name: &IfName,
+        mac: Option<Mac>,
+        peer_netns: &NetnsName,
+        peer: &IfName,
+        peer_mac: Option<Mac>,
+    ) -> Result<Effect, OpError> {
+        let ns = self.ns(netns)?;
+        let pns = self.ns(peer_netns)?;
+        if ns.links.contains_key(name) {
+            return Err(OpError::new(ErrorKind::AlreadyExists, "add", name));
+        }
+        if pns.links.contains_key(peer) || (netns == peer_netns && name == peer) {
+            return Err(OpError::new(ErrorKind::AlreadyExists, "add", peer));
+        }
+        let mac = mac.unwrap_or_else(|| Mac::derive(&[netns.as_str(), name.as_str()]));
+        let peer_mac =
+            peer_mac.unwrap_or_else(|| Mac::derive(&[peer_netns.as_str(), peer.as_str()]));
+        let a =
+            Link::new(LinkKind::Veth { peer_netns: peer_netns.clone(), peer: peer.clone() }, mac);
+        let b =
+            Link::new(LinkKind::Veth { peer_netns: netns.clone(), peer: name.clone() }, peer_mac);
+        self.ns_mut(netns)?.links.insert(name.clone(), a);
+        self.ns_mut(peer_netns)?.links.insert(peer.clone(), b);
+        Ok(Effect::Done)
+    }
+
+    pub(super) fn link_del(&mut self, netns: &NetnsName, name: &IfName) -> Result<Effect, OpError> {
+        let link = self.ns(netns)?.links.get(name).ok_or_else(|| missing_link(netns, name))?;
+        if link.kind == LinkKind::Loopback {
+            return Err(OpError::new(ErrorKind::NotSupported, "delete", name));
+        }
+        self.remove_link(netns, name);
+        Ok(Effect::Done)
+    }
+
+    /// Removes a link with every consequence: its routes, its ports' membership, its peer.
+    fn remove_link(&mut self, netns: &NetnsName, name: &IfName) {
+        let Some(ns) = self.namespaces.get_mut(netns) else { return };
+        let Some(link) = ns.links.remove(name) else { return };
+        ns.flush_routes_via(name);
+        if link.is_bridge() {
+            for port in ns.links.values_mut().filter(|l| l.master.as_ref() == Some(name)) {
+                port.master = None;
+                port.hairpin = false;
+            }
+        }
+        if let Some(master) = &link.master {
+            ns.bridge_mtu_auto_adjust(master);
+        }
+        if let LinkKind::Veth { peer_netns, peer } = link.kind {
+            self.remove_link(&peer_netns, &peer);
+        }
+    }
+
+    pub(super) fn link_set(
+        &mut self,
+        netns: &NetnsName,
+        name: &IfName,
+        change: &LinkChange,
+    ) -> Result<Effect, OpError> {
+        let ns = self.ns(netns)?;
+        let link = ns.links.get(name).ok_or_else(|| missing_link(netns, name))?;
+        match change {
+            LinkChange::Up => {
+                let ns = self.ns_mut(netns)?;
+                ns.set_up(name);
+            }
+            LinkChange::Down => {
+                let ns = self.ns_mut(netns)?;
+                if let Some(l) = ns.links.get_mut(name) {
+                    l.up = false;
+                }
+                ns.flush_routes_via(name);
+            }
+            LinkChange::Master(bridge) => {
+                let br = ns.links.get(bridge).ok_or_else(|| missing_link(netns, bridge))?;
+                if !br.is_bridge() {
+                    return Err(OpError::new(ErrorKind::NotSupported, "enslave", name)
+                        .detail(format!("{bridge} is not a bridge")));
+                }
+                if link.is_bridge() {
+                    return Err(OpError::new(ErrorKind::Loop, "enslave", name)
+                        .detail("a bridge cannot be a bridge port"));
+                }
+                if link.kind == LinkKind::Loopback {
+                    return Err(OpError::new(ErrorKind::InvalidArgument, "enslave", name));
+                }
+                let old = link.master.clone();
+                let ns = self.ns_mut(netns)?;
+                if let Some(l) = ns.links.get_mut(name)
+                    && l.master.as_ref() != Some(bridge)
+                {
+                    l.master = Some(bridge.clone());
+                    l.hairpin = false;
+                }
+                if let Some(old) = old.filter(|o| o != bridge) {
+                    ns.bridge_mtu_auto_adjust(&old);
+                }
+                ns.bridge_mtu_auto_adjust(bridge);
+            }
+            LinkChange::NoMaster => {
+                let old = link.master.clone();
+                let ns = self.ns_mut(netns)?;
+                if let Some(l) = ns.links.get_mut(name) {
+                    l.master = None;
+                    l.hairpin = false;
+                }
+                if let Some(old) = old {
+                    ns.bridge_mtu_auto_adjust(&old);
+                }
+            }
+            LinkChange::Mtu(mtu) => {
+                let range = if link.kind == LinkKind::Loopback {
+                    ETH_MIN_MTU..=u32::MAX
+                } else {
+                    ETH_MIN_MTU..=ETH_MAX_MTU
+                };
+                if !range.contains(mtu) {
+                    return Err(OpError::new(ErrorKind::InvalidArgument, "set mtu of", name)
+                        .detail(format!("{mtu} is outside {}..={}", range.start(), range.end())));
+                }
+                let master = link.master.clone();
+                let ns = self.ns_mut(netns)?;
+                if let Some(l) = ns.links.get_mut(name) {
+                    l.mtu = *mtu;
+                    if l.is_bridge() {
+                        l.mtu_set_by_user = true;
+                    }
+                }
+                if let Some(m) = master {
+                    ns.bridge_mtu_auto_adjust(&m);
+                }
+            }
+            LinkChange::Hairpin(on) => {
+                if link.master.is_none() {
+                    return Err(OpError::new(ErrorKind::NotSupported, "set hairpin on", name)
+                        .detail("not a bridge port"));
+                }
+                let ns = self.ns_mut(netns)?;
+                if let Some(l) = ns.links.get_mut(name) {
+                    l.hairpin = *on;
+                }
+            }
+            LinkChange::Netns(to) => return self.link_move(netns, name, to),
+        }
+        Ok(Effect::Done)
+    }
+
+    fn link_move(
+        &mut self,
+        netns: &NetnsName,
+        name: &IfName,
+        to: &NetnsName,
+    ) -> Result<Effect, OpError> {
+        let target = self.ns(to)?;
+        if to == netns {
+            return Ok(Effect::Done);
+        }
+        let link = self.ns(netns)?.links.get(name).ok_or_else(|| missing_link(netns, name))?;
+        if matches!(link.kind, LinkKind::Loopback | LinkKind::Bridge) {
+            return Err(OpError::new(ErrorKind::InvalidArgument, "move", name)
+                .detail("the device is local to its namespace"));
+        }
+        if target.links.contains_key(name) {
+            return Err(OpError::new(ErrorKind::AlreadyExists, "move", name)
+                .detail(format!("{to} already has a device of that name")));
+        }
+        let ns = self.ns_mut(netns)?;
+        let Some(mut link) = ns.links.remove(name) else { return Err(missing_link(netns, name)) };
+        ns.flush_routes_via(name);
+        if let Some(master) = link.master.take() {
+            ns.bridge_mtu_auto_adjust(&master);
+        }
+        link.up = false;
+        link.hairpin = false;
+        link.addrs.clear();
+        link.route_localnet = false;
+        if let LinkKind::Veth { peer_netns, peer } = &link.kind
+            && let Some(p) = self.namespaces.get_mut(peer_netns).and_then(|n| n.links.get_mut(peer))
+        {
+            p.kind = LinkKind::Veth { peer_netns: to.clone(), peer: name.clone() };
+        }
+        self.ns_mut(to)?.links.insert(name.clone(), link);
+        Ok(Effect::Done)
+    }
+}
+
+impl Netns {
+    /// Brings a link up: `lo` gets 127.0.0.1/8 back, and connected routes appear.
+    fn set_up(&mut self, name: &IfName) {
+        let Some(link) = self.links.get_mut(name) else { return };
+        if link.up {
+            return;
+        }
+        link.up = true;
+        if link.kind == LinkKind::Loopback {
+            let lo = IfAddr { ip: std::net::Ipv4Addr::LOCALHOST, prefix: 8 };
+            if !link.addrs.contains(&lo) {
+                link.addrs.push(lo);
+            }
+        }
+        self.add_connected_routes(name);
+    }
+
+    /// Re-computes an auto-sized bridge's MTU: the smallest port MTU, or 1500 without ports.
+    pub(super) fn bridge_mtu_auto_adjust(&mut self, bridge: &IfName) {
+        let Some(br) = self.links.get(bridge) else { return };
+        if br.mtu_set_by_user {
+            return;
+        }
+        let mtu = self.ports(bridge.as_str()).map(|(_, l)| l.mtu).min().unwrap_or(ETH_MTU);
+        if let Some(br) = self.links.get_mut(bridge) {
+            br.mtu = mtu;
+        }
+    }
+}

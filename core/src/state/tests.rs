@@ -1,0 +1,359 @@
+//! State transitions: every op's success and every error kind, as rstest tables of
+//! op text.
+
+use rstest::rstest;
+
+use super::*;
+use crate::op::text::parse_op;
+
+fn op(text: &str) -> Op {
+    parse_op(text).unwrap_or_else(|e| panic!("test op {text:?} does not parse: {e}"))
+}
+
+fn state_after(ops: &[&str]) -> State {
+    let mut s = State::new();
+    for t in ops {
+        if let Err(e) = s.apply(&op(t)) {
+            panic!("setup op {t:?} failed: {e}");
+        }
+    }
+    s
+}
+
+/// A host with a bridge and one veth port, an allocation namespace on the other end.
+const HOST: &[&str] = &[
+    "ip netns add host",
+    "ip netns add a1",
+    "ip -n host link add nomad type bridge",
+    "ip -n host link set nomad up",
+    "ip -n host addr add 172.26.64.1/20 dev nomad",
+    "ip -n host link add veth1 type veth peer name eth0 netns a1",
+    "ip -n host link set veth1 master nomad",
+    "ip -n host link set veth1 up",
+    "ip -n a1 link set eth0 up",
+    "ip -n a1 addr add 172.26.64.2/20 dev eth0",
+    "ip -n a1 route add default via 172.26.64.1",
+];
+
+fn link<'a>(s: &'a State, ns: &str, name: &str) -> &'a Link {
+    s.netns(ns).and_then(|n| n.link(name)).unwrap_or_else(|| panic!("{ns}/{name} missing"))
+}
+
+fn route_texts(s: &State, ns: &str) -> Vec<String> {
+    s.netns(ns)
+        .map(|n| {
+            n.routes_sorted()
+                .iter()
+                .map(|r| {
+                    let spec = crate::op::RouteSpec {
+                        dst: r.dst,
+                        via: r.via,
+                        dev: Some(r.dev.clone()),
+                        src: r.src,
+                    };
+                    format!("{spec} {:?}", r.proto)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_host_fixture_builds_the_expected_world() {
+    let s = state_after(HOST);
+    let veth = link(&s, "host", "veth1");
+    assert_eq!(veth.master.as_ref().map(IfName::as_str), Some("nomad"));
+    assert!(
+        matches!(&veth.kind, LinkKind::Veth { peer_netns, peer } if peer_netns.as_str() == "a1" && peer.as_str() == "eth0")
+    );
+    assert_eq!(
+        route_texts(&s, "a1"),
+        vec![
+            "default via 172.26.64.1 dev eth0 Static",
+            "172.26.64.0/20 dev eth0 src 172.26.64.2 Kernel"
+        ]
+    );
+    assert_eq!(route_texts(&s, "host"), vec!["172.26.64.0/20 dev nomad src 172.26.64.1 Kernel"]);
+}
+
+#[rstest]
+#[case::netns_add_twice(&["ip netns add x"], "ip netns add x", ErrorKind::AlreadyExists)]
+#[case::netns_del_missing(&[], "ip netns del x", ErrorKind::NotFound)]
+#[case::bridge_in_missing_netns(&[], "ip -n x link add br0 type bridge", ErrorKind::NotFound)]
+#[case::bridge_name_taken(HOST, "ip -n host link add veth1 type bridge", ErrorKind::AlreadyExists)]
+#[case::veth_name_taken(
+    HOST,
+    "ip -n host link add nomad type veth peer name p",
+    ErrorKind::AlreadyExists
+)]
+#[case::veth_peer_name_taken(
+    HOST,
+    "ip -n host link add v9 type veth peer name eth0 netns a1",
+    ErrorKind::AlreadyExists
+)]
+#[case::veth_same_names(
+    HOST,
+    "ip -n host link add v9 type veth peer name v9",
+    ErrorKind::AlreadyExists
+)]
+#[case::veth_peer_netns_missing(
+    HOST,
+    "ip -n host link add v9 type veth peer name p netns nope",
+    ErrorKind::NotFound
+)]
+#[case::link_del_missing(HOST, "ip -n host link del nope", ErrorKind::NotFound)]
+#[case::link_del_lo(HOST, "ip -n host link del lo", ErrorKind::NotSupported)]
+#[case::link_up_missing(HOST, "ip -n host link set nope up", ErrorKind::NotFound)]
+#[case::master_missing(HOST, "ip -n a1 link set eth0 master nope", ErrorKind::NotFound)]
+#[case::master_not_bridge(HOST, "ip -n host link set lo master veth1", ErrorKind::NotSupported)]
+#[case::bridge_into_bridge(HOST, "ip -n host link set nomad master nomad", ErrorKind::Loop)]
+#[case::lo_into_bridge(HOST, "ip -n host link set lo master nomad", ErrorKind::InvalidArgument)]
+#[case::mtu_too_small(HOST, "ip -n host link set veth1 mtu 67", ErrorKind::InvalidArgument)]
+#[case::mtu_too_big(HOST, "ip -n host link set veth1 mtu 65536", ErrorKind::InvalidArgument)]
+#[case::hairpin_not_port(
+    HOST,
+    "ip -n a1 link set eth0 type bridge_slave hairpin on",
+    ErrorKind::NotSupported
+)]
+#[case::move_to_missing_netns(HOST, "ip -n host link set veth1 netns nope", ErrorKind::NotFound)]
+#[case::move_bridge(HOST, "ip -n host link set nomad netns a1", ErrorKind::InvalidArgument)]
+#[case::move_lo(HOST, "ip -n host link set lo netns a1", ErrorKind::InvalidArgument)]
+#[case::move_name_clash(&["ip netns add a", "ip netns add b", "ip -n a link add x type veth peer name y", "ip -n b link add x type veth peer name z"], "ip -n a link set x netns b", ErrorKind::AlreadyExists)]
+#[case::addr_twice(HOST, "ip -n host addr add 172.26.64.1/20 dev nomad", ErrorKind::AlreadyExists)]
+#[case::addr_missing_dev(HOST, "ip -n host addr add 10.0.0.1/8 dev nope", ErrorKind::NotFound)]
+#[case::addr_del_absent(HOST, "ip -n host addr del 10.0.0.1/8 dev nomad", ErrorKind::NotFound)]
+#[case::addr_del_wrong_prefix(
+    HOST,
+    "ip -n host addr del 172.26.64.1/24 dev nomad",
+    ErrorKind::NotFound
+)]
+#[case::route_twice(HOST, "ip -n a1 route add default via 172.26.64.1", ErrorKind::AlreadyExists)]
+#[case::route_over_connected(
+    HOST,
+    "ip -n a1 route add 172.26.64.0/20 dev eth0",
+    ErrorKind::AlreadyExists
+)]
+#[case::route_gateway_unreachable(
+    HOST,
+    "ip -n a1 route add 10.0.0.0/8 via 10.9.9.9",
+    ErrorKind::Unreachable
+)]
+#[case::route_gateway_wrong_dev(
+    HOST,
+    "ip -n a1 route add 10.0.0.0/8 via 172.26.64.1 dev lo",
+    ErrorKind::Unreachable
+)]
+#[case::route_missing_dev(HOST, "ip -n a1 route add 10.0.0.0/8 dev nope", ErrorKind::NotFound)]
+#[case::route_dev_down(&["ip netns add n", "ip -n n link add v type veth peer name w"], "ip -n n route add 10.0.0.0/8 dev v", ErrorKind::LinkDown)]
+#[case::route_bad_src(
+    HOST,
+    "ip -n a1 route add 10.0.0.0/8 dev eth0 src 10.1.1.1",
+    ErrorKind::InvalidArgument
+)]
+#[case::route_del_absent(HOST, "ip -n a1 route del 10.0.0.0/8", ErrorKind::NotFound)]
+#[case::route_del_wrong_via(
+    HOST,
+    "ip -n a1 route del default via 172.26.64.9",
+    ErrorKind::NotFound
+)]
+#[case::sysctl_missing_dev(
+    HOST,
+    "ip netns exec host sysctl -w net.ipv4.conf.nope.route_localnet=1",
+    ErrorKind::NotFound
+)]
+#[case::sysctl_missing_netns(
+    HOST,
+    "ip netns exec nope sysctl -w net.ipv4.ip_forward=1",
+    ErrorKind::NotFound
+)]
+#[case::listen_not_local(
+    HOST,
+    "ip netns exec a1 listen tcp 10.0.0.1:80",
+    ErrorKind::AddressNotAvailable
+)]
+#[case::listen_port_zero(HOST, "ip netns exec a1 listen tcp 0.0.0.0:0", ErrorKind::InvalidArgument)]
+#[case::listen_twice(&[HOST, &["ip netns exec a1 listen tcp 0.0.0.0:80"]].concat(), "ip netns exec a1 listen tcp 172.26.64.2:80", ErrorKind::AddressInUse)]
+#[case::listen_specific_then_any(&[HOST, &["ip netns exec a1 listen udp 172.26.64.2:53"]].concat(), "ip netns exec a1 listen udp 0.0.0.0:53", ErrorKind::AddressInUse)]
+#[case::close_absent(HOST, "ip netns exec a1 close tcp 0.0.0.0:80", ErrorKind::NotFound)]
+fn refused_ops_have_the_kernels_kind_and_change_nothing(
+    #[case] setup: &[&str],
+    #[case] text: &str,
+    #[case] kind: ErrorKind,
+) {
+    let mut s = state_after(setup);
+    let before = s.clone();
+    let err = s.apply(&op(text)).expect_err("must be refused");
+    assert_eq!(err.kind, kind, "{text}: {err}");
+    assert_eq!(s, before, "{text} changed the state although it failed");
+}
+
+#[rstest]
+#[case::netns_add(&[], "ip netns add x")]
+#[case::veth_same_netns(HOST, "ip -n host link add v9 type veth peer name v8")]
+#[case::master_again_is_a_no_op(HOST, "ip -n host link set veth1 master nomad")]
+#[case::nomaster_unenslaved(HOST, "ip -n a1 link set eth0 nomaster")]
+#[case::move_to_same_netns(HOST, "ip -n host link set veth1 netns host")]
+#[case::same_ip_other_prefix(HOST, "ip -n host addr add 172.26.64.1/24 dev nomad")]
+#[case::route_dev(HOST, "ip -n a1 route add 10.0.0.0/8 dev eth0")]
+#[case::route_src(HOST, "ip -n a1 route add 10.0.0.0/8 dev eth0 src 172.26.64.2")]
+#[case::route_del_default(HOST, "ip -n a1 route del default")]
+#[case::route_del_connected(HOST, "ip -n a1 route del 172.26.64.0/20")]
+#[case::listen_any(HOST, "ip netns exec a1 listen tcp 0.0.0.0:6379")]
+#[case::listen_other_proto_same_port(&[HOST, &["ip netns exec a1 listen tcp 0.0.0.0:53"]].concat(), "ip netns exec a1 listen udp 0.0.0.0:53")]
+#[case::listen_down_link_address(&["ip netns add n", "ip -n n link add v type veth peer name w", "ip -n n addr add 10.0.0.1/24 dev v"], "ip netns exec n listen tcp 10.0.0.1:80")]
+#[case::sysctl_forward(HOST, "ip netns exec host sysctl -w net.ipv4.ip_forward=1")]
+fn accepted_ops_succeed(#[case] setup: &[&str], #[case] text: &str) {
+    let mut s = state_after(setup);
+    let before = s.generation();
+    assert_eq!(s.apply(&op(text)), Ok(Effect::Done), "{text}");
+    assert!(s.generation() > before);
+}
+
+#[test]
+fn a_new_namespace_has_lo_down_and_forwarding_off() {
+    let s = state_after(&["ip netns add n"]);
+    let ns = s.netns("n").expect("exists");
+    let lo = link(&s, "n", "lo");
+    assert!(!lo.up && lo.addrs.is_empty() && lo.mtu == LOOPBACK_MTU);
+    assert!(!ns.ip_forward && ns.bridge_nf_call_iptables);
+    assert_eq!(ns.links.len(), 1);
+}
+
+#[test]
+fn bringing_lo_up_gives_it_127_0_0_1_but_no_main_route() {
+    let s = state_after(&["ip netns add n", "ip -n n link set lo up"]);
+    assert_eq!(link(&s, "n", "lo").addrs, vec!["127.0.0.1/8".parse().expect("valid")]);
+    assert!(route_texts(&s, "n").is_empty());
+    assert!(s.netns("n").is_some_and(|n| n.is_local("127.0.0.53".parse().expect("ip"))));
+}
+
+#[test]
+fn connected_route_needs_the_link_up_and_goes_when_it_goes_down() {
+    let mut s = state_after(&[
+        "ip netns add n",
+        "ip -n n link add v type veth peer name w",
+        "ip -n n addr add 10.0.0.1/24 dev v",
+    ]);
+    assert!(route_texts(&s, "n").is_empty());
+    s.apply(&op("ip -n n link set v up")).expect("up");
+    s.apply(&op("ip -n n route add 10.9.0.0/16 via 10.0.0.254")).expect("route");
+    assert_eq!(route_texts(&s, "n").len(), 2);
+    s.apply(&op("ip -n n link set v down")).expect("down");
+    assert!(route_texts(&s, "n").is_empty(), "down flushes connected and static routes");
+}
+
+#[test]
+fn deleting_the_last_address_flushes_routes_through_the_device() {
+    let mut s = state_after(HOST);
+    s.apply(&op("ip -n a1 addr del 172.26.64.2/20 dev eth0")).expect("del");
+    assert!(route_texts(&s, "a1").is_empty());
+}
+
+#[test]
+fn deleting_a_primary_takes_its_secondaries() {
+    let mut s = state_after(HOST);
+    s.apply(&op("ip -n a1 addr add 172.26.64.9/20 dev eth0")).expect("secondary");
+    s.apply(&op("ip -n a1 addr add 10.1.0.1/16 dev eth0")).expect("other subnet");
+    s.apply(&op("ip -n a1 route add 10.9.0.0/16 dev eth0 src 172.26.64.9")).expect("prefsrc");
+    s.apply(&op("ip -n a1 addr del 172.26.64.2/20 dev eth0")).expect("del primary");
+    assert_eq!(link(&s, "a1", "eth0").addrs, vec!["10.1.0.1/16".parse().expect("valid")]);
+    // Checked on Linux 6.18: the gateway route stays although its gateway is no longer on
+    // a connected network; the route whose preferred source went away goes.
+    assert_eq!(
+        route_texts(&s, "a1"),
+        vec!["default via 172.26.64.1 dev eth0 Static", "10.1.0.0/16 dev eth0 src 10.1.0.1 Kernel"]
+    );
+}
+
+#[test]
+fn deleting_a_secondary_keeps_the_connected_route() {
+    let mut s = state_after(HOST);
+    s.apply(&op("ip -n a1 addr add 172.26.64.9/20 dev eth0")).expect("secondary");
+    s.apply(&op("ip -n a1 addr del 172.26.64.9/20 dev eth0")).expect("del secondary");
+    assert_eq!(route_texts(&s, "a1").len(), 2);
+}
+
+#[test]
+fn deleting_a_veth_deletes_its_peer_in_the_other_namespace() {
+    let mut s = state_after(HOST);
+    s.apply(&op("ip -n host link del veth1")).expect("del");
+    assert!(s.netns("a1").is_some_and(|n| n.link("eth0").is_none()));
+    assert!(route_texts(&s, "a1").is_empty());
+}
+
+#[test]
+fn deleting_a_namespace_deletes_veth_peers_elsewhere() {
+    let mut s = state_after(HOST);
+    s.apply(&op("ip netns del a1")).expect("del");
+    assert!(s.netns("host").is_some_and(|n| n.link("veth1").is_none()));
+    assert!(s.netns("a1").is_none());
+}
+
+#[test]
+fn deleting_a_bridge_releases_its_ports() {
+    let mut s = state_after(HOST);
+    s.apply(&op("ip -n host link set veth1 type bridge_slave hairpin on")).expect("hairpin");
+    s.apply(&op("ip -n host link del nomad")).expect("del");
+    let v = link(&s, "host", "veth1");
+    assert!(v.master.is_none() && !v.hairpin);
+}
+
+#[test]
+fn moving_a_veth_end_clears_it_and_repoints_the_peer() {
+    let mut s = state_after(&[HOST, &["ip netns add a2"]].concat());
+    s.apply(&op("ip -n a1 link set eth0 netns a2")).expect("move");
+    let moved = link(&s, "a2", "eth0");
+    assert!(!moved.up && moved.addrs.is_empty());
+    assert!(route_texts(&s, "a1").is_empty());
+    let peer = link(&s, "host", "veth1");
+    assert!(matches!(&peer.kind, LinkKind::Veth { peer_netns, .. } if peer_netns.as_str() == "a2"));
+}
+
+#[test]
+fn a_bridge_takes_the_smallest_port_mtu_until_set_by_hand() {
+    let mut s = state_after(HOST);
+    s.apply(&op("ip -n host link set veth1 mtu 1400")).expect("mtu");
+    assert_eq!(link(&s, "host", "nomad").mtu, 1400);
+    s.apply(&op("ip -n host link set veth1 nomaster")).expect("nomaster");
+    assert_eq!(link(&s, "host", "nomad").mtu, ETH_MTU);
+    s.apply(&op("ip -n host link set nomad mtu 9000")).expect("set by hand");
+    s.apply(&op("ip -n host link set veth1 master nomad")).expect("enslave");
+    assert_eq!(link(&s, "host", "nomad").mtu, 9000);
+}
+
+#[test]
+fn leaving_a_bridge_resets_hairpin() {
+    let mut s = state_after(HOST);
+    s.apply(&op("ip -n host link set veth1 type bridge_slave hairpin on")).expect("hairpin");
+    assert!(link(&s, "host", "veth1").hairpin);
+    s.apply(&op("ip -n host link set veth1 nomaster")).expect("nomaster");
+    assert!(!link(&s, "host", "veth1").hairpin);
+}
+
+#[test]
+fn gateway_resolves_to_the_device_of_the_connected_route() {
+    let s = state_after(HOST);
+    let r = s.netns("a1").and_then(|n| n.lookup("8.8.8.8".parse().expect("ip"))).expect("route");
+    assert_eq!(
+        (r.dev.as_str(), r.via.map(|v| v.to_string())),
+        ("eth0", Some("172.26.64.1".into()))
+    );
+}
+
+#[test]
+fn longest_prefix_wins() {
+    let mut s = state_after(HOST);
+    s.apply(&op("ip -n a1 route add 172.26.64.128/25 dev eth0")).expect("route");
+    let ns = s.netns("a1").expect("ns");
+    let r = ns.lookup("172.26.64.200".parse().expect("ip")).expect("route");
+    assert_eq!(r.dst.to_string(), "172.26.64.128/25");
+    let r = ns.lookup("172.26.64.3".parse().expect("ip")).expect("route");
+    assert_eq!(r.dst.to_string(), "172.26.64.0/20");
+}
+
+#[test]
+fn derived_macs_are_used_when_none_is_given() {
+    let s = state_after(HOST);
+    assert_eq!(link(&s, "host", "nomad").mac, Mac::derive(&["host", "nomad"]));
+    assert_eq!(link(&s, "a1", "eth0").mac, Mac::derive(&["a1", "eth0"]));
+}

@@ -1,0 +1,399 @@
+//! Probes (a flow to send) and traces (what happened to it, hop by hop).
+//!
+//! A trace is a list of hops. A hop is one line of the story: where the packet was
+//! (namespace, device or stack stage), what it looked like there (NAT rewrites visible) and
+//! the step that moved it on. Hops on a device in direction `in` or `out` are *wire hops*:
+//! the places an AF_PACKET capture on that device would see the packet. They form the
+//! normalized path both backends must agree on (`Trace::wire_path`).
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use crate::addr::{Endpoint, Proto};
+use crate::iptables::{RejectWith, Table};
+use crate::names::{IfName, NetnsName};
+use crate::state::{Route, Socket};
+
+/// The first source port used for probes that do not pin one.
+pub const DEFAULT_SPORT_BASE: u16 = 40000;
+
+/// The source port of the `n`-th probe (counting from 0) that did not pin one, on one
+/// backend instance. Both backends use it, so that their traces compare.
+pub fn default_sport(n: u32) -> u16 {
+    DEFAULT_SPORT_BASE + (n % 20000) as u16
+}
+
+/// A flow to send: from a namespace, to an address and port, over a protocol.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Probe {
+    /// A label (empty when unnamed).
+    pub name: String,
+    /// The namespace that sends.
+    pub from: NetnsName,
+    /// The source address; chosen by routing when absent.
+    pub src: Option<Ipv4Addr>,
+    /// The source port; `default_sport` when absent.
+    pub sport: Option<u16>,
+    /// The destination (port 0 for ICMP).
+    pub dst: Endpoint,
+    /// tcp (connect), udp (a datagram) or icmp (echo).
+    pub proto: Proto,
+}
+
+/// A packet header: protocol, source and destination.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+pub struct Flow {
+    /// The protocol.
+    pub proto: Proto,
+    /// Source address and port.
+    pub src: Endpoint,
+    /// Destination address and port.
+    pub dst: Endpoint,
+}
+
+impl Flow {
+    /// The same flow seen from the other end (for replies).
+    pub fn reversed(&self) -> Flow {
+        Flow { proto: self.proto, src: self.dst, dst: self.src }
+    }
+}
+
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.proto.has_ports() {
+            write!(f, "{} → {}", self.src, self.dst)
+        } else {
+            write!(f, "{} → {}", self.src.ip, self.dst.ip)
+        }
+    }
+}
+
+/// Which way a packet crosses a device, or that the hop is a bridge decision or a stage of
+/// the IP stack with no device.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dir {
+    /// Received on the device (a wire hop).
+    In,
+    /// Sent out of the device (a wire hop).
+    Out,
+    /// A bridge deciding which port a frame goes to.
+    Bridge,
+    /// A stage of the namespace's IP stack (routing, a netfilter hook, delivery).
+    Stack,
+}
+
+/// How a netfilter traversal ended.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "verdict")]
+pub enum Verdict {
+    /// Accepted by a rule or by the policy.
+    Accept,
+    /// Dropped.
+    Drop,
+    /// Rejected.
+    Reject {
+        /// With what.
+        #[serde(serialize_with = "ser_reject")]
+        with: RejectWith,
+    },
+    /// Destination rewritten (and accepted).
+    Dnat {
+        /// The new destination.
+        to: Endpoint,
+    },
+    /// Source rewritten by SNAT (and accepted).
+    Snat {
+        /// The new source.
+        to: Endpoint,
+    },
+    /// Source rewritten to the outgoing device's address (and accepted).
+    Masquerade {
+        /// The new source.
+        to: Endpoint,
+    },
+}
+
+fn ser_reject<S: serde::Serializer>(w: &RejectWith, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(reject_name(*w))
+}
+
+/// The `--reject-with` name of a reject type.
+pub fn reject_name(w: RejectWith) -> &'static str {
+    match w {
+        RejectWith::PortUnreachable => "icmp-port-unreachable",
+        RejectWith::NetUnreachable => "icmp-net-unreachable",
+        RejectWith::HostUnreachable => "icmp-host-unreachable",
+        RejectWith::AdminProhibited => "icmp-admin-prohibited",
+        RejectWith::TcpReset => "tcp-reset",
+    }
+}
+
+/// One chain visited during a traversal, and the rule that decided there.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct ChainHit {
+    /// The chain.
+    pub chain: String,
+    /// The 1-based number of the rule that jumped or decided; `None` when the packet fell
+    /// off the end of the chain (RETURN to the caller, or the policy).
+    pub rule: Option<u32>,
+}
+
+/// The step a hop records.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "step")]
+pub enum Step {
+    /// The packet was seen on the device (wire hops with nothing more to say).
+    Seen,
+    /// A routing decision.
+    Route {
+        /// The route chosen.
+        route: Route,
+    },
+    /// The destination is an address of this namespace.
+    Local,
+    /// A netfilter hook ran: the chains it went through and how it ended. `mark` is the
+    /// packet mark afterwards, when not zero.
+    Netfilter {
+        /// The table.
+        table: Table,
+        /// The built-in chain (hook) it started in.
+        hook: String,
+        /// The chains visited, in order; the last one decided.
+        path: Vec<ChainHit>,
+        /// How it ended.
+        verdict: Verdict,
+        /// The packet mark after the traversal (0 when unmarked).
+        mark: u32,
+    },
+    /// Conntrack recognized the packet as part of a known connection and applied the
+    /// reverse of the first packet's NAT.
+    Conntrack {
+        /// The conntrack state (`ESTABLISHED`, `RELATED`).
+        state: String,
+        /// The header before the reverse NAT.
+        from: Flow,
+    },
+    /// A bridge chose the output port.
+    Bridge {
+        /// The port.
+        to: IfName,
+        /// Whether the port came from the forwarding database (else the frame flooded).
+        learned: bool,
+    },
+    /// Rule counters that moved (how the linux backend names the rules it saw hit).
+    Counters {
+        /// The table.
+        table: Table,
+        /// The chain.
+        chain: String,
+        /// The 1-based rule number (`None` for the policy).
+        rule: Option<u32>,
+        /// The rule text, as iptables-save prints it.
+        text: String,
+    },
+}
+
+/// One line of a trace.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Hop {
+    /// The namespace.
+    pub netns: NetnsName,
+    /// The device, for wire and bridge hops.
+    pub device: Option<IfName>,
+    /// Direction, or bridge, or stack stage.
+    pub dir: Dir,
+    /// The header as seen here.
+    pub packet: Flow,
+    /// What moved the packet on.
+    pub step: Step,
+}
+
+impl Hop {
+    /// Whether an AF_PACKET capture on the device would see the packet here.
+    pub fn is_wire(&self) -> bool {
+        self.device.is_some() && matches!(self.dir, Dir::In | Dir::Out)
+    }
+}
+
+/// Who refused a connection.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "by")]
+pub enum Refusal {
+    /// Nothing listens on that port (TCP RST, ICMP port unreachable).
+    NoListener,
+    /// A REJECT rule.
+    Reject {
+        /// Table of the rule.
+        table: Table,
+        /// Chain of the rule.
+        chain: String,
+        /// 1-based rule number.
+        rule: u32,
+    },
+}
+
+/// What dropped a packet.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "by")]
+pub enum DropCause {
+    /// A DROP rule.
+    Rule {
+        /// Table of the rule.
+        table: Table,
+        /// Chain of the rule.
+        chain: String,
+        /// 1-based rule number.
+        rule: u32,
+    },
+    /// A built-in chain's DROP policy.
+    Policy {
+        /// Table.
+        table: Table,
+        /// The built-in chain.
+        chain: String,
+    },
+}
+
+/// Why a packet vanished without anyone saying so.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "reason")]
+pub enum Silence {
+    /// A bridge would have to send the frame back out the port it came in on, and that
+    /// port's hairpin mode is off.
+    NoHairpin {
+        /// The port.
+        port: IfName,
+    },
+    /// Nobody on the link answers ARP for the next hop.
+    NoNeighbor {
+        /// The next hop.
+        ip: Ipv4Addr,
+        /// The output device.
+        dev: IfName,
+    },
+    /// The output device has no carrier (its veth peer or the bridge's ports are down, or
+    /// the device itself is down).
+    NoCarrier {
+        /// The device.
+        dev: IfName,
+    },
+    /// The packet is not for this namespace and `ip_forward` is 0.
+    NotForwarding,
+    /// A packet arrived with a local source address from outside (martian) or from
+    /// 127.0.0.0/8 on a device without `route_localnet`.
+    Martian,
+    /// The linux backend saw no answer and no DROP counter moved.
+    NoAnswer,
+}
+
+/// How a probe ended.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum Outcome {
+    /// A socket received it (for ICMP: the echo was answered).
+    Delivered {
+        /// The receiving namespace.
+        netns: NetnsName,
+        /// The receiving socket (none for ICMP echo).
+        socket: Option<Socket>,
+        /// The source the receiver saw.
+        seen_src: Endpoint,
+    },
+    /// Refused: RST / ICMP port unreachable / REJECT.
+    Refused {
+        /// The namespace that refused.
+        netns: NetnsName,
+        /// Why.
+        by: Refusal,
+    },
+    /// Dropped by a rule or a policy.
+    Dropped {
+        /// Where.
+        netns: NetnsName,
+        /// By what.
+        by: DropCause,
+    },
+    /// No route to the destination.
+    NoRoute {
+        /// The namespace that had no route.
+        netns: NetnsName,
+        /// The destination it looked up.
+        dst: Ipv4Addr,
+    },
+    /// Vanished without an answer.
+    TimedOut {
+        /// Where it was last seen.
+        netns: NetnsName,
+        /// Why.
+        why: Silence,
+    },
+}
+
+impl Outcome {
+    /// The outcome's kind: `delivered`, `refused`, `dropped`, `no-route`, `timed-out`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Delivered { .. } => "delivered",
+            Outcome::Refused { .. } => "refused",
+            Outcome::Dropped { .. } => "dropped",
+            Outcome::NoRoute { .. } => "no-route",
+            Outcome::TimedOut { .. } => "timed-out",
+        }
+    }
+
+    /// The receiving namespace, when delivered.
+    pub fn delivered_to(&self) -> Option<&NetnsName> {
+        match self {
+            Outcome::Delivered { netns, .. } => Some(netns),
+            _ => None,
+        }
+    }
+
+    /// The source the receiver saw, when delivered.
+    pub fn seen_src(&self) -> Option<Endpoint> {
+        match self {
+            Outcome::Delivered { seen_src, .. } => Some(*seen_src),
+            _ => None,
+        }
+    }
+}
+
+/// A probe's whole story.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Trace {
+    /// What was sent.
+    pub probe: Probe,
+    /// The header as it left the sender.
+    pub flow: Flow,
+    /// The forward path.
+    pub hops: Vec<Hop>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The path of the answer (SYN-ACK, echo reply, RST or ICMP error), if one was sent.
+    pub reply: Vec<Hop>,
+}
+
+/// A wire hop reduced to what both backends can observe: (namespace, device, direction).
+pub type WireHop = (NetnsName, IfName, Dir);
+
+impl Trace {
+    /// The forward path as wire hops.
+    pub fn wire_path(&self) -> Vec<WireHop> {
+        wire(&self.hops)
+    }
+
+    /// The reply path as wire hops.
+    pub fn reply_wire_path(&self) -> Vec<WireHop> {
+        wire(&self.reply)
+    }
+}
+
+fn wire(hops: &[Hop]) -> Vec<WireHop> {
+    hops.iter()
+        .filter(|h| h.is_wire())
+        .filter_map(|h| Some((h.netns.clone(), h.device.clone()?, h.dir)))
+        .collect()
+}
