@@ -3,121 +3,46 @@
 //! plugins (containernetworking-plugins 1.1.1, iptables 1.8.9 nf_tables) in
 //! `tests/data/cni/e*/` (how they were captured: docs/cni-facts.md).
 //!
-//! The rule set here is a minimal text model (rules compared as canonical text), enough to
-//! resolve the steps' conditions; the real rule set lives in `iptables::ruleset`.
+//! The rule set here is the minimal model of `tests/common`, enough to resolve the steps'
+//! conditions and print the result; the real rule set lives in `iptables::ruleset`.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::net::Ipv4Addr;
 
+use common::{TextRules, assert_save};
 use nettwin_core::addr::{Cidr, IfAddr, Proto};
-use nettwin_core::iptables::Table;
+use nettwin_core::iptables::{IfacePattern, Match, Neg, PortRange, Rule, Table, Target};
+use nettwin_core::names::ChainName;
 use nettwin_core::nomad::cni_names::NOMAD_ADMIN_CHAIN;
 use nettwin_core::nomad::cni_rules::{
     IptStep, PortMapping, bridge_masq_add, bridge_masq_del, firewall_add, firewall_del,
     nomad_admin_add, portmap_add, portmap_del,
 };
 
-/// Chains and rules of the tables that exist, as text.
-#[derive(Default)]
-struct TextRules {
-    tables: BTreeMap<&'static str, BTreeMap<String, Vec<String>>>,
+fn admin() -> ChainName {
+    ChainName::new(NOMAD_ADMIN_CHAIN).expect("chain name")
 }
 
-fn builtins(table: &str) -> &'static [&'static str] {
-    match table {
-        "filter" => &["INPUT", "FORWARD", "OUTPUT"],
-        _ => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+/// A rule with only a target, for the tests' own setup.
+fn bare(target: Target) -> Rule {
+    Rule {
+        src: None,
+        dst: None,
+        in_iface: None,
+        out_iface: None,
+        proto: None,
+        matches: Vec::new(),
+        target,
     }
 }
 
-impl TextRules {
-    fn table(&mut self, t: Table) -> &mut BTreeMap<String, Vec<String>> {
-        let name = t.as_str();
-        self.tables.entry(name).or_insert_with(|| {
-            builtins(name).iter().map(|c| ((*c).to_owned(), Vec::new())).collect()
-        })
-    }
+fn iface(name: &str) -> Option<Neg<IfacePattern>> {
+    Some(Neg::plain(IfacePattern::new(name).expect("interface")))
+}
 
-    fn chain(&mut self, t: Table, chain: &str) -> &mut Vec<String> {
-        self.table(t).get_mut(chain).unwrap_or_else(|| panic!("no chain {t}/{chain}"))
-    }
-
-    fn apply(&mut self, steps: &[IptStep]) {
-        for step in steps {
-            match step {
-                IptStep::EnsureChain { table, chain } => {
-                    self.table(*table).entry(chain.clone()).or_default();
-                }
-                IptStep::InsertUnique { table, chain, rule } => {
-                    let c = self.chain(*table, chain);
-                    if !c.contains(rule) {
-                        c.insert(0, rule.clone());
-                    }
-                }
-                IptStep::AppendUnique { table, chain, rule } => {
-                    let c = self.chain(*table, chain);
-                    if !c.contains(rule) {
-                        c.push(rule.clone());
-                    }
-                }
-                IptStep::DeleteRule { table, chain, rule } => {
-                    if let Some(c) = self.table(*table).get_mut(chain)
-                        && let Some(i) = c.iter().position(|r| r == rule)
-                    {
-                        c.remove(i);
-                    }
-                }
-                IptStep::ClearChain { table, chain } => {
-                    self.table(*table).entry(chain.clone()).or_default().clear();
-                }
-                IptStep::DeleteChain { table, chain } => {
-                    let t = self.table(*table);
-                    if let Some(rules) = t.get(chain) {
-                        assert!(rules.is_empty(), "-X of non-empty {chain}");
-                        let referenced =
-                            t.values().flatten().any(|r| r.ends_with(&format!("-j {chain}")));
-                        assert!(!referenced, "-X of referenced {chain}");
-                        t.remove(chain);
-                    }
-                }
-                IptStep::DeleteJumpsTo { table, chain, target } => {
-                    if let Some(c) = self.table(*table).get_mut(chain) {
-                        c.retain(|r| !r.ends_with(&format!("-j {target}")));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Appends a rule as a test's own setup (`iptables -A`).
-    fn seed(&mut self, t: Table, chain: &str, rule: &str) {
-        self.table(t).entry(chain.to_owned()).or_default().push(rule.to_owned());
-    }
-
-    /// `iptables-save` without its `#` comment lines.
-    fn save(&self) -> String {
-        let mut out = String::new();
-        for name in ["filter", "nat"] {
-            let Some(chains) = self.tables.get(name) else { continue };
-            let order: Vec<&String> = builtins(name)
-                .iter()
-                .filter_map(|b| chains.get_key_value(*b).map(|(k, _)| k))
-                .chain(chains.keys().filter(|k| !builtins(name).contains(&k.as_str())))
-                .collect();
-            out.push_str(&format!("*{name}\n"));
-            for c in &order {
-                let policy = if builtins(name).contains(&c.as_str()) { "ACCEPT" } else { "-" };
-                out.push_str(&format!(":{c} {policy} [0:0]\n"));
-            }
-            for c in &order {
-                for r in &chains[*c] {
-                    out.push_str(&format!("-A {c} {r}\n"));
-                }
-            }
-            out.push_str("COMMIT\n");
-        }
-        out
-    }
+fn tcp_dport(port: u16) -> Match {
+    Match::Tcp { sport: None, dport: Some(Neg::plain(PortRange::one(port))) }
 }
 
 /// One allocation as the plugins see it.
@@ -145,35 +70,25 @@ fn alloc(id: &'static str, addr: &str, maps: &[(Option<&str>, u16, u16, Proto)])
 
 /// The CNI ADD chain (loopback and the bridge's links do no iptables work).
 fn cni_add(r: &mut TextRules, a: &Alloc) {
-    r.apply(&bridge_masq_add("nomad", a.id, a.addr));
-    r.apply(&firewall_add(NOMAD_ADMIN_CHAIN, &[a.addr.ip]));
-    r.apply(&portmap_add("nomad", a.id, a.addr, &a.maps));
+    r.apply_steps(&bridge_masq_add("nomad", a.id, a.addr));
+    r.apply_steps(&firewall_add(&admin(), &[a.addr.ip]));
+    r.apply_steps(portmap_add("nomad", a.id, a.addr, &a.maps).steps());
 }
 
 /// The CNI DEL chain in reverse, with the cached result; `iface` says whether the
 /// container's interface was still there for the bridge plugin to find.
 fn cni_del(r: &mut TextRules, a: &Alloc, maps: &[PortMapping], cached: bool, iface: bool) {
-    r.apply(&portmap_del("nomad", a.id, maps));
+    r.apply_steps(&portmap_del("nomad", a.id, maps));
     if cached {
-        r.apply(&firewall_del(&[a.addr.ip]));
+        r.apply_steps(&firewall_del(&[a.addr.ip]));
     }
-    r.apply(&bridge_masq_del("nomad", a.id, iface.then_some(a.addr)));
+    r.apply_steps(&bridge_masq_del("nomad", a.id, iface.then_some(a.addr)));
 }
 
 fn nomad_admin(r: &mut TextRules, subnet: &str) {
     let subnet: Cidr = subnet.parse().expect("subnet");
-    r.apply(&nomad_admin_add(NOMAD_ADMIN_CHAIN, "nomad", subnet));
-}
-
-fn golden(path: &str) -> String {
-    let p = format!("{}/tests/data/cni/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-fn assert_save(r: &TextRules, path: &str) {
-    let want = golden(path);
-    let got = r.save();
-    assert!(got == want, "{path} differs\n--- want\n{want}\n--- got\n{got}");
+    let bridge = IfacePattern::new("nomad").expect("interface");
+    r.apply_steps(&nomad_admin_add(&admin(), &bridge, subnet));
 }
 
 const TCP: Proto = Proto::Tcp;
@@ -227,12 +142,30 @@ fn three_allocations_then_their_dels_match_experiment_1() {
 #[test]
 fn existing_rules_host_ip_and_portless_allocations_match_experiment_2() {
     let mut r = TextRules::default();
-    r.seed(Table::Filter, "FORWARD", "-i eth0 -o eth0 -j DROP");
-    r.seed(Table::Nat, "POSTROUTING", "-s 10.0.0.0/8 -o eth0 -j MASQUERADE");
-    r.seed(Table::Nat, "PREROUTING", "-p tcp -m tcp --dport 1 -j ACCEPT");
-    r.seed(Table::Nat, "OUTPUT", "-p tcp -m tcp --dport 1 -j ACCEPT");
+    r.seed(
+        Table::Filter,
+        "FORWARD",
+        Rule { in_iface: iface("eth0"), out_iface: iface("eth0"), ..bare(Target::Drop) },
+    );
+    let ten: Cidr = "10.0.0.0/8".parse().expect("cidr");
+    r.seed(
+        Table::Nat,
+        "POSTROUTING",
+        Rule { src: Some(Neg::plain(ten)), out_iface: iface("eth0"), ..bare(Target::Masquerade) },
+    );
+    let port1 = Rule {
+        proto: Some(Neg::plain(Proto::Tcp)),
+        matches: vec![tcp_dport(1)],
+        ..bare(Target::Accept)
+    };
+    r.seed(Table::Nat, "PREROUTING", port1.clone());
+    r.seed(Table::Nat, "OUTPUT", port1);
     nomad_admin(&mut r, "172.26.64.0/29");
-    r.seed(Table::Filter, NOMAD_ADMIN_CHAIN, "-m comment --comment extra -j RETURN");
+    r.seed(
+        Table::Filter,
+        NOMAD_ADMIN_CHAIN,
+        Rule { matches: vec![Match::Comment("extra".into())], ..bare(Target::Return) },
+    );
     let host = Some("192.0.2.10");
     let b1 = alloc(
         "0b5e4c3a-1111-2222-3333-444455556666",
@@ -283,14 +216,14 @@ fn portless_first_allocation_long_port_lists_and_del_without_mappings_match_expe
     assert_save(&r, "e5/03-del-nomaps.save");
     // By hand: flush NOMAD-ADMIN, drop the admin jump, delete the chain. The firewall
     // plugin recreates both (the chain empty) at the next ADD.
-    r.apply(&[
-        IptStep::ClearChain { table: Table::Filter, chain: NOMAD_ADMIN_CHAIN.into() },
+    r.apply_steps(&[
+        IptStep::ClearChain { table: Table::Filter, chain: admin() },
         IptStep::DeleteJumpsTo {
             table: Table::Filter,
-            chain: "CNI-FORWARD".into(),
-            target: NOMAD_ADMIN_CHAIN.into(),
+            chain: ChainName::new("CNI-FORWARD").expect("chain"),
+            target: admin(),
         },
-        IptStep::DeleteChain { table: Table::Filter, chain: NOMAD_ADMIN_CHAIN.into() },
+        IptStep::DeleteChain { table: Table::Filter, chain: admin() },
     ]);
     cni_add(&mut r, &alloc("c4", "172.26.64.4/20", &[]));
     assert_save(&r, "e5/04-readd-admin.save");

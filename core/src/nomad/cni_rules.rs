@@ -3,9 +3,11 @@
 //!
 //! Every plugin is idempotent in its own way ("create the chain unless it exists", "insert
 //! at the top unless the rule is there", "delete, ignoring not found"), so each step
-//! carries that condition; whoever executes the steps resolves it against the current rule
-//! set. Rules are written in iptables-save's canonical form (what `iptables-save` prints
-//! after `-A CHAIN`), which is also how the twin compares rules.
+//! carries that condition; whoever executes the steps resolves it against the current
+//! rules (the planner does, against what it knows of the host). Rules are built in the
+//! canonical form iptables-save prints them back in (`-d 172.26.64.2/20` given by a plugin
+//! is kept as `172.26.64.0/20`, `-s 127.0.0.1` as `127.0.0.1/32`), so they compare equal
+//! to rules read back from the kernel.
 //!
 //! Order of one ADD: Nomad's NOMAD-ADMIN rule; then bridge (masquerade chain, rules,
 //! POSTROUTING jump); firewall (CNI-FORWARD, admin chain, jumps inserted at the top, the
@@ -14,18 +16,20 @@
 //! container's DNAT chain, its rules and its jumps). DEL runs portmap, firewall, bridge in
 //! reverse; see `docs/cni-facts.md` for what each leaves behind.
 
-use std::fmt;
 use std::net::Ipv4Addr;
 
 use super::cni_names::{
     FIREWALL_ADMIN_COMMENT, FIREWALL_RULES_COMMENT, FORWARD_CHAIN, HOSTPORT_DNAT_CHAIN,
-    HOSTPORT_MASQ_CHAIN, HOSTPORT_SETMARK_CHAIN, MASQ_MARK, MULTICAST_NET, MULTIPORT_MAX,
-    PORTFWD_MARK_COMMENT, PORTFWD_MASQ_COMMENT, masquerade_chain, masquerade_comment,
-    portmap_dnat_chain, portmap_dnat_comment,
+    HOSTPORT_MASQ_CHAIN, HOSTPORT_SETMARK_CHAIN, MASQ_MARK, MULTIPORT_MAX, PORTFWD_MARK_COMMENT,
+    PORTFWD_MASQ_COMMENT, masquerade_chain, masquerade_comment, portmap_dnat_chain,
+    portmap_dnat_comment, portmap_old_snat_chain,
 };
 use super::ports::AssignedPort;
 use crate::addr::{Cidr, IfAddr, Proto};
-use crate::iptables::Table;
+use crate::iptables::{
+    AddrType, CtStates, IfacePattern, Match, Neg, PortDir, PortRange, Rule, Table, Target,
+};
+use crate::names::ChainName;
 
 /// One iptables action with the condition under which the plugin performs it.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -35,87 +39,59 @@ pub enum IptStep {
         /// The table.
         table: Table,
         /// The chain.
-        chain: String,
+        chain: ChainName,
     },
     /// `-I CHAIN 1 RULE` unless the rule is in the chain (`InsertUnique(prepend)`).
     InsertUnique {
         /// The table.
         table: Table,
         /// The chain.
-        chain: String,
+        chain: ChainName,
         /// The rule, canonical.
-        rule: String,
+        rule: Rule,
     },
     /// `-A CHAIN RULE` unless the rule is in the chain (`AppendUnique`).
     AppendUnique {
         /// The table.
         table: Table,
         /// The chain.
-        chain: String,
+        chain: ChainName,
         /// The rule, canonical.
-        rule: String,
+        rule: Rule,
     },
     /// `-D CHAIN RULE` if the rule is there; a missing rule or chain is not an error.
     DeleteRule {
         /// The table.
         table: Table,
         /// The chain.
-        chain: String,
+        chain: ChainName,
         /// The rule, canonical.
-        rule: String,
+        rule: Rule,
     },
     /// `-F CHAIN`, or `-N CHAIN` if it does not exist (`utils.ClearChain`).
     ClearChain {
         /// The table.
         table: Table,
         /// The chain.
-        chain: String,
+        chain: ChainName,
     },
     /// `-X CHAIN` if it exists.
     DeleteChain {
         /// The table.
         table: Table,
         /// The chain.
-        chain: String,
+        chain: ChainName,
     },
-    /// `-D CHAIN RULE` for every rule of `chain` that ends in `-j TARGET` (portmap's
-    /// teardown of its entry rules, found by listing).
+    /// `-D CHAIN RULE` for every rule of `chain` that jumps to `target` (portmap's
+    /// teardown of its entry rules, found by listing the chain).
     DeleteJumpsTo {
         /// The table.
         table: Table,
         /// The chain listed.
-        chain: String,
+        chain: ChainName,
         /// The jump target.
-        target: String,
+        target: ChainName,
     },
-}
-
-impl fmt::Display for IptStep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IptStep::EnsureChain { table, chain } => {
-                write!(f, "-t {table} -N {chain} (unless it exists)")
-            }
-            IptStep::InsertUnique { table, chain, rule } => {
-                write!(f, "-t {table} -I {chain} 1 {rule} (unless present)")
-            }
-            IptStep::AppendUnique { table, chain, rule } => {
-                write!(f, "-t {table} -A {chain} {rule} (unless present)")
-            }
-            IptStep::DeleteRule { table, chain, rule } => {
-                write!(f, "-t {table} -D {chain} {rule} (if present)")
-            }
-            IptStep::ClearChain { table, chain } => {
-                write!(f, "-t {table} -F {chain} (-N if missing)")
-            }
-            IptStep::DeleteChain { table, chain } => {
-                write!(f, "-t {table} -X {chain} (if present)")
-            }
-            IptStep::DeleteJumpsTo { table, chain, target } => {
-                write!(f, "-t {table} -D {chain} <each rule ending in -j {target}>")
-            }
-        }
-    }
 }
 
 /// One entry of portmap's `runtimeConfig.portMappings`.
@@ -147,74 +123,105 @@ pub fn nomad_port_mappings(ports: &[AssignedPort], host_ip: Option<Ipv4Addr>) ->
         .collect()
 }
 
-/// Quotes a string argument as `iptables-save` prints it (`xtables_save_string`): bare if
-/// it is made only of letters, digits, `_` and `-`; otherwise in double quotes with `"`,
-/// `\` and `'` escaped by a backslash.
-pub fn save_quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if plain {
-        return value.to_owned();
+/// A fixed chain name of the plugins.
+fn chain(name: &str) -> ChainName {
+    ChainName::new(name).unwrap_or_else(|e| unreachable!("plugin chain name {name:?}: {e}"))
+}
+
+/// A builtin chain name.
+fn builtin(name: &'static str) -> ChainName {
+    chain(name)
+}
+
+/// A rule with only a target; the builders below add to it.
+fn rule(target: Target) -> Rule {
+    Rule {
+        src: None,
+        dst: None,
+        in_iface: None,
+        out_iface: None,
+        proto: None,
+        matches: Vec::new(),
+        target,
     }
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        if matches!(c, '"' | '\\' | '\'') {
-            out.push('\\');
-        }
-        out.push(c);
+}
+
+fn comment(text: &str) -> Match {
+    Match::Comment(text.to_owned())
+}
+
+fn host(ip: Ipv4Addr) -> Option<Neg<Cidr>> {
+    Some(Neg::plain(Cidr::host(ip)))
+}
+
+fn ensure(table: Table, chain: &ChainName) -> IptStep {
+    IptStep::EnsureChain { table, chain: chain.clone() }
+}
+
+fn append(table: Table, chain: &ChainName, rule: Rule) -> IptStep {
+    IptStep::AppendUnique { table, chain: chain.clone(), rule }
+}
+
+fn insert(table: Table, chain: &ChainName, rule: Rule) -> IptStep {
+    IptStep::InsertUnique { table, chain: chain.clone(), rule }
+}
+
+fn delete(table: Table, chain: &ChainName, rule: Rule) -> IptStep {
+    IptStep::DeleteRule { table, chain: chain.clone(), rule }
+}
+
+/// Nomad's admin rule: `-d SUBNET -o BRIDGE -j ACCEPT` (`generateAdminChainRule`).
+pub fn nomad_admin_rule(bridge: &IfacePattern, subnet: Cidr) -> Rule {
+    Rule {
+        dst: Some(Neg::plain(subnet)),
+        out_iface: Some(Neg::plain(bridge.clone())),
+        ..rule(Target::Accept)
     }
-    out.push('"');
-    out
-}
-
-fn step_chain(table: Table, chain: &str) -> IptStep {
-    IptStep::EnsureChain { table, chain: chain.to_owned() }
-}
-
-fn append(table: Table, chain: &str, rule: String) -> IptStep {
-    IptStep::AppendUnique { table, chain: chain.to_owned(), rule }
-}
-
-fn insert(table: Table, chain: &str, rule: String) -> IptStep {
-    IptStep::InsertUnique { table, chain: chain.to_owned(), rule }
-}
-
-fn delete(table: Table, chain: &str, rule: String) -> IptStep {
-    IptStep::DeleteRule { table, chain: chain.to_owned(), rule }
 }
 
 /// What Nomad does before every bridge-mode ADD (`ensureChainRule`): the admin chain in
-/// the filter table, with `-A ADMIN -o BRIDGE -d SUBNET -j ACCEPT` unless present.
-/// Nomad never removes either.
-pub fn nomad_admin_add(admin_chain: &str, bridge: &str, subnet: Cidr) -> Vec<IptStep> {
+/// the filter table, with its rule appended unless present. Nomad never removes either.
+pub fn nomad_admin_add(admin: &ChainName, bridge: &IfacePattern, subnet: Cidr) -> Vec<IptStep> {
     vec![
-        step_chain(Table::Filter, admin_chain),
-        append(Table::Filter, admin_chain, format!("-d {subnet} -o {bridge} -j ACCEPT")),
+        ensure(Table::Filter, admin),
+        append(Table::Filter, admin, nomad_admin_rule(bridge, subnet)),
     ]
+}
+
+/// The POSTROUTING jump into a container's masquerade chain, for source `src`.
+fn masq_jump(network: &str, container_id: &str, src: Cidr) -> Rule {
+    Rule {
+        src: Some(Neg::plain(src)),
+        matches: vec![comment(&masquerade_comment(network, container_id))],
+        ..rule(Target::Jump(masquerade_chain(network, container_id)))
+    }
 }
 
 /// The bridge plugin's masquerade setup for one container address (`ip.SetupIPMasq`).
 pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<IptStep> {
-    let chain = masquerade_chain(network, container_id);
-    let chain = chain.as_str();
-    let comment = save_quote(&masquerade_comment(network, container_id));
+    let masq = masquerade_chain(network, container_id);
+    let note = || vec![comment(&masquerade_comment(network, container_id))];
+    let multicast = Cidr::containing(Ipv4Addr::new(224, 0, 0, 0), 4);
     vec![
-        step_chain(Table::Nat, chain),
+        ensure(Table::Nat, &masq),
         append(
             Table::Nat,
-            chain,
-            format!("-d {} -m comment --comment {comment} -j ACCEPT", addr.network()),
+            &masq,
+            Rule { dst: Some(Neg::plain(addr.network())), matches: note(), ..rule(Target::Accept) },
         ),
         append(
             Table::Nat,
-            chain,
-            format!("! -d {MULTICAST_NET} -m comment --comment {comment} -j MASQUERADE"),
+            &masq,
+            Rule {
+                dst: Some(Neg { negated: true, value: multicast }),
+                matches: note(),
+                ..rule(Target::Masquerade)
+            },
         ),
         append(
             Table::Nat,
-            "POSTROUTING",
-            format!("-s {}/32 -m comment --comment {comment} -j {chain}", addr.ip),
+            &builtin("POSTROUTING"),
+            masq_jump(network, container_id, Cidr::host(addr.ip)),
         ),
     ]
 }
@@ -224,57 +231,57 @@ pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<I
 /// already gone, pass `None` and nothing is removed (the chain and its jump leak).
 pub fn bridge_masq_del(network: &str, container_id: &str, addr: Option<IfAddr>) -> Vec<IptStep> {
     let Some(addr) = addr else { return Vec::new() };
-    let chain = masquerade_chain(network, container_id);
-    let chain = chain.as_str();
-    let comment = save_quote(&masquerade_comment(network, container_id));
+    let masq = masquerade_chain(network, container_id);
+    let post = builtin("POSTROUTING");
     vec![
-        delete(
-            Table::Nat,
-            "POSTROUTING",
-            format!("-s {}/32 -m comment --comment {comment} -j {chain}", addr.ip),
-        ),
+        delete(Table::Nat, &post, masq_jump(network, container_id, Cidr::host(addr.ip))),
         // "for downward compatibility": the same jump written with the subnet's prefix.
-        delete(
-            Table::Nat,
-            "POSTROUTING",
-            format!("-s {} -m comment --comment {comment} -j {chain}", addr.network()),
-        ),
-        IptStep::ClearChain { table: Table::Nat, chain: chain.to_owned() },
-        IptStep::DeleteChain { table: Table::Nat, chain: chain.to_owned() },
+        delete(Table::Nat, &post, masq_jump(network, container_id, addr.network())),
+        IptStep::ClearChain { table: Table::Nat, chain: masq.clone() },
+        IptStep::DeleteChain { table: Table::Nat, chain: masq },
     ]
 }
 
-fn firewall_ip_rules(ip: Ipv4Addr) -> [String; 2] {
+fn firewall_ip_rules(ip: Ipv4Addr) -> [Rule; 2] {
+    let established = CtStates::RELATED.union(CtStates::ESTABLISHED);
     [
-        format!("-d {ip}/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
-        format!("-s {ip}/32 -j ACCEPT"),
+        Rule {
+            dst: host(ip),
+            matches: vec![Match::Conntrack { ctstate: Neg::plain(established) }],
+            ..rule(Target::Accept)
+        },
+        Rule { src: host(ip), ..rule(Target::Accept) },
     ]
 }
 
 /// The firewall plugin's ADD (iptables backend) for the container's IPv4 addresses.
-pub fn firewall_add(admin_chain: &str, ips: &[Ipv4Addr]) -> Vec<IptStep> {
+pub fn firewall_add(admin: &ChainName, ips: &[Ipv4Addr]) -> Vec<IptStep> {
     if ips.is_empty() {
         return Vec::new();
     }
+    let fwd = chain(FORWARD_CHAIN);
     let mut steps = vec![
-        step_chain(Table::Filter, FORWARD_CHAIN),
-        step_chain(Table::Filter, admin_chain),
+        ensure(Table::Filter, &fwd),
+        ensure(Table::Filter, admin),
         insert(
             Table::Filter,
-            "FORWARD",
-            format!(
-                "-m comment --comment {} -j {FORWARD_CHAIN}",
-                save_quote(FIREWALL_RULES_COMMENT)
-            ),
+            &builtin("FORWARD"),
+            Rule {
+                matches: vec![comment(FIREWALL_RULES_COMMENT)],
+                ..rule(Target::Jump(fwd.clone()))
+            },
         ),
         insert(
             Table::Filter,
-            FORWARD_CHAIN,
-            format!("-m comment --comment {} -j {admin_chain}", save_quote(FIREWALL_ADMIN_COMMENT)),
+            &fwd,
+            Rule {
+                matches: vec![comment(FIREWALL_ADMIN_COMMENT)],
+                ..rule(Target::Jump(admin.clone()))
+            },
         ),
     ];
     for ip in ips {
-        steps.extend(firewall_ip_rules(*ip).map(|r| append(Table::Filter, FORWARD_CHAIN, r)));
+        steps.extend(firewall_ip_rules(*ip).map(|r| append(Table::Filter, &fwd, r)));
     }
     steps
 }
@@ -282,93 +289,139 @@ pub fn firewall_add(admin_chain: &str, ips: &[Ipv4Addr]) -> Vec<IptStep> {
 /// The firewall plugin's DEL: the container's rules go (from the cached result, so also
 /// when the namespace is gone); the chains and jumps stay.
 pub fn firewall_del(ips: &[Ipv4Addr]) -> Vec<IptStep> {
+    let fwd = chain(FORWARD_CHAIN);
     ips.iter()
-        .flat_map(|ip| firewall_ip_rules(*ip).map(|r| delete(Table::Filter, FORWARD_CHAIN, r)))
+        .flat_map(|ip| firewall_ip_rules(*ip).map(|r| delete(Table::Filter, &fwd, r)))
         .collect()
 }
 
+/// What portmap does, split where it writes `route_localnet` in between.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct PortmapAdd {
+    /// The SETMARK and MASQ chains, their rules and the POSTROUTING jump.
+    pub before_localnet: Vec<IptStep>,
+    /// Whether `net.ipv4.conf.<bridge>.route_localnet=1` is written next.
+    pub route_localnet: bool,
+    /// CNI-HOSTPORT-DNAT, its entry jumps, the container's DNAT chain and jumps.
+    pub after_localnet: Vec<IptStep>,
+}
+
+impl PortmapAdd {
+    /// All iptables steps in order (without the sysctl).
+    pub fn steps(&self) -> impl Iterator<Item = &IptStep> {
+        self.before_localnet.iter().chain(&self.after_localnet)
+    }
+}
+
+fn port_match(proto: Proto, port: u16) -> Match {
+    let dport = Some(Neg::plain(PortRange::one(port)));
+    match proto {
+        Proto::Udp => Match::Udp { sport: None, dport },
+        _ => Match::Tcp { sport: None, dport },
+    }
+}
+
 /// portmap's ADD for one container address (`forwardPorts` with `snat: true`). No
-/// mappings, no work: not even the shared chains are created.
+/// mappings, no work: not even the shared chains or `route_localnet`.
 pub fn portmap_add(
     network: &str,
     container_id: &str,
     addr: IfAddr,
     mappings: &[PortMapping],
-) -> Vec<IptStep> {
+) -> PortmapAdd {
     if mappings.is_empty() {
-        return Vec::new();
+        return PortmapAdd::default();
     }
-    let mark = format!("{MASQ_MARK:#x}/{MASQ_MARK:#x}");
-    let mut steps = vec![
-        step_chain(Table::Nat, HOSTPORT_SETMARK_CHAIN),
+    let (setmark, masq, dnat) =
+        (chain(HOSTPORT_SETMARK_CHAIN), chain(HOSTPORT_MASQ_CHAIN), chain(HOSTPORT_DNAT_CHAIN));
+    let before_localnet = vec![
+        ensure(Table::Nat, &setmark),
         append(
             Table::Nat,
-            HOSTPORT_SETMARK_CHAIN,
-            format!(
-                "-m comment --comment {} -j MARK --set-xmark {mark}",
-                save_quote(PORTFWD_MARK_COMMENT)
-            ),
+            &setmark,
+            Rule {
+                matches: vec![comment(PORTFWD_MARK_COMMENT)],
+                ..rule(Target::Mark { value: MASQ_MARK, mask: MASQ_MARK })
+            },
         ),
-        step_chain(Table::Nat, HOSTPORT_MASQ_CHAIN),
-        append(Table::Nat, HOSTPORT_MASQ_CHAIN, format!("-m mark --mark {mark} -j MASQUERADE")),
+        ensure(Table::Nat, &masq),
+        append(
+            Table::Nat,
+            &masq,
+            Rule {
+                matches: vec![Match::Mark { negated: false, value: MASQ_MARK, mask: MASQ_MARK }],
+                ..rule(Target::Masquerade)
+            },
+        ),
         insert(
             Table::Nat,
-            "POSTROUTING",
-            format!(
-                "-m comment --comment {} -j {HOSTPORT_MASQ_CHAIN}",
-                save_quote(PORTFWD_MASQ_COMMENT)
-            ),
+            &builtin("POSTROUTING"),
+            Rule {
+                matches: vec![comment(PORTFWD_MASQ_COMMENT)],
+                ..rule(Target::Jump(masq.clone()))
+            },
         ),
-        step_chain(Table::Nat, HOSTPORT_DNAT_CHAIN),
     ];
+    let mut after = vec![ensure(Table::Nat, &dnat)];
+    let local = Match::AddrType { src: None, dst: Some(Neg::plain(AddrType::Local)) };
     for entry in ["PREROUTING", "OUTPUT"] {
-        steps.push(append(
+        after.push(append(
             Table::Nat,
-            entry,
-            format!("-m addrtype --dst-type LOCAL -j {HOSTPORT_DNAT_CHAIN}"),
+            &builtin(entry),
+            Rule { matches: vec![local.clone()], ..rule(Target::Jump(dnat.clone())) },
         ));
     }
     let dn = portmap_dnat_chain(network, container_id);
-    let dn = dn.as_str();
-    steps.push(step_chain(Table::Nat, dn));
+    after.push(ensure(Table::Nat, &dn));
     for m in mappings {
         let dst = match m.host_ip {
-            Some(ip) if !ip.is_unspecified() => format!("-d {ip}/32 "),
-            _ => String::new(),
+            Some(ip) if !ip.is_unspecified() => host(ip),
+            _ => None,
         };
-        let proto = m.proto;
-        let port = format!("{dst}-p {proto} -m {proto} --dport {}", m.host_port);
-        steps.push(append(
+        let base = |target: Target| Rule {
+            dst,
+            proto: Some(Neg::plain(m.proto)),
+            matches: vec![port_match(m.proto, m.host_port)],
+            ..rule(target)
+        };
+        let mark = || Target::Jump(setmark.clone());
+        after.push(append(
             Table::Nat,
-            dn,
-            format!("-s {} {port} -j {HOSTPORT_SETMARK_CHAIN}", addr.network()),
+            &dn,
+            Rule { src: Some(Neg::plain(addr.network())), ..base(mark()) },
         ));
-        steps.push(append(
+        after.push(append(
             Table::Nat,
-            dn,
-            format!("-s 127.0.0.1/32 {port} -j {HOSTPORT_SETMARK_CHAIN}"),
+            &dn,
+            Rule { src: host(Ipv4Addr::LOCALHOST), ..base(mark()) },
         ));
-        steps.push(append(
+        after.push(append(
             Table::Nat,
-            dn,
-            format!("{port} -j DNAT --to-destination {}:{}", addr.ip, m.container_port),
+            &dn,
+            base(Target::Dnat { ip: addr.ip, ports: Some(PortRange::one(m.container_port)) }),
         ));
     }
-    let comment = save_quote(&portmap_dnat_comment(network, container_id));
+    let note = portmap_dnat_comment(network, container_id);
     for (proto, ports) in ports_by_proto(mappings) {
         for chunk in ports.chunks(MULTIPORT_MAX) {
-            let list: Vec<String> = chunk.iter().map(u16::to_string).collect();
-            steps.push(append(
+            after.push(append(
                 Table::Nat,
-                HOSTPORT_DNAT_CHAIN,
-                format!(
-                    "-p {proto} -m comment --comment {comment} -m multiport --dports {} -j {dn}",
-                    list.join(",")
-                ),
+                &dnat,
+                Rule {
+                    proto: Some(Neg::plain(proto)),
+                    matches: vec![
+                        comment(&note),
+                        Match::Multiport {
+                            dir: PortDir::Destination,
+                            ports: Neg::plain(chunk.iter().map(|p| PortRange::one(*p)).collect()),
+                        },
+                    ],
+                    ..rule(Target::Jump(dn.clone()))
+                },
             ));
         }
     }
-    steps
+    PortmapAdd { before_localnet, route_localnet: true, after_localnet: after }
 }
 
 /// Host ports per protocol, protocols sorted by name, ports in mapping order, duplicates
@@ -393,13 +446,13 @@ pub fn portmap_del(network: &str, container_id: &str, mappings: &[PortMapping]) 
     if mappings.is_empty() {
         return Vec::new();
     }
-    let dn = portmap_dnat_chain(network, container_id).as_str().to_owned();
-    let sn = super::cni_names::portmap_old_snat_chain(network, container_id).as_str().to_owned();
+    let dn = portmap_dnat_chain(network, container_id);
+    let sn = portmap_old_snat_chain(network, container_id);
     vec![
         IptStep::ClearChain { table: Table::Nat, chain: dn.clone() },
         IptStep::DeleteJumpsTo {
             table: Table::Nat,
-            chain: HOSTPORT_DNAT_CHAIN.to_owned(),
+            chain: chain(HOSTPORT_DNAT_CHAIN),
             target: dn.clone(),
         },
         IptStep::DeleteChain { table: Table::Nat, chain: dn },
@@ -411,14 +464,6 @@ pub fn portmap_del(network: &str, container_id: &str, mappings: &[PortMapping]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn save_quote_leaves_plain_words_bare_and_escapes_quotes() {
-        assert_eq!(save_quote("extra"), "extra");
-        assert_eq!(save_quote("CNI portfwd masquerade mark"), "\"CNI portfwd masquerade mark\"");
-        assert_eq!(save_quote(r#"name: "nomad" id: "x""#), r#""name: \"nomad\" id: \"x\"""#);
-        assert_eq!(save_quote(""), "\"\"");
-    }
 
     #[test]
     fn nomad_maps_every_port_for_tcp_then_udp() {
@@ -437,12 +482,41 @@ mod tests {
     #[test]
     fn portmap_without_mappings_does_nothing_at_add_and_del() {
         let addr: IfAddr = "172.26.64.2/20".parse().expect("addr");
-        assert!(portmap_add("nomad", "x", addr, &[]).is_empty());
+        assert_eq!(portmap_add("nomad", "x", addr, &[]), PortmapAdd::default());
         assert!(portmap_del("nomad", "x", &[]).is_empty());
     }
 
     #[test]
     fn bridge_del_without_the_interface_removes_nothing() {
         assert!(bridge_masq_del("nomad", "x", None).is_empty());
+    }
+
+    #[test]
+    fn masquerade_accept_rule_keeps_the_network_not_the_host_address() {
+        let addr: IfAddr = "172.26.64.2/20".parse().expect("addr");
+        let steps = bridge_masq_add("nomad", "x", addr);
+        let IptStep::AppendUnique { rule, .. } = &steps[1] else { panic!("{steps:?}") };
+        assert_eq!(rule.dst.map(|d| d.value.to_string()), Some("172.26.64.0/20".into()));
+    }
+
+    #[test]
+    fn more_than_fifteen_ports_split_into_several_jumps() {
+        let addr: IfAddr = "172.26.64.2/20".parse().expect("addr");
+        let maps: Vec<PortMapping> = (1..=16)
+            .map(|p| PortMapping {
+                host_port: p,
+                container_port: 80,
+                proto: Proto::Tcp,
+                host_ip: None,
+            })
+            .collect();
+        let add = portmap_add("nomad", "x", addr, &maps);
+        let jumps = add
+            .after_localnet
+            .iter()
+            .filter(|s| matches!(s, IptStep::AppendUnique { chain, .. } if chain.as_str() == HOSTPORT_DNAT_CHAIN))
+            .count();
+        assert_eq!(jumps, 2);
+        assert!(add.route_localnet);
     }
 }
