@@ -45,7 +45,7 @@ pub const LOCK_FILE_MODE: u32 = 0o750;
 /// Mode of the store directory `<dataDir>/<network>` as host-local creates it.
 pub const STORE_DIR_MODE: u32 = 0o755;
 
-/// The `dataDir` Nomad ≥ 1.9.5 writes into its conflist (a tmpfs, so leases do not survive
+/// The `dataDir` Nomad ≥ 1.9.4 writes into its conflist (a tmpfs, so leases do not survive
 /// a reboot); the store of network `nomad` is then `/var/run/cni/nomad`.
 pub const NOMAD_DATA_DIR: &str = "/var/run/cni";
 
