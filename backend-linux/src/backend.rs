@@ -401,9 +401,16 @@ impl LinuxBackend {
                 let mut r = self.run_iptables(netns, vec![(*table, cmd.clone())]);
                 r.pop().unwrap_or_else(|| Err(gone(WorkerError::Gone))).map(|()| Effect::Done)
             }
-            Op::IpamAllocate { .. } | Op::IpamRelease { .. } => {
-                Err(OpError::new(ErrorKind::NotSupported, "run", op.to_string())
-                    .detail("the linux backend's IPAM store is not wired yet"))
+            Op::IpamAllocate { pool, subnet, gateway, id, ifname } => crate::ipam::allocate(
+                self.sandbox.dir(),
+                pool,
+                *subnet,
+                *gateway,
+                id,
+                ifname.as_str(),
+            ),
+            Op::IpamRelease { pool, id, ifname } => {
+                crate::ipam::release(self.sandbox.dir(), pool, id, ifname.as_str())
             }
             Op::Listen { netns, proto, at } => self.listen(netns, *proto, *at),
             Op::Close { netns, proto, at } => self.close(netns, *proto, *at),

@@ -75,14 +75,14 @@ pub const IPTABLES_KINDS: &[(&str, ErrorKind)] = &[
     ("Bad built-in chain name", ErrorKind::InvalidArgument),
     ("Invalid rule number", ErrorKind::InvalidArgument),
     ("is not intended for filtering", ErrorKind::InvalidArgument),
-    ("(Device or resource busy)", ErrorKind::InUse),
-    ("(Directory not empty)", ErrorKind::InUse),
-    ("(Too many links)", ErrorKind::Loop),
-    ("(Too many levels of symbolic links)", ErrorKind::Loop),
-    ("(Operation not supported)", ErrorKind::NotSupported),
-    ("(No such file or directory)", ErrorKind::NotFound),
-    ("(File exists)", ErrorKind::AlreadyExists),
-    ("(Invalid argument)", ErrorKind::InvalidArgument),
+    ("Device or resource busy", ErrorKind::InUse),
+    ("Directory not empty", ErrorKind::InUse),
+    ("Too many links", ErrorKind::Loop),
+    ("Too many levels of symbolic links", ErrorKind::Loop),
+    ("Operation not supported", ErrorKind::NotSupported),
+    ("No such file or directory", ErrorKind::NotFound),
+    ("File exists", ErrorKind::AlreadyExists),
+    ("Invalid argument", ErrorKind::InvalidArgument),
 ];
 
 /// The kind of an iptables message.
@@ -147,6 +147,7 @@ mod tests {
         "line 2: RULE_APPEND failed (Invalid argument): rule in chain PREROUTING",
         ErrorKind::InvalidArgument
     )]
+    #[case("iptables: Directory not empty.", ErrorKind::InUse)]
     #[case("unknown option \"--dprt\"", ErrorKind::Unexpected)]
     fn iptables_messages_map_to_the_models_kind(#[case] msg: &str, #[case] kind: ErrorKind) {
         assert_eq!(iptables_kind(msg), kind);

@@ -107,7 +107,7 @@ pub fn save_with_counters() -> io::Result<String> {
 #[derive(Debug)]
 struct Plan {
     text: String,
-    /// (table, first line, COMMIT line, positions into the batch's op list).
+    /// (table, line of its first op, COMMIT line, positions into the batch's op list).
     sections: Vec<(Table, usize, usize, Vec<usize>)>,
 }
 
@@ -122,7 +122,7 @@ fn plan(ops: &[(Table, &Command)], which: &[usize]) -> Plan {
         }
         text.push_str(&format!("*{table}\n"));
         line += 1;
-        let first = line;
+        let first = line + 1;
         for &i in &mine {
             text.push_str(&format!("{}\n", ops[i].1));
             line += 1;

@@ -9,6 +9,7 @@
 //! - `sysctl`: /proc/sys from inside the namespace.
 //! - `iptables`: `iptables-restore --noflush` batches with per-op results, and counters.
 //! - `sockets`: listening sockets that record their peers.
+//! - `ipam`: host-local's on-disk store in the sandbox directory, under its lock.
 //! - `observe`: the kernel's state as the model's normalized `Snapshot`.
 //! - `probe`: real traffic, packet captures and counter deltas turned into a `Trace`.
 //! - `errors`: errno and iptables messages → the model's `ErrorKind`s (tables).
@@ -25,6 +26,7 @@
 
 pub mod backend;
 pub mod errors;
+pub mod ipam;
 pub mod iptables;
 pub mod links;
 pub mod netlink;
