@@ -22,7 +22,7 @@ use nettwin_core::snapshot::Snapshot;
 use nettwin_core::trace::{Probe, Trace};
 
 use crate::errors::{OpClass, errno_error};
-use crate::links::{self, RawKind};
+use crate::links;
 use crate::netlink::NlError;
 use crate::netns::{NsWorker, WorkerError};
 use crate::routes::{self, RouteReq};
@@ -82,8 +82,15 @@ pub struct LinuxBackend {
     pub(crate) unpinned: u32,
     /// Probes so far (for unique payload tokens).
     pub(crate) probes: u32,
+    /// Workers started ahead for the `NetnsAdd` ops of a batch (see `apply_all`).
+    pub(crate) prepared: BTreeMap<NetnsName, Result<NsWorker, WorkerError>>,
+    /// Veth pairs, and peers still to disappear after a namespace was deleted.
+    pub(crate) peers: crate::peers::Peers,
     pub(crate) sandbox: Sandbox,
 }
+
+/// How long an op waits for the kernel to remove the veth peers of a deleted namespace.
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 fn unavailable(why: impl Into<String>) -> BackendError {
     BackendError::Unavailable { backend: "linux", why: why.into() }
@@ -148,7 +155,15 @@ impl LinuxBackend {
             ),
             source: e,
         })?;
-        Ok(LinuxBackend { namespaces: BTreeMap::new(), options, unpinned: 0, probes: 0, sandbox })
+        Ok(LinuxBackend {
+            namespaces: BTreeMap::new(),
+            options,
+            unpinned: 0,
+            probes: 0,
+            prepared: BTreeMap::new(),
+            peers: crate::peers::Peers::default(),
+            sandbox,
+        })
     }
 
     /// The sandbox's unique id (`ntw-<pid>-<n>`), the prefix of every name it binds.
@@ -216,7 +231,11 @@ impl LinuxBackend {
         }
         let unexpected =
             |e: String| OpError::new(ErrorKind::Unexpected, "add namespace", name).detail(e);
-        let worker = NsWorker::spawn(name.as_str()).map_err(|e| unexpected(e.to_string()))?;
+        let worker = match self.prepared.remove(name) {
+            Some(w) => w,
+            None => NsWorker::spawn(name.as_str()),
+        }
+        .map_err(|e| unexpected(e.to_string()))?;
         let clock = worker
             .call(|_| {
                 crate::sysctl::pin_pristine()?;
@@ -246,20 +265,40 @@ impl LinuxBackend {
     }
 
     fn netns_del(&mut self, name: &NetnsName) -> Result<Effect, OpError> {
-        let mut ns = self.namespaces.remove(name).ok_or_else(|| missing_netns(name))?;
-        ns.listeners.clear();
-        // The kernel tears a namespace down asynchronously; deleting its veths first makes
-        // their peers elsewhere disappear before this op returns, as `ip netns del` users
-        // (and the model) expect.
-        let _ = ns.worker.call(|ctx| {
-            if let Ok(all) = links::dump(&mut ctx.nl) {
-                for l in all.iter().filter(|l| l.kind == RawKind::Veth) {
-                    let _ = links::link_del(&mut ctx.nl, &l.name);
+        let ns = self.namespaces.remove(name).ok_or_else(|| missing_netns(name))?;
+        // The kernel removes the namespace's devices asynchronously once nothing holds it;
+        // `peers` notes which veth ends elsewhere must be waited for (see `peers`).
+        drop(ns);
+        Ok(Effect::Done)
+    }
+
+    /// Waits until the veth ends whose peers' namespaces were deleted are gone from
+    /// `netns` (bounded: `SETTLE_LIMIT`).
+    pub(crate) fn settle(&mut self, netns: &NetnsName) {
+        let names = self.peers.take_pending(netns.as_str());
+        let Some(ns) = self.namespaces.get(netns) else { return };
+        if names.is_empty() {
+            return;
+        }
+        let _ = ns.worker.call(move |ctx| {
+            let until = std::time::Instant::now() + SETTLE_LIMIT;
+            let mut left = names;
+            while !left.is_empty() && std::time::Instant::now() < until {
+                left.retain(|n| {
+                    !matches!(links::index_of(&mut ctx.nl, n.as_str()), Err(NlError::Errno(e)) if e == libc::ENODEV)
+                });
+                if !left.is_empty() {
+                    std::thread::sleep(Duration::from_micros(500));
                 }
             }
         });
-        drop(ns);
-        Ok(Effect::Done)
+    }
+
+    /// `settle` for every namespace (before observing or probing).
+    pub(crate) fn settle_all(&mut self) {
+        for ns in self.peers.pending_namespaces() {
+            self.settle(&ns);
+        }
     }
 
     fn link_set(
@@ -351,8 +390,19 @@ impl LinuxBackend {
         Ok(Effect::Done)
     }
 
-    /// Applies one op that is not an iptables op.
+    /// Applies one op (settling the namespaces it names first) and keeps `peers` current.
     fn apply_one(&mut self, op: &Op) -> Result<Effect, OpError> {
+        for ns in op.namespaces() {
+            self.settle(ns);
+        }
+        let r = self.apply_inner(op);
+        if r.is_ok() {
+            self.peers.record(op);
+        }
+        r
+    }
+
+    fn apply_inner(&mut self, op: &Op) -> Result<Effect, OpError> {
         let g = OpClass::General;
         match op {
             Op::NetnsAdd { name } => self.netns_add(name),
@@ -435,6 +485,24 @@ impl LinuxBackend {
         r.unwrap_or_else(|e| vec![Err(gone(e)); n])
     }
 
+    /// Starts the namespaces of the run of `NetnsAdd` ops at the head of `ops` at once.
+    fn prepare_namespaces(&mut self, ops: &[Op]) {
+        let mut names: Vec<&NetnsName> = Vec::new();
+        for op in ops {
+            let Op::NetnsAdd { name } = op else { break };
+            if !self.namespaces.contains_key(name) && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        if names.len() < 2 {
+            return;
+        }
+        let labels: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+        for (name, w) in names.iter().zip(NsWorker::spawn_many(&labels)) {
+            self.prepared.insert((*name).clone(), w);
+        }
+    }
+
     fn flush_pending(
         &mut self,
         netns: &NetnsName,
@@ -470,6 +538,9 @@ impl Backend for LinuxBackend {
         let mut results: Vec<Option<Result<Effect, OpError>>> = vec![None; ops.len()];
         let mut pending: BTreeMap<NetnsName, Vec<usize>> = BTreeMap::new();
         for (i, op) in ops.iter().enumerate() {
+            if matches!(op, Op::NetnsAdd { .. }) && self.prepared.is_empty() {
+                self.prepare_namespaces(&ops[i..]);
+            }
             match op {
                 Op::Iptables { netns, .. } => {
                     if self.namespaces.contains_key(netns) {
@@ -489,10 +560,12 @@ impl Backend for LinuxBackend {
         for name in names {
             self.flush_pending(&name, &mut pending, ops, &mut results);
         }
+        self.prepared.clear();
         results.into_iter().map(|r| r.unwrap_or_else(|| Err(gone(WorkerError::Gone)))).collect()
     }
 
     fn observe(&mut self) -> Result<Snapshot, BackendError> {
+        self.settle_all();
         let all: Vec<(NetnsName, Arc<OwnedFd>)> =
             self.namespaces.iter().map(|(n, ns)| (n.clone(), ns.worker.fd())).collect();
         let mut jobs = Vec::new();
@@ -518,6 +591,7 @@ impl Backend for LinuxBackend {
     }
 
     fn probe(&mut self, probe: &Probe) -> Result<Trace, BackendError> {
+        self.settle_all();
         crate::probe::run(self, probe)
     }
 }

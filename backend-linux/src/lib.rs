@@ -10,6 +10,7 @@
 //! - `iptables`: `iptables-restore --noflush` batches with per-op results, and counters.
 //! - `sockets`: listening sockets that record their peers.
 //! - `ipam`: host-local's on-disk store in the sandbox directory, under its lock.
+//! - `peers`: veth pairs, so that deleting a namespace need not wait for the kernel.
 //! - `observe`: the kernel's state as the model's normalized `Snapshot`.
 //! - `probe`: real traffic, packet captures and counter deltas turned into a `Trace`.
 //! - `errors`: errno and iptables messages → the model's `ErrorKind`s (tables).
@@ -32,6 +33,7 @@ pub mod links;
 pub mod netlink;
 pub mod netns;
 pub mod observe;
+pub mod peers;
 pub mod probe;
 pub mod routes;
 pub mod sandbox;

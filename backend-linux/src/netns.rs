@@ -13,7 +13,7 @@
 //! request. When the process dies (even by SIGKILL) all but the bound names go with it.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -54,47 +54,14 @@ pub struct NsWorker {
 impl NsWorker {
     /// Starts a thread in a fresh network namespace. `label` names the thread.
     pub fn spawn(label: &str) -> Result<NsWorker, WorkerError> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = mpsc::sync_channel::<io::Result<(OwnedFd, i32)>>(1);
-        let thread = std::thread::Builder::new()
-            .name(format!("ntw-ns-{label}"))
-            .spawn(move || {
-                let setup = || -> io::Result<(Netlink, OwnedFd, i32)> {
-                    unshare(CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
-                    let fd: OwnedFd = std::fs::File::open("/proc/thread-self/ns/net")?.into();
-                    let tid = nix::unistd::gettid().as_raw();
-                    Ok((Netlink::open()?, fd, tid))
-                };
-                let mut ctx = match setup() {
-                    Ok((nl, fd, tid)) => {
-                        if ready_tx.send(Ok((fd, tid))).is_err() {
-                            return;
-                        }
-                        NsCtx { nl }
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                while let Ok(job) = rx.recv() {
-                    job(&mut ctx);
-                }
-            })
-            .map_err(WorkerError::Create)?;
-        match ready_rx.recv() {
-            Ok(Ok((fd, tid))) => {
-                Ok(NsWorker { tx: Some(tx), fd: Arc::new(fd), tid, thread: Some(thread) })
-            }
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(WorkerError::Create(e))
-            }
-            Err(_) => {
-                let _ = thread.join();
-                Err(WorkerError::Gone)
-            }
-        }
+        Starting::start(label)?.finish()
+    }
+
+    /// Starts several at once (creating a namespace takes ~1 ms of kernel work, which
+    /// spreads over the CPUs) and returns them in order.
+    pub fn spawn_many(labels: &[&str]) -> Vec<Result<NsWorker, WorkerError>> {
+        let started: Vec<_> = labels.iter().map(|l| Starting::start(l)).collect();
+        started.into_iter().map(|s| s.and_then(Starting::finish)).collect()
     }
 
     /// Runs `f` on the worker thread (inside the namespace) and waits for its result.
@@ -131,18 +98,6 @@ impl NsWorker {
     pub fn proc_path(&self) -> String {
         format!("/proc/{}/task/{}/ns/net", std::process::id(), self.tid)
     }
-
-    /// Whether `fd` refers to the same namespace as this worker.
-    pub fn same_ns(&self, other: &impl AsFd) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        let meta = |fd: std::os::fd::BorrowedFd<'_>| {
-            std::fs::File::from(fd.try_clone_to_owned().ok()?).metadata().ok()
-        };
-        match (meta(self.fd.as_fd()), meta(other.as_fd())) {
-            (Some(a), Some(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-            _ => false,
-        }
-    }
 }
 
 impl Drop for NsWorker {
@@ -152,6 +107,63 @@ impl Drop for NsWorker {
         self.tx.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// A worker whose thread is creating its namespace.
+struct Starting {
+    tx: mpsc::Sender<Job>,
+    ready: mpsc::Receiver<io::Result<(OwnedFd, i32)>>,
+    thread: JoinHandle<()>,
+}
+
+impl Starting {
+    fn start(label: &str) -> Result<Starting, WorkerError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready) = mpsc::sync_channel::<io::Result<(OwnedFd, i32)>>(1);
+        let thread = std::thread::Builder::new()
+            .name(format!("ntw-ns-{label}"))
+            .spawn(move || {
+                let setup = || -> io::Result<(Netlink, OwnedFd, i32)> {
+                    unshare(CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
+                    let fd: OwnedFd = std::fs::File::open("/proc/thread-self/ns/net")?.into();
+                    let tid = nix::unistd::gettid().as_raw();
+                    Ok((Netlink::open()?, fd, tid))
+                };
+                let mut ctx = match setup() {
+                    Ok((nl, fd, tid)) => {
+                        if ready_tx.send(Ok((fd, tid))).is_err() {
+                            return;
+                        }
+                        NsCtx { nl }
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                while let Ok(job) = rx.recv() {
+                    job(&mut ctx);
+                }
+            })
+            .map_err(WorkerError::Create)?;
+        Ok(Starting { tx, ready, thread })
+    }
+
+    fn finish(self) -> Result<NsWorker, WorkerError> {
+        match self.ready.recv() {
+            Ok(Ok((fd, tid))) => {
+                Ok(NsWorker { tx: Some(self.tx), fd: Arc::new(fd), tid, thread: Some(self.thread) })
+            }
+            Ok(Err(e)) => {
+                let _ = self.thread.join();
+                Err(WorkerError::Create(e))
+            }
+            Err(_) => {
+                let _ = self.thread.join();
+                Err(WorkerError::Gone)
+            }
         }
     }
 }

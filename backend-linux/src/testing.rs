@@ -42,7 +42,13 @@ pub fn require_linux() -> bool {
             if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
                 panic!("{REQUIRE_ENV}=1 but the linux backend cannot run here: {why}");
             }
-            eprintln!("SKIPPED (linux backend tests need root, ip, iptables and netns: {why})");
+            // Written to the stderr handle, not with `eprintln!`, which the test harness
+            // captures: a skip must show even when the test passes.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED (linux backend tests need root, ip, iptables and netns: {why})"
+            );
             false
         }
     }

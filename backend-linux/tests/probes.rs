@@ -40,7 +40,9 @@ fn counters(t: &Trace) -> Vec<String> {
     t.hops
         .iter()
         .filter_map(|h| match &h.step {
-            Step::Counters { table, chain, rule, .. } => Some(format!("{} {table}/{chain}#{rule:?}", h.netns)),
+            Step::Counters { table, chain, rule, .. } => {
+                Some(format!("{} {table}/{chain}#{rule:?}", h.netns))
+            }
             _ => None,
         })
         .collect()
@@ -50,7 +52,9 @@ fn counters(t: &Trace) -> Vec<String> {
 fn the_world_reaches_a_published_port_through_dnat() {
     let Some(mut b) = world() else { return };
     let t = b.probe(&probe("world", "192.0.2.10:7000", "tcp")).unwrap_or_else(|e| panic!("{e}"));
-    let Outcome::Delivered { netns, socket, seen_src } = &t.outcome else { panic!("{:?}", t.outcome) };
+    let Outcome::Delivered { netns, socket, seen_src } = &t.outcome else {
+        panic!("{:?}", t.outcome)
+    };
     assert_eq!(netns.as_str(), "a1");
     assert_eq!(socket.map(|s| s.at.to_string()), Some("0.0.0.0:7000".into()));
     assert_eq!(seen_src.to_string(), "192.0.2.1:40000");
@@ -59,13 +63,25 @@ fn the_world_reaches_a_published_port_through_dnat() {
         ["world up0 Out", "host eth0 In", "host nomad Out", "host veth1 Out", "a1 eth0 In"]
     );
     // The rewrite shows: before DNAT on the host's eth0, after it on the bridge.
-    assert_eq!(t.hops.iter().find(|h| h.is_wire() && h.netns.as_str() == "host").map(|h| h.packet.dst.to_string()), Some("192.0.2.10:7000".into()));
-    assert_eq!(t.hops.iter().rev().find(|h| h.is_wire()).map(|h| h.packet.dst.to_string()), Some("172.26.64.2:7000".into()));
+    assert_eq!(
+        t.hops
+            .iter()
+            .find(|h| h.is_wire() && h.netns.as_str() == "host")
+            .map(|h| h.packet.dst.to_string()),
+        Some("192.0.2.10:7000".into())
+    );
+    assert_eq!(
+        t.hops.iter().rev().find(|h| h.is_wire()).map(|h| h.packet.dst.to_string()),
+        Some("172.26.64.2:7000".into())
+    );
     assert_eq!(counters(&t), ["host nat/PREROUTING#Some(1)"]);
     let counter_at = t.hops.iter().position(|h| matches!(h.step, Step::Counters { .. }));
     assert_eq!(counter_at, Some(2), "between the host's in and out hops: {:#?}", t.hops);
     assert_eq!(
-        t.reply_wire_path().iter().map(|(ns, dev, dir)| format!("{ns} {dev} {dir:?}")).collect::<Vec<_>>(),
+        t.reply_wire_path()
+            .iter()
+            .map(|(ns, dev, dir)| format!("{ns} {dev} {dir:?}"))
+            .collect::<Vec<_>>(),
         ["a1 eth0 Out", "host veth1 In", "host nomad In", "host eth0 Out", "world up0 In"]
     );
 }
@@ -151,7 +167,13 @@ fn udp_and_icmp_are_delivered() {
     assert_eq!(t.outcome.seen_src().map(|e| e.to_string()), Some("172.26.64.1:40000".into()));
     let t = b.probe(&probe("world", "172.26.64.2:0", "icmp")).unwrap_or_else(|e| panic!("{e}"));
     // The world has no route to the bridge subnet.
-    assert_eq!(t.outcome, Outcome::NoRoute { netns: "world".parse().unwrap_or_else(|e| panic!("{e}")), dst: "172.26.64.2".parse().unwrap_or_else(|e| panic!("{e}")) });
+    assert_eq!(
+        t.outcome,
+        Outcome::NoRoute {
+            netns: "world".parse().unwrap_or_else(|e| panic!("{e}")),
+            dst: "172.26.64.2".parse().unwrap_or_else(|e| panic!("{e}"))
+        }
+    );
     let t = b.probe(&probe("a1", "192.0.2.1:0", "icmp")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.outcome.delivered_to().map(|n| n.as_str()), Some("world"));
     assert_eq!(t.outcome.seen_src().map(|e| e.ip.to_string()), Some("192.0.2.10".into()));
@@ -188,14 +210,20 @@ fn an_absent_neighbor_times_out() {
 fn probes_without_a_source_port_count_up_from_40000() {
     let Some(mut b) = world() else { return };
     let ports: Vec<u16> = (0..3)
-        .map(|_| b.probe(&probe("host", "172.26.64.2:7000", "tcp")).map(|t| t.flow.src.port).unwrap_or(0))
+        .map(|_| {
+            b.probe(&probe("host", "172.26.64.2:7000", "tcp")).map(|t| t.flow.src.port).unwrap_or(0)
+        })
         .collect();
     assert_eq!(ports, [40000, 40001, 40002]);
     let mut pinned = probe("host", "172.26.64.2:7000", "tcp");
     pinned.sport = Some(41234);
     for _ in 0..2 {
         let t = b.probe(&pinned).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(t.outcome.seen_src().map(|e| e.port), Some(41234), "no TIME_WAIT blocks a pinned port");
+        assert_eq!(
+            t.outcome.seen_src().map(|e| e.port),
+            Some(41234),
+            "no TIME_WAIT blocks a pinned port"
+        );
     }
     let t = b.probe(&probe("host", "172.26.64.2:7000", "tcp")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.flow.src.port, 40003);

@@ -17,7 +17,8 @@ fn bound() -> LinuxOptions {
 }
 
 fn run(cmd: &[&str]) -> String {
-    let out = Command::new(cmd[0]).args(&cmd[1..]).output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let out =
+        Command::new(cmd[0]).args(&cmd[1..]).output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -34,7 +35,11 @@ fn netns_names() -> Vec<String> {
 
 /// The root namespace as the tools show it, read only.
 fn root_state() -> Vec<String> {
-    let save: String = run(&["iptables-save"]).lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    let save: String = run(&["iptables-save"])
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
     vec![
         run(&["ip", "-o", "link"]),
         run(&["ip", "-o", "addr"]),
@@ -117,7 +122,12 @@ fn crash_child_runs_a_scenario_until_killed() {
 fn killed_child(mode: &str) -> String {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
     let mut child = Command::new(exe)
-        .args(["--exact", "crash_child_runs_a_scenario_until_killed", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_child_runs_a_scenario_until_killed",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, mode)
         .env_remove("NETTWIN_REQUIRE_LINUX")
         .stdout(Stdio::piped())
@@ -133,8 +143,11 @@ fn killed_child(mode: &str) -> String {
     if mode == "bound" {
         assert!(leftovers_of(&id).len() >= 4, "names bound: {:?}", leftovers_of(&id));
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL)
-        .unwrap_or_else(|e| panic!("{e}"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let _ = child.wait();
     id
 }
@@ -147,7 +160,11 @@ fn a_killed_run_leaves_only_what_gc_removes() {
     let id = killed_child("bound");
     // SIGKILL leaves the bound names (they are mounts) and the sandbox directory...
     let left = leftovers_of(&id);
-    assert!(left.iter().any(|n| n.ends_with("-host")) && left.iter().any(|n| n.starts_with("directory")), "{left:?}");
+    assert!(
+        left.iter().any(|n| n.ends_with("-host"))
+            && left.iter().any(|n| n.starts_with("directory")),
+        "{left:?}"
+    );
     // ...and gc removes them, and nothing else of this process.
     let report = gc();
     assert_eq!(leftovers_of(&id), Vec::<String>::new());
@@ -176,7 +193,13 @@ fn gc_leaves_live_sandboxes_alone() {
     gc();
     assert!(path.exists() && b.sandbox_dir().exists());
     // The bound name works with the usual tools, inside the sandbox.
-    let out = run(&["ip", "-n", &path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(), "-o", "link"]);
+    let out = run(&[
+        "ip",
+        "-n",
+        &path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        "-o",
+        "link",
+    ]);
     assert!(out.contains("lo:"), "{out}");
     drop(b);
     assert!(!path.exists());
@@ -210,8 +233,10 @@ fn eight_sandboxes_run_at_once_without_seeing_each_other() {
             })
         })
         .collect();
-    let results: Vec<Vec<String>> =
-        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| panic!("a sandbox failed"))).collect();
+    let results: Vec<Vec<String>> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap_or_else(|_| panic!("a sandbox failed")))
+        .collect();
     for r in &results {
         assert_eq!(r, &results[0]);
     }

@@ -95,7 +95,7 @@ pub fn read_all(fd: &OwnedFd) -> Vec<Frame> {
         out.push(Frame {
             ts,
             ifindex: addr.sll_ifindex as u32,
-            outgoing: addr.sll_pkttype == libc::PACKET_OUTGOING as u8,
+            outgoing: addr.sll_pkttype == libc::PACKET_OUTGOING,
             data: data[..len].to_vec(),
         });
     }
