@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a path could not be searched.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read {path}: {source}")]
+#[error("cannot read {path}")]
 pub struct DiscoverError {
     /// The path.
     pub path: PathBuf,

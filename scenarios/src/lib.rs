@@ -7,11 +7,13 @@
 //! - `scenario`: the validated scenario: steps (ops, expected errors), probes, expectations.
 //! - `load`: YAML → `Scenario`, every refusal a located `Problem` (`error`).
 //! - `run`: apply, probe, compare; each unmet expectation a `Mismatch`.
+//! - `compare`: two runs (sim and kernel) compared: step result kinds, state, probes.
 //! - `discover`: scenario files under the paths given on the command line.
 //!
 //! Not here: trace rendering (`nettwin_core::trace::render`), state rendering
 //! (`nettwin_core::show`), terminal output (the `nettwin` binary).
 
+pub mod compare;
 pub mod discover;
 pub mod error;
 pub mod format;

@@ -145,25 +145,12 @@ impl fmt::Display for Mismatch {
     }
 }
 
-/// Applies `scenario` to `backend` and checks it. With `only`, sends just that probe.
-pub fn run(
+/// Applies the steps of `scenario` to `backend` in one `apply_all` batch, and checks each
+/// result against the step's expectation. Returns the results and the unmet expectations.
+pub fn apply_steps(
     scenario: &Scenario,
     backend: &mut dyn Backend,
-    only: Option<&str>,
-) -> Result<Run, RunError> {
-    let selected: Vec<usize> = match only {
-        None => (0..scenario.probes.len()).collect(),
-        Some(name) => {
-            let found = scenario.probes.iter().position(|p| p.probe.name == name);
-            let Some(i) = found else {
-                return Err(RunError::NoSuchProbe {
-                    name: name.to_owned(),
-                    known: scenario.probes.iter().map(|p| p.probe.name.clone()).collect(),
-                });
-            };
-            vec![i]
-        }
-    };
+) -> (Vec<Result<Effect, OpError>>, Vec<Mismatch>) {
     let ops: Vec<Op> = scenario.steps.iter().map(|s| s.op.clone()).collect();
     let results = backend.apply_all(&ops);
     let mut mismatches = Vec::new();
@@ -188,6 +175,30 @@ pub fn run(
             (Some(_), Err(_)) => {}
         }
     }
+    (results, mismatches)
+}
+
+/// Applies `scenario` to `backend` and checks it. With `only`, sends just that probe (and
+/// the probes before it, unchecked).
+pub fn run(
+    scenario: &Scenario,
+    backend: &mut dyn Backend,
+    only: Option<&str>,
+) -> Result<Run, RunError> {
+    let selected: Vec<usize> = match only {
+        None => (0..scenario.probes.len()).collect(),
+        Some(name) => {
+            let found = scenario.probes.iter().position(|p| p.probe.name == name);
+            let Some(i) = found else {
+                return Err(RunError::NoSuchProbe {
+                    name: name.to_owned(),
+                    known: scenario.probes.iter().map(|p| p.probe.name.clone()).collect(),
+                });
+            };
+            vec![i]
+        }
+    };
+    let (results, mut mismatches) = apply_steps(scenario, backend);
     let mut traces = Vec::new();
     // Probes before the selected one are still sent (in order), so that default source
     // ports and conntrack state are the same whether one probe or all are traced.
