@@ -18,8 +18,10 @@
 pub mod addr;
 pub mod backend;
 pub mod error;
+pub mod ipam;
 pub mod iptables;
 pub mod names;
+pub mod nomad;
 pub mod op;
 pub mod show;
 pub mod snapshot;
