@@ -54,6 +54,14 @@ fn corpus(file: &str) -> PathBuf {
     "unsupported sysctl \"net.ipv4.tcp_syncookies=1\""
 )]
 #[case(
+    "unsupported-iptables-match.yaml",
+    5,
+    53,
+    "recent",
+    "unsupported match \"recent\" (modeled: tcp, udp, conntrack, addrtype, multiport, mark, comment)"
+)]
+#[case("bad-dport-quoted.yaml", 5, 100, "80800", "invalid port \"80800\"")]
+#[case(
     "expect-unknown-netns.yaml",
     10,
     39,
