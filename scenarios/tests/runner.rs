@@ -149,3 +149,38 @@ fn selecting_one_probe_sends_the_earlier_ones_too() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn identical_runs_agree_and_each_difference_is_a_side_by_side_disagreement() {
+    use nettwin_scenarios::compare::{Disagreement, Sides, compare};
+    let text = format!(
+        "{HEAD}  - run: ip netns add a\n    error: already-exists\nprobes:\n  - name: p\n    from: a\n    to: 10.0.0.2:80/tcp\n    expect: {{ outcome: delivered }}\n"
+    );
+    let s = load_str("t.yaml", &text).expect("loads");
+    let (mut left, mut right) = (backend(), backend());
+    let l = run(&s, &mut left, None).expect("runs");
+    let mut r = run(&s, &mut right, None).expect("runs");
+    let (ls, rs) = (left.observe().expect("state"), right.observe().expect("state"));
+    assert_eq!(compare(&s, (&l, &ls), (&r, &rs)), Vec::<Disagreement>::new());
+
+    r.steps[2] = Ok(Effect::Done);
+    r.traces[0].trace.outcome = Outcome::TimedOut {
+        netns: NetnsName::new("b").expect("ns"),
+        why: nettwin_core::trace::Silence::NoAnswer,
+    };
+    let d = compare(&s, (&l, &ls), (&r, &rs));
+    let sides = Sides { left: "sim", right: "linux" };
+    let lines: Vec<String> = d.iter().map(|d| d.render(&sides)).collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("line 6: step `ip netns add a`\n    sim    already-exists ("),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].ends_with("\n    linux  ok"), "{}", lines[0]);
+    assert_eq!(
+        lines[1],
+        "probe \"p\": outcome\n    sim    delivered at b\n    linux  timed-out at b"
+    );
+    assert_eq!(lines[2], "probe \"p\": seen_src\n    sim    10.0.0.1:40000\n    linux  -");
+}
