@@ -587,7 +587,11 @@ impl Backend for LinuxBackend {
             })?;
             raw.insert(name, r);
         }
-        Ok(Snapshot { namespaces: crate::observe::assemble(&raw)? })
+        let ipam = crate::ipam::observe(self.sandbox.dir()).map_err(|e| BackendError::Io {
+            context: "reading the IPAM store".into(),
+            source: e,
+        })?;
+        Ok(Snapshot { namespaces: crate::observe::assemble(&raw)?, ipam })
     }
 
     fn probe(&mut self, probe: &Probe) -> Result<Trace, BackendError> {

@@ -21,6 +21,7 @@ use nettwin_core::ipam::{
     STORE_DIR_MODE,
 };
 use nettwin_core::op::Effect;
+use nettwin_core::snapshot::store_text;
 use nix::fcntl::{Flock, FlockArg};
 
 fn pool_dir(root: &Path, pool: &str) -> Result<PathBuf, OpError> {
@@ -157,6 +158,27 @@ pub fn release(root: &Path, pool: &str, id: &str, ifname: &str) -> Result<Effect
     Ok(Effect::Done)
 }
 
+/// Every pool's store as the snapshot shows it: pool → file name → content.
+pub fn observe(root: &Path) -> io::Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut out = BTreeMap::new();
+    let dir = root.join("ipam");
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for e in entries {
+        let e = e?;
+        if !e.file_type()?.is_dir() {
+            continue;
+        }
+        let store = Store::open(e.path())?;
+        let files = store.read()?;
+        out.insert(e.file_name().to_string_lossy().into_owned(), store_text(&files));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +218,9 @@ mod tests {
             Ok(Effect::Allocated("172.26.64.4/20".parse().unwrap_or_else(|e| panic!("{e}"))))
         );
         assert_eq!(release(r, "other", "x", "eth0"), Ok(Effect::Done));
+        let seen = observe(r).unwrap_or_default();
+        let files: Vec<&str> = seen["nomad"].keys().map(String::as_str).collect();
+        assert_eq!(files, ["172.26.64.3", "172.26.64.4", "last_reserved_ip.0", "lock"]);
     }
 
     #[test]

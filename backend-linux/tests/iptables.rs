@@ -34,6 +34,7 @@ fn ipt(cmd: &str) -> String {
 #[case::jump_to_missing_chain("-A FORWARD -j NOPE", Some(ErrorKind::NotFound))]
 #[case::jump_to_used_builtin("-A FORWARD -j INPUT", Some(ErrorKind::NotSupported))]
 #[case::loop_reachable_from_a_hook("-A B -j A", Some(ErrorKind::Loop))]
+#[case::loop_nothing_reaches("-t nat -A M -j M", None)]
 #[case::insert_past_the_end("-I A 3 -j ACCEPT", Some(ErrorKind::InvalidArgument))]
 #[case::insert_at_the_end("-I A 2 -j ACCEPT", None)]
 #[case::delete_absent_rule("-D A -j ACCEPT", Some(ErrorKind::NotFound))]

@@ -235,3 +235,31 @@ fn explicit_macs_are_kept() {
     );
     assert_same_state(&mut b, &s, "explicit MACs");
 }
+
+#[test]
+fn ipam_allocates_and_releases_like_the_model_and_the_store_matches() {
+    let Some(mut b) = backend() else { return };
+    let mut s = State::new();
+    let alloc = |id: &str| {
+        format!("ipam allocate nomad 172.26.64.0/20 gateway 172.26.64.1 id {id} ifname eth0")
+    };
+    let steps = [
+        alloc("a"),
+        alloc("b"),
+        alloc("a"),
+        "ipam release nomad id a ifname eth0".to_owned(),
+        "ipam release nomad id a ifname eth0".to_owned(),
+        "ipam release never id a ifname eth0".to_owned(),
+        alloc("c"),
+        "ipam allocate tiny 10.0.0.0/30 id x ifname eth0".to_owned(),
+        "ipam allocate tiny 10.0.0.0/30 id y ifname eth0".to_owned(),
+        "ipam allocate bad 10.0.0.0/31 id y ifname eth0".to_owned(),
+    ];
+    for step in &steps {
+        let o = op(step);
+        let (k, m) = (b.apply(&o), s.apply(&o));
+        assert_eq!(kind(&k), kind(&m), "{step}: kernel {k:?}, model {m:?}");
+        assert_eq!(k.ok(), m.ok(), "{step}: the same address");
+    }
+    assert_same_state(&mut b, &s, "IPAM stores");
+}
