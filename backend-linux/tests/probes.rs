@@ -204,6 +204,7 @@ fn an_absent_neighbor_times_out() {
     };
     assert_eq!(t.outcome, want);
     assert!(t.hops.is_empty());
+    assert_eq!(t.flow.to_string(), "172.26.64.1:40000 → 172.26.64.77:80", "the socket's source");
 }
 
 #[test]

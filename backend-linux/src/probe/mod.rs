@@ -103,7 +103,7 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
             l.drain();
         }
     }
-    let sent = send_probe(b, probe, sport, &token)?;
+    let (sent, local) = send_probe(b, probe, sport, &token)?;
     // Frames are queued on the captures as the kernel handles them; a moment lets the last
     // softirq work (on the other CPU) finish.
     std::thread::sleep(Duration::from_millis(2));
@@ -137,11 +137,13 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
     };
     let (mut hops, reply) = key.as_ref().map(|k| path::hops(&frames, k)).unwrap_or_default();
     let icmp = key.as_ref().and_then(|k| path::icmp_error(&frames, k));
+    // Without a captured hop, the header is what the sender's socket was given.
     let flow = hops.first().map(|h| h.packet).unwrap_or_else(|| {
         let port = |p: u16| if probe.proto == Proto::Icmp { 0 } else { p };
+        let src = local.map_or(probe.src.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED), |l| l.ip);
         Flow {
             proto: probe.proto,
-            src: Endpoint::new(probe.src.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED), port(sport)),
+            src: Endpoint::new(src, port(sport)),
             dst: Endpoint::new(probe.dst.ip, port(probe.dst.port)),
         }
     });
@@ -235,12 +237,12 @@ fn counters_after(
     Ok(out)
 }
 
-fn start_error(e: Errno) -> Result<Sent, BackendError> {
+fn start_error(e: Errno) -> Result<(Sent, Option<Endpoint>), BackendError> {
     match e {
         Errno::EADDRNOTAVAIL | Errno::EADDRINUSE | Errno::EINVAL => Err(BackendError::BadProbe(
             format!("cannot send from that source address and port: {}", e.desc()),
         )),
-        e => Ok(Sent::Failed(e)),
+        e => Ok((Sent::Failed(e), None)),
     }
 }
 
@@ -249,7 +251,7 @@ fn send_probe(
     probe: &Probe,
     sport: u16,
     token: &[u8],
-) -> Result<Sent, BackendError> {
+) -> Result<(Sent, Option<Endpoint>), BackendError> {
     let worker = &b
         .namespaces
         .get(&probe.from)
@@ -269,18 +271,24 @@ fn send_probe(
     };
     let deadline = Instant::now() + timeout;
     match probe.proto {
-        Proto::Tcp => match send::wait_tcp(&fd, timeout) {
-            send::Connect::Connected => {
-                let got = wait_listeners(b, Proto::Tcp, None, Instant::now() + ACCEPT_WAIT);
-                crate::sockets::rst_close(fd);
-                Ok(got.unwrap_or(Sent::Connected))
-            }
-            send::Connect::Failed(e) => Ok(Sent::Failed(e)),
-            send::Connect::TimedOut => Ok(Sent::Silence),
-        },
+        Proto::Tcp => {
+            let result = send::wait_tcp(&fd, timeout);
+            let local = send::local_of(&fd);
+            let sent = match result {
+                send::Connect::Connected => {
+                    let got = wait_listeners(b, Proto::Tcp, None, Instant::now() + ACCEPT_WAIT);
+                    got.unwrap_or(Sent::Connected)
+                }
+                send::Connect::Failed(e) => Sent::Failed(e),
+                send::Connect::TimedOut => Sent::Silence,
+            };
+            crate::sockets::rst_close(fd);
+            Ok((sent, local))
+        }
         Proto::Udp => {
+            let local = send::local_of(&fd);
             let got = wait_listeners(b, Proto::Udp, Some((&fd, token)), deadline);
-            Ok(got.unwrap_or(Sent::Silence))
+            Ok((got.unwrap_or(Sent::Silence), local))
         }
         Proto::Icmp => {
             use std::os::fd::AsFd;
@@ -289,17 +297,17 @@ fn send_probe(
                     let Some(p) = packet::parse_ipv4(&raw) else { continue };
                     match (&p.l4, p.quoted()) {
                         (packet::L4::Icmp { ty: 0, rest, .. }, _) if rest == token => {
-                            return Ok(Sent::EchoAnswered);
+                            return Ok((Sent::EchoAnswered, None));
                         }
                         (packet::L4::Icmp { ty, code, .. }, Some(q)) if matches!(&q.l4, packet::L4::Icmp { ty: 8, rest, .. } if rest.windows(token.len()).any(|w| w == token)) =>
                         {
-                            return Ok(Sent::IcmpError(*ty, *code));
+                            return Ok((Sent::IcmpError(*ty, *code), None));
                         }
                         _ => {}
                     }
                 }
             }
-            Ok(Sent::Silence)
+            Ok((Sent::Silence, None))
         }
     }
 }

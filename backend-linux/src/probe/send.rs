@@ -73,6 +73,12 @@ pub fn start_icmp(
     Ok(fd)
 }
 
+/// The local address a socket was given (after connect or send), unless unbound.
+pub fn local_of(fd: &OwnedFd) -> Option<Endpoint> {
+    let a: SockaddrIn = nix::sys::socket::getsockname(fd.as_raw_fd()).ok()?;
+    (!a.ip().is_unspecified()).then(|| Endpoint::new(a.ip(), a.port()))
+}
+
 /// The pending error of a socket (`SO_ERROR`), if any.
 pub fn socket_error(fd: &OwnedFd) -> Option<Errno> {
     match getsockopt(fd, sockopt::SocketError) {
