@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +16,8 @@ use nettwin_core::addr::{Endpoint, Proto};
 use nettwin_core::backend::{Backend, BackendError};
 use nettwin_core::error::{ErrorKind, OpError};
 use nettwin_core::iptables::{Command, Table};
-use nettwin_core::names::{IfName, Mac, NetnsName};
-use nettwin_core::op::{Effect, LinkChange, Op, RouteSpec, SysctlKey};
+use nettwin_core::names::NetnsName;
+use nettwin_core::op::{Effect, Op};
 use nettwin_core::snapshot::Snapshot;
 use nettwin_core::trace::{Probe, Trace};
 
@@ -25,7 +25,6 @@ use crate::errors::{OpClass, errno_error};
 use crate::links;
 use crate::netlink::NlError;
 use crate::netns::{NsWorker, WorkerError};
-use crate::routes::{self, RouteReq};
 use crate::sandbox::{Sandbox, unbind};
 use crate::sockets::Listener;
 
@@ -106,18 +105,6 @@ fn missing_netns(name: &NetnsName) -> OpError {
 
 fn gone(e: WorkerError) -> OpError {
     OpError::new(ErrorKind::Unexpected, "reach", "namespace worker").detail(e.to_string())
-}
-
-/// An `OpError` for a failed netlink request.
-fn nl_error(
-    class: OpClass,
-    action: &'static str,
-    object: impl std::fmt::Display,
-) -> impl FnOnce(NlError) -> OpError {
-    move |e| match e {
-        NlError::Errno(n) => errno_error(class, n, action, object),
-        other => OpError::new(ErrorKind::Unexpected, action, object).detail(other.to_string()),
-    }
 }
 
 /// Whether a program is on `PATH`.
@@ -208,23 +195,6 @@ impl LinuxBackend {
         Ok(self.ns(name)?.worker.fd())
     }
 
-    /// Runs a netlink job on a namespace's worker, mapping errnos for `class`.
-    fn nl<F>(
-        &self,
-        netns: &NetnsName,
-        class: OpClass,
-        action: &'static str,
-        object: String,
-        f: F,
-    ) -> Result<Effect, OpError>
-    where
-        F: FnOnce(&mut crate::netlink::Netlink) -> Result<(), NlError> + Send + 'static,
-    {
-        let ns = self.ns(netns)?;
-        let r = ns.worker.call(move |ctx| f(&mut ctx.nl)).map_err(gone)?;
-        r.map(|()| Effect::Done).map_err(nl_error(class, action, object))
-    }
-
     fn netns_add(&mut self, name: &NetnsName) -> Result<Effect, OpError> {
         if self.namespaces.contains_key(name) {
             return Err(OpError::new(ErrorKind::AlreadyExists, "add namespace", name));
@@ -301,70 +271,6 @@ impl LinuxBackend {
         }
     }
 
-    fn link_set(
-        &mut self,
-        netns: &NetnsName,
-        name: &IfName,
-        change: &LinkChange,
-    ) -> Result<Effect, OpError> {
-        let dev = name.to_string();
-        let obj = name.to_string();
-        let g = OpClass::General;
-        match change {
-            LinkChange::Up => {
-                self.nl(netns, g, "set up", obj, move |nl| links::set_up(nl, &dev, true))
-            }
-            LinkChange::Down => {
-                self.nl(netns, g, "set down", obj, move |nl| links::set_up(nl, &dev, false))
-            }
-            LinkChange::Master(bridge) => {
-                let br = bridge.to_string();
-                self.nl(netns, g, "enslave", obj, move |nl| {
-                    let idx = links::index_of(nl, &br)?;
-                    links::set_master(nl, &dev, Some(idx))
-                })
-            }
-            LinkChange::NoMaster => {
-                self.nl(netns, g, "release", obj, move |nl| links::set_master(nl, &dev, None))
-            }
-            LinkChange::Mtu(mtu) => {
-                let mtu = *mtu;
-                self.nl(netns, g, "set mtu of", obj, move |nl| links::set_mtu(nl, &dev, mtu))
-            }
-            LinkChange::Hairpin(on) => {
-                let on = *on;
-                self.nl(netns, g, "set hairpin on", obj, move |nl| links::set_hairpin(nl, &dev, on))
-            }
-            LinkChange::Netns(to) => {
-                let fd = self.fd_of(to)?;
-                self.nl(netns, g, "move", obj, move |nl| links::move_to(nl, &dev, fd.as_raw_fd()))
-            }
-        }
-    }
-
-    fn route(&self, netns: &NetnsName, spec: &RouteSpec, add: bool) -> Result<Effect, OpError> {
-        let spec2 = spec.clone();
-        let action = if add { "add route" } else { "delete route" };
-        self.nl(netns, OpClass::General, action, spec.to_string(), move |nl| {
-            let oif = match &spec2.dev {
-                Some(d) => Some(links::index_of(nl, d.as_str())?),
-                None => None,
-            };
-            let req = RouteReq { dst: spec2.dst, via: spec2.via, oif, src: spec2.src };
-            if add { routes::route_add(nl, &req) } else { routes::route_del(nl, &req) }
-        })
-    }
-
-    fn sysctl(&self, netns: &NetnsName, key: &SysctlKey, value: bool) -> Result<Effect, OpError> {
-        let ns = self.ns(netns)?;
-        let k = key.clone();
-        let r = ns.worker.call(move |_| crate::sysctl::set(&k, value)).map_err(gone)?;
-        r.map(|()| Effect::Done).map_err(|e| match e.raw_os_error() {
-            Some(n) => errno_error(OpClass::General, n, "set", key.name()),
-            None => OpError::new(ErrorKind::Unexpected, "set", key.name()).detail(e.to_string()),
-        })
-    }
-
     fn listen(&mut self, netns: &NetnsName, proto: Proto, at: Endpoint) -> Result<Effect, OpError> {
         let object = format!("{proto} {at}");
         let ns = self.ns(netns)?;
@@ -403,49 +309,14 @@ impl LinuxBackend {
     }
 
     fn apply_inner(&mut self, op: &Op) -> Result<Effect, OpError> {
-        let g = OpClass::General;
+        if let Some(job) = crate::jobs::job_for(op, |n| self.fd_of(n)) {
+            let netns = op.netns().ok_or_else(|| gone(WorkerError::Gone))?;
+            let ns = self.ns(netns)?;
+            return ns.worker.call(move |ctx| job?(ctx)).map_err(gone)?;
+        }
         match op {
             Op::NetnsAdd { name } => self.netns_add(name),
             Op::NetnsDel { name } => self.netns_del(name),
-            Op::BridgeAdd { netns, name, mac } => {
-                let mac = mac.unwrap_or_else(|| Mac::derive(&[netns.as_str(), name.as_str()]));
-                let n = name.to_string();
-                self.nl(netns, g, "add", n.clone(), move |nl| links::bridge_add(nl, &n, mac))
-            }
-            Op::VethAdd { netns, name, mac, peer_netns, peer, peer_mac } => {
-                let mac = mac.unwrap_or_else(|| Mac::derive(&[netns.as_str(), name.as_str()]));
-                let peer_mac =
-                    peer_mac.unwrap_or_else(|| Mac::derive(&[peer_netns.as_str(), peer.as_str()]));
-                let peer_fd =
-                    if peer_netns == netns { None } else { Some(self.fd_of(peer_netns)?) };
-                let (n, p) = (name.to_string(), peer.to_string());
-                self.nl(netns, g, "add", n.clone(), move |nl| {
-                    let fd = peer_fd.as_ref().map(|f| f.as_raw_fd());
-                    links::veth_add(nl, &n, mac, &p, peer_mac, fd)
-                })
-            }
-            Op::LinkDel { netns, name } => {
-                let n = name.to_string();
-                self.nl(netns, g, "delete", n.clone(), move |nl| links::link_del(nl, &n))
-            }
-            Op::LinkSet { netns, name, change } => self.link_set(netns, name, change),
-            Op::AddrAdd { netns, dev, addr } => {
-                let (d, a) = (dev.to_string(), *addr);
-                self.nl(netns, g, "add address", addr.to_string(), move |nl| {
-                    let idx = links::index_of(nl, &d)?;
-                    routes::addr_add(nl, idx, a)
-                })
-            }
-            Op::AddrDel { netns, dev, addr } => {
-                let (d, a) = (dev.to_string(), *addr);
-                self.nl(netns, OpClass::AddrDel, "delete address", addr.to_string(), move |nl| {
-                    let idx = links::index_of(nl, &d)?;
-                    routes::addr_del(nl, idx, a)
-                })
-            }
-            Op::RouteAdd { netns, route } => self.route(netns, route, true),
-            Op::RouteDel { netns, route } => self.route(netns, route, false),
-            Op::Sysctl { netns, key, value } => self.sysctl(netns, key, *value),
             Op::Iptables { netns, table, cmd } => {
                 self.ns(netns)?;
                 let mut r = self.run_iptables(netns, vec![(*table, cmd.clone())]);
@@ -464,6 +335,45 @@ impl LinuxBackend {
             }
             Op::Listen { netns, proto, at } => self.listen(netns, *proto, *at),
             Op::Close { netns, proto, at } => self.close(netns, *proto, *at),
+            // Every other op is a job (above).
+            _ => Err(OpError::new(ErrorKind::Unexpected, "run", op.to_string())
+                .detail("internal: an op without a handler")),
+        }
+    }
+
+    /// Runs a run of batchable ops of one namespace (`ops[i]` for `i` in `idxs`) as one
+    /// job on its worker, after settling it.
+    fn run_batch(
+        &mut self,
+        netns: &NetnsName,
+        ops: &[Op],
+        idxs: &[usize],
+        results: &mut [Option<Result<Effect, OpError>>],
+    ) {
+        self.settle(netns);
+        let mut jobs = Vec::new();
+        for &i in idxs {
+            match crate::jobs::job_for(&ops[i], |n| self.fd_of(n)) {
+                Some(Ok(job)) => jobs.push(job),
+                Some(Err(e)) => jobs.push(Box::new(move |_: &mut crate::netns::NsCtx| Err(e))),
+                None => jobs.push(Box::new(|_: &mut crate::netns::NsCtx| {
+                    Err(OpError::new(ErrorKind::Unexpected, "run", "op")
+                        .detail("internal: not a job"))
+                })),
+            }
+        }
+        let rs = match self.ns(netns) {
+            Ok(ns) => ns
+                .worker
+                .call(move |ctx| jobs.into_iter().map(|j| j(ctx)).collect::<Vec<_>>())
+                .unwrap_or_else(|e| vec![Err(gone(e)); idxs.len()]),
+            Err(e) => vec![Err(e); idxs.len()],
+        };
+        for (&i, r) in idxs.iter().zip(rs) {
+            if r.is_ok() {
+                self.peers.record(&ops[i]);
+            }
+            results[i] = Some(r);
         }
     }
 
@@ -537,9 +447,33 @@ impl Backend for LinuxBackend {
     fn apply_all(&mut self, ops: &[Op]) -> Vec<Result<Effect, OpError>> {
         let mut results: Vec<Option<Result<Effect, OpError>>> = vec![None; ops.len()];
         let mut pending: BTreeMap<NetnsName, Vec<usize>> = BTreeMap::new();
-        for (i, op) in ops.iter().enumerate() {
+        let mut i = 0;
+        while i < ops.len() {
+            let op = &ops[i];
             if matches!(op, Op::NetnsAdd { .. }) && self.prepared.is_empty() {
                 self.prepare_namespaces(&ops[i..]);
+            }
+            // A run of batchable ops on one existing namespace (iptables ops in between
+            // are deferred as usual and do not end the run).
+            if let Some(netns) = op.netns().filter(|n| self.namespaces.contains_key(*n))
+                && crate::jobs::batchable(op)
+            {
+                let mut run = Vec::new();
+                let mut j = i;
+                while j < ops.len() {
+                    match &ops[j] {
+                        o if crate::jobs::batchable(o) && o.netns() == Some(netns) => run.push(j),
+                        Op::Iptables { netns: n, .. } if self.namespaces.contains_key(n) => {
+                            pending.entry(n.clone()).or_default().push(j);
+                        }
+                        _ => break,
+                    }
+                    j += 1;
+                }
+                let netns = netns.clone();
+                self.run_batch(&netns, ops, &run, &mut results);
+                i = j;
+                continue;
             }
             match op {
                 Op::Iptables { netns, .. } => {
@@ -555,6 +489,7 @@ impl Backend for LinuxBackend {
                 }
                 _ => results[i] = Some(self.apply_one(op)),
             }
+            i += 1;
         }
         let names: Vec<NetnsName> = pending.keys().cloned().collect();
         for name in names {

@@ -6,6 +6,7 @@
 //!   happen in a namespace is a job on its worker.
 //! - `netlink`, `links`, `routes`: a synchronous rtnetlink client and the link, address and
 //!   route requests and dumps.
+//! - `jobs`: what link, address, route and sysctl ops do on their namespace's worker.
 //! - `sysctl`: /proc/sys from inside the namespace.
 //! - `iptables`: `iptables-restore --noflush` batches with per-op results, and counters.
 //! - `sockets`: listening sockets that record their peers.
@@ -29,6 +30,7 @@ pub mod backend;
 pub mod errors;
 pub mod ipam;
 pub mod iptables;
+pub mod jobs;
 pub mod links;
 pub mod netlink;
 pub mod netns;
