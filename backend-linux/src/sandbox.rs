@@ -148,6 +148,29 @@ pub struct GcReport {
     pub failures: Vec<(PathBuf, String)>,
 }
 
+impl std::fmt::Display for GcReport {
+    /// One line per removed name or directory and per failure, then a summary line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for p in &self.names {
+            writeln!(f, "removed namespace name {}", p.display())?;
+        }
+        for p in &self.dirs {
+            writeln!(f, "removed sandbox directory {}", p.display())?;
+        }
+        for (p, why) in &self.failures {
+            writeln!(f, "could not remove {}: {why}", p.display())?;
+        }
+        write!(
+            f,
+            "gc: {} namespace name(s), {} sandbox director{} removed, {} failure(s)",
+            self.names.len(),
+            self.dirs.len(),
+            if self.dirs.len() == 1 { "y" } else { "ies" },
+            self.failures.len()
+        )
+    }
+}
+
 /// Removes what killed runs left: names under /run/netns with the sandbox prefix whose owner
 /// process is gone, and sandbox directories whose owner is gone. Live sandboxes (of this or
 /// any other process) are left alone. Never touches anything without the prefix.
@@ -196,6 +219,19 @@ mod tests {
         assert_eq!(owner_pid("ntw-1234-7-host"), Some(1234));
         assert_eq!(owner_pid("cni-1234"), None);
         assert_eq!(owner_pid("ntw-x-1"), None);
+    }
+
+    #[test]
+    fn a_report_lists_what_it_removed() {
+        let r = GcReport {
+            names: vec![PathBuf::from("/run/netns/ntw-1-0-host")],
+            dirs: vec![PathBuf::from("/run/nettwin/ntw-1-0")],
+            failures: vec![],
+        };
+        assert_eq!(
+            r.to_string(),
+            "removed namespace name /run/netns/ntw-1-0-host\nremoved sandbox directory /run/nettwin/ntw-1-0\ngc: 1 namespace name(s), 1 sandbox directory removed, 0 failure(s)"
+        );
     }
 
     #[test]
