@@ -1,0 +1,200 @@
+//! Netfilter: one namespace's filter and nat tables compiled for lookup (`index`), the
+//! rule matcher (`matcher`), and the traversal of a hook's chain with user chains,
+//! jump/goto/RETURN, marks and policies.
+//!
+//! A traversal only decides; NAT rewrites, conntrack and the hook order are the walker's.
+
+mod index;
+mod matcher;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use nettwin_core::iptables::{Policy, RejectWith, Ruleset, Table};
+use nettwin_core::trace::ChainHit;
+
+pub use matcher::Ctx;
+
+use index::{CTarget, Candidates, Chain};
+
+/// Deepest chain nesting a traversal follows (the kernel refuses loops when rules are
+/// loaded, so this only bounds a state that could not exist).
+const MAX_DEPTH: usize = 64;
+
+/// What a traversal decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Accepted (by a rule or the policy).
+    Accept,
+    /// Dropped (by a rule or the policy).
+    Drop,
+    /// Rejected.
+    Reject(RejectWith),
+    /// Destination to rewrite (port `None`: unchanged).
+    Dnat(Ipv4Addr, Option<u16>),
+    /// Source to rewrite.
+    Snat(Ipv4Addr, Option<u16>),
+    /// Source to rewrite to the outgoing device's address.
+    Masquerade,
+}
+
+/// A traversal's story: the chains visited (the last entry decided; a last entry without a
+/// rule number means the hook's policy decided), the decision and the mark afterwards.
+#[derive(Clone, Debug)]
+pub struct Traversal {
+    /// Chains visited, in order.
+    pub path: Vec<ChainHit>,
+    /// The decision.
+    pub decision: Decision,
+    /// The packet mark afterwards.
+    pub mark: u32,
+}
+
+impl Traversal {
+    /// Whether a specific rule decided (rather than the hook's policy).
+    pub fn by_rule(&self) -> Option<&ChainHit> {
+        self.path.last().filter(|h| h.rule.is_some())
+    }
+}
+
+/// One table, compiled.
+#[derive(Debug, Default)]
+struct TableIndex {
+    chains: Vec<Chain>,
+    by_name: BTreeMap<String, usize>,
+}
+
+impl TableIndex {
+    fn build(ruleset: &Ruleset, table: Table) -> TableIndex {
+        let rules = ruleset.table(table);
+        let names: Vec<String> = rules.chains().map(|(n, _)| n.to_string()).collect();
+        let by_name: BTreeMap<String, usize> =
+            names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let resolve = |n: &str| by_name.get(n).copied();
+        let chains = rules.chains().map(|(n, c)| Chain::compile(n.as_str(), c, &resolve)).collect();
+        TableIndex { chains, by_name }
+    }
+}
+
+/// The compiled filter and nat tables of one namespace.
+#[derive(Debug, Default)]
+pub struct Firewall {
+    filter: TableIndex,
+    nat: TableIndex,
+}
+
+struct Frame<'a> {
+    chain: usize,
+    cands: Candidates<'a>,
+}
+
+impl Firewall {
+    /// Compiles a namespace's rule set.
+    pub fn build(ruleset: &Ruleset) -> Firewall {
+        Firewall {
+            filter: TableIndex::build(ruleset, Table::Filter),
+            nat: TableIndex::build(ruleset, Table::Nat),
+        }
+    }
+
+    /// Whether the table has any rule in the hook's chain (an empty built-in chain with
+    /// policy ACCEPT decides nothing).
+    pub fn is_trivial(&self, table: Table, hook: &str) -> bool {
+        let t = self.table(table);
+        t.by_name
+            .get(hook)
+            .and_then(|&i| t.chains.get(i))
+            .is_none_or(|c| c.rules.is_empty() && c.policy.is_none_or(|p| p == Policy::Accept))
+    }
+
+    fn table(&self, table: Table) -> &TableIndex {
+        match table {
+            Table::Filter => &self.filter,
+            Table::Nat => &self.nat,
+        }
+    }
+
+    /// Runs the packet through `table`'s built-in chain `hook`. `ctx.mark` is updated by
+    /// MARK rules on the way.
+    pub fn traverse(&self, table: Table, hook: &str, ctx: &mut Ctx<'_>) -> Traversal {
+        let t = self.table(table);
+        let mut path = Vec::new();
+        let Some(&start) = t.by_name.get(hook) else {
+            return Traversal { path, decision: Decision::Accept, mark: ctx.mark };
+        };
+        let (src, dst, dport) = ctx.keys();
+        let frame = |i: usize| Frame { chain: i, cands: t.chains[i].candidates(src, dst, dport) };
+        let mut stack = vec![frame(start)];
+        let hit = |chain: &Chain, rule: Option<u32>| ChainHit { chain: chain.name.clone(), rule };
+        let decision = loop {
+            let Some(top) = stack.last_mut() else {
+                // Fell off (or returned from) the built-in chain: its policy decides.
+                let hook_chain = &t.chains[start];
+                if path.last() != Some(&hit(hook_chain, None)) {
+                    path.push(hit(hook_chain, None));
+                }
+                break match hook_chain.policy {
+                    Some(Policy::Drop) => Decision::Drop,
+                    _ => Decision::Accept,
+                };
+            };
+            let chain = &t.chains[top.chain];
+            let Some(i) = top.cands.next() else {
+                path.push(hit(chain, None));
+                stack.pop();
+                continue;
+            };
+            let Some(rule) = chain.rules.get(i as usize) else { continue };
+            if !ctx.matches(rule) {
+                continue;
+            }
+            let number = Some(i + 1);
+            match rule.target {
+                CTarget::None => {}
+                CTarget::Mark(value, mask) => ctx.mark = (ctx.mark & !mask) ^ value,
+                CTarget::Accept => {
+                    path.push(hit(chain, number));
+                    break Decision::Accept;
+                }
+                CTarget::Drop => {
+                    path.push(hit(chain, number));
+                    break Decision::Drop;
+                }
+                CTarget::Reject(w) => {
+                    path.push(hit(chain, number));
+                    break Decision::Reject(w);
+                }
+                CTarget::Dnat(ip, port) => {
+                    path.push(hit(chain, number));
+                    break Decision::Dnat(ip, port);
+                }
+                CTarget::Snat(ip, port) => {
+                    path.push(hit(chain, number));
+                    break Decision::Snat(ip, port);
+                }
+                CTarget::Masquerade => {
+                    path.push(hit(chain, number));
+                    break Decision::Masquerade;
+                }
+                CTarget::Return => {
+                    path.push(hit(chain, number));
+                    stack.pop();
+                }
+                CTarget::Jump(to) if stack.len() < MAX_DEPTH => {
+                    path.push(hit(chain, number));
+                    stack.push(frame(to));
+                }
+                CTarget::Goto(to) if stack.len() < MAX_DEPTH => {
+                    path.push(hit(chain, number));
+                    stack.pop();
+                    stack.push(frame(to));
+                }
+                CTarget::Jump(_) | CTarget::Goto(_) => {}
+            }
+        };
+        Traversal { path, decision, mark: ctx.mark }
+    }
+}
+
+#[cfg(test)]
+mod tests;

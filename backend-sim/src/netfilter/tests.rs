@@ -1,0 +1,1 @@
+//! Traversal tests.
