@@ -10,7 +10,7 @@ mod matcher;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use nettwin_core::iptables::{Policy, RejectWith, Ruleset, Table};
+use nettwin_core::iptables::{ChainRules, Policy, RejectWith, Ruleset, Table};
 use nettwin_core::trace::ChainHit;
 
 pub use matcher::Ctx;
@@ -65,13 +65,12 @@ struct TableIndex {
 }
 
 impl TableIndex {
-    fn build(ruleset: &Ruleset, table: Table) -> TableIndex {
-        let rules = ruleset.table(table);
-        let names: Vec<String> = rules.chains().map(|(n, _)| n.to_string()).collect();
+    /// Compiles a table given as its chains, in any order.
+    fn build(chains: &[(&str, &ChainRules)]) -> TableIndex {
         let by_name: BTreeMap<String, usize> =
-            names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+            chains.iter().enumerate().map(|(i, (n, _))| ((*n).to_owned(), i)).collect();
         let resolve = |n: &str| by_name.get(n).copied();
-        let chains = rules.chains().map(|(n, c)| Chain::compile(n.as_str(), c, &resolve)).collect();
+        let chains = chains.iter().map(|(n, c)| Chain::compile(n, c, &resolve)).collect();
         TableIndex { chains, by_name }
     }
 }
@@ -91,10 +90,22 @@ struct Frame<'a> {
 impl Firewall {
     /// Compiles a namespace's rule set.
     pub fn build(ruleset: &Ruleset) -> Firewall {
-        Firewall {
-            filter: TableIndex::build(ruleset, Table::Filter),
-            nat: TableIndex::build(ruleset, Table::Nat),
-        }
+        let table = |t: Table| {
+            let chains: Vec<(&str, &ChainRules)> =
+                ruleset.table(t).chains().map(|(n, c)| (n.as_str(), c)).collect();
+            TableIndex::build(&chains)
+        };
+        Firewall { filter: table(Table::Filter), nat: table(Table::Nat) }
+    }
+
+    /// A firewall from chains given directly (for tests of the traversal).
+    #[cfg(test)]
+    fn from_chains(filter: &[(&str, ChainRules)], nat: &[(&str, ChainRules)]) -> Firewall {
+        let table = |chains: &[(&str, ChainRules)]| {
+            let v: Vec<(&str, &ChainRules)> = chains.iter().map(|(n, c)| (*n, c)).collect();
+            TableIndex::build(&v)
+        };
+        Firewall { filter: table(filter), nat: table(nat) }
     }
 
     /// Whether the table has any rule in the hook's chain (an empty built-in chain with
