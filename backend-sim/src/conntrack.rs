@@ -66,7 +66,10 @@ impl Conntrack {
     /// Finds the connection of a packet (`inner`: the header an ICMP error quotes), or
     /// creates one for a packet that is not an error.
     pub fn lookup(&mut self, ns: &NetnsName, flow: &Flow, inner: Option<&Flow>) -> Option<CtRef> {
-        let conns = self.tables.entry(ns.clone()).or_default();
+        if !self.tables.contains_key(ns) {
+            self.tables.insert(ns.clone(), Vec::new());
+        }
+        let conns = self.tables.get_mut(ns)?;
         if let Some(inner) = inner {
             let idx =
                 conns.iter().position(|c| *inner == c.orig || *inner == c.reply.reversed())?;

@@ -21,7 +21,7 @@ mod netfilter;
 mod topo;
 mod walk;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use nettwin_core::addr::Endpoint;
 use nettwin_core::backend::{Backend, BackendError};
@@ -43,9 +43,11 @@ pub struct SimBackend {
     unpinned: u32,
     /// The topology index and the generation of the state it was built from.
     topo: Option<(u64, Topo)>,
-    /// Compiled firewalls by namespace; an entry is dropped when an op changes that
-    /// namespace's rules (or the namespace itself).
+    /// Compiled firewalls by namespace.
     firewalls: BTreeMap<NetnsName, Firewall>,
+    /// Namespaces whose firewall must be compiled again (an op changed their rules, or
+    /// they are new), so that a probe costs nothing per unchanged namespace.
+    stale: BTreeSet<NetnsName>,
 }
 
 impl SimBackend {
@@ -56,7 +58,8 @@ impl SimBackend {
 
     /// A simulator starting from `state`.
     pub fn from_state(state: State) -> SimBackend {
-        SimBackend { state, ..SimBackend::default() }
+        let stale = state.namespaces().keys().cloned().collect();
+        SimBackend { state, stale, ..SimBackend::default() }
     }
 
     /// The current state.
@@ -70,10 +73,11 @@ impl SimBackend {
         if self.topo.as_ref().is_none_or(|(g, _)| *g != generation) {
             self.topo = Some((generation, Topo::build(&self.state)));
         }
-        for (name, ns) in self.state.namespaces() {
-            if !self.firewalls.contains_key(name) {
-                self.firewalls.insert(name.clone(), Firewall::build(&ns.firewall));
-            }
+        for name in std::mem::take(&mut self.stale) {
+            match self.state.netns(name.as_str()) {
+                Some(ns) => self.firewalls.insert(name, Firewall::build(&ns.firewall)),
+                None => self.firewalls.remove(&name),
+            };
         }
     }
 
@@ -136,7 +140,7 @@ impl Backend for SimBackend {
             Op::Iptables { netns, .. }
             | Op::NetnsAdd { name: netns }
             | Op::NetnsDel { name: netns } => {
-                self.firewalls.remove(netns);
+                self.stale.insert(netns.clone());
             }
             _ => {}
         }

@@ -38,30 +38,53 @@ pub enum Decision {
     Masquerade,
 }
 
+/// One chain visited: its name and the 1-based number of the rule that jumped or decided
+/// there (`None`: left by falling off its end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit<'a> {
+    /// The chain.
+    pub chain: &'a str,
+    /// The rule.
+    pub rule: Option<u32>,
+}
+
 /// A traversal's story: the chains visited (the last entry decided; a last entry without a
 /// rule number means the hook's policy decided), the decision and the mark afterwards.
 #[derive(Clone, Debug)]
-pub struct Traversal {
+pub struct Traversal<'a> {
     /// Chains visited, in order.
-    pub path: Vec<ChainHit>,
+    pub path: Vec<Hit<'a>>,
     /// The decision.
     pub decision: Decision,
     /// The packet mark afterwards.
     pub mark: u32,
 }
 
-impl Traversal {
+impl Traversal<'_> {
     /// Whether a specific rule decided (rather than the hook's policy).
-    pub fn by_rule(&self) -> Option<&ChainHit> {
+    pub fn by_rule(&self) -> Option<&Hit<'_>> {
         self.path.last().filter(|h| h.rule.is_some())
     }
+
+    /// The path in the trace's terms.
+    pub fn chain_hits(&self) -> Vec<ChainHit> {
+        self.path.iter().map(|h| ChainHit { chain: h.chain.to_owned(), rule: h.rule }).collect()
+    }
+}
+
+/// The built-in chains (hooks), in a fixed order, for lookup without names.
+const HOOKS: [&str; 5] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
+
+fn hook_slot(hook: &str) -> Option<usize> {
+    HOOKS.iter().position(|h| *h == hook)
 }
 
 /// One table, compiled.
 #[derive(Debug, Default)]
 struct TableIndex {
     chains: Vec<Chain>,
-    by_name: BTreeMap<String, usize>,
+    /// The chain number of each hook in `HOOKS` the table has.
+    hooks: [Option<usize>; 5],
 }
 
 impl TableIndex {
@@ -71,7 +94,8 @@ impl TableIndex {
             chains.iter().enumerate().map(|(i, (n, _))| ((*n).to_owned(), i)).collect();
         let resolve = |n: &str| by_name.get(n).copied();
         let chains = chains.iter().map(|(n, c)| Chain::compile(n, c, &resolve)).collect();
-        TableIndex { chains, by_name }
+        let hooks = HOOKS.map(|h| by_name.get(h).copied());
+        TableIndex { chains, hooks }
     }
 }
 
@@ -112,9 +136,9 @@ impl Firewall {
     /// policy ACCEPT decides nothing).
     pub fn is_trivial(&self, table: Table, hook: &str) -> bool {
         let t = self.table(table);
-        t.by_name
-            .get(hook)
-            .and_then(|&i| t.chains.get(i))
+        hook_slot(hook)
+            .and_then(|k| t.hooks[k])
+            .and_then(|i| t.chains.get(i))
             .is_none_or(|c| c.rules.is_empty() && c.policy.is_none_or(|p| p == Policy::Accept))
     }
 
@@ -127,16 +151,18 @@ impl Firewall {
 
     /// Runs the packet through `table`'s built-in chain `hook`. `ctx.mark` is updated by
     /// MARK rules on the way.
-    pub fn traverse(&self, table: Table, hook: &str, ctx: &mut Ctx<'_>) -> Traversal {
+    pub fn traverse(&self, table: Table, hook: &str, ctx: &mut Ctx<'_>) -> Traversal<'_> {
         let t = self.table(table);
         let mut path = Vec::new();
-        let Some(&start) = t.by_name.get(hook) else {
+        let Some(start) = hook_slot(hook).and_then(|k| t.hooks[k]) else {
             return Traversal { path, decision: Decision::Accept, mark: ctx.mark };
         };
         let (src, dst, dport) = ctx.keys();
         let frame = |i: usize| Frame { chain: i, cands: t.chains[i].candidates(src, dst, dport) };
         let mut stack = vec![frame(start)];
-        let hit = |chain: &Chain, rule: Option<u32>| ChainHit { chain: chain.name.clone(), rule };
+        fn hit(chain: &Chain, rule: Option<u32>) -> Hit<'_> {
+            Hit { chain: chain.name.as_str(), rule }
+        }
         let decision = loop {
             let Some(top) = stack.last_mut() else {
                 // Fell off (or returned from) the built-in chain: its policy decides.

@@ -9,9 +9,9 @@ use nettwin_core::iptables::{
     RejectWith, Rule, Target,
 };
 use nettwin_core::names::ChainName;
-use nettwin_core::trace::{ChainHit, Flow};
+use nettwin_core::trace::Flow;
 
-use super::{Ctx, Decision, Firewall, Traversal};
+use super::{Ctx, Decision, Firewall, Hit, Traversal};
 use crate::topo::NsTopo;
 
 fn rule(target: Target) -> Rule {
@@ -59,9 +59,9 @@ fn run(fw: &Firewall, flow: Flow, mark: u32, ct: CtStates) -> Traversal {
 fn hits(t: &Traversal) -> Vec<String> {
     t.path
         .iter()
-        .map(|h: &ChainHit| match h.rule {
+        .map(|h: &Hit<'_>| match h.rule {
             Some(n) => format!("{} #{n}", h.chain),
-            None => h.chain.clone(),
+            None => h.chain.to_owned(),
         })
         .collect()
 }

@@ -22,7 +22,7 @@ pub(crate) struct Devs<'a> {
     pub output: Option<&'a str>,
 }
 
-impl Walk<'_> {
+impl<'s> Walk<'s> {
     fn run(
         &self,
         ns: &NetnsName,
@@ -30,7 +30,7 @@ impl Walk<'_> {
         hook: &str,
         pkt: &Pkt,
         devs: &Devs<'_>,
-    ) -> Option<Traversal> {
+    ) -> Option<Traversal<'s>> {
         let fw = self.firewall(ns)?;
         if fw.is_trivial(table, hook) {
             return None;
@@ -41,7 +41,7 @@ impl Walk<'_> {
             out_dev: devs.output,
             mark: pkt.mark,
             ct: self.ct.states(ns, pkt.ct),
-            topo: self.topo.ns(ns),
+            topo: self.ns_topo(ns),
         };
         Some(fw.traverse(table, hook, &mut ctx))
     }
@@ -52,7 +52,7 @@ impl Walk<'_> {
         ns: &NetnsName,
         table: Table,
         hook: &str,
-        t: &Traversal,
+        t: &Traversal<'_>,
         verdict: Verdict,
         seen: &Pkt,
         mark_before: u32,
@@ -64,7 +64,7 @@ impl Walk<'_> {
         let step = Step::Netfilter {
             table,
             hook: hook.to_owned(),
-            path: t.path.clone(),
+            path: t.chain_hits(),
             verdict,
             mark: t.mark,
         };
@@ -72,9 +72,16 @@ impl Walk<'_> {
     }
 
     /// The end of a packet a traversal dropped or rejected.
-    fn stopped(&self, ns: &NetnsName, table: Table, hook: &str, t: &Traversal, pkt: &Pkt) -> End {
+    fn stopped(
+        &self,
+        ns: &NetnsName,
+        table: Table,
+        hook: &str,
+        t: &Traversal<'_>,
+        pkt: &Pkt,
+    ) -> End {
         let (chain, rule) = match t.by_rule() {
-            Some(h) => (h.chain.clone(), h.rule),
+            Some(h) => (h.chain.to_owned(), h.rule),
             None => (hook.to_owned(), None),
         };
         match (t.decision, rule) {
@@ -254,7 +261,7 @@ impl Walk<'_> {
         dev: Option<&str>,
         nexthop: Ipv4Addr,
     ) -> Option<Ipv4Addr> {
-        let link = self.state.netns(ns.as_str())?.link(dev?)?;
+        let link = self.lookup_ns(ns)?.link(dev?)?;
         link.addrs
             .iter()
             .find(|a| a.prefix < 32 && a.network().contains(nexthop))

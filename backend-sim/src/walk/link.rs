@@ -19,7 +19,7 @@ use super::hooks::Devs;
 use super::{End, Go, Pkt, Walk};
 use crate::topo::L2Owner;
 
-impl Walk<'_> {
+impl<'s> Walk<'s> {
     /// Sends `pkt` out of `dev` in `ns` towards `nexthop`.
     pub(crate) fn xmit(&mut self, ns: &NetnsName, dev: &IfName, nexthop: Ipv4Addr, pkt: Pkt) -> Go {
         let link = self.netns(ns)?.link(dev.as_str());
@@ -37,7 +37,7 @@ impl Walk<'_> {
                 if !link.up {
                     return Err(End::timed_out(ns, Silence::NoCarrier { dev: dev.clone() }));
                 }
-                let Some(L2Owner::Port(port)) = self.topo.ns(ns).l2_owner(dev.as_str(), nexthop)
+                let Some(L2Owner::Port(port)) = self.ns_topo(ns).l2_owner(dev.as_str(), nexthop)
                 else {
                     return Err(no_neighbor(ns, nexthop, dev));
                 };
@@ -56,13 +56,13 @@ impl Walk<'_> {
         let link = self.netns(ns)?.link(dev.as_str()).ok_or_else(no_carrier)?;
         let LinkKind::Veth { peer_netns, peer } = &link.kind else { return Err(no_carrier()) };
         let (peer_netns, peer) = (peer_netns.clone(), peer.clone());
-        let pns = self.state.netns(peer_netns.as_str()).ok_or_else(no_carrier)?;
+        let pns = self.lookup_ns(&peer_netns).ok_or_else(no_carrier)?;
         let plink = pns.link(peer.as_str()).ok_or_else(no_carrier)?;
         if !link.up || !plink.up {
             return Err(no_carrier());
         }
         // ARP: someone behind the peer must answer for the next hop.
-        let ptopo = self.topo.ns(peer_netns.as_str());
+        let ptopo = self.ns_topo(&peer_netns);
         let answered = match &plink.master {
             Some(br) => {
                 pns.link(br.as_str()).is_some_and(|b| b.up)
@@ -98,7 +98,7 @@ impl Walk<'_> {
     ) -> Go {
         let netns = self.netns(ns)?;
         let br_nf = netns.bridge_nf_call_iptables;
-        let topo = self.topo.ns(ns);
+        let topo = self.ns_topo(ns);
         let mut nexthop = nexthop;
         let mut dest =
             topo.l2_owner(br.as_str(), nexthop).ok_or_else(|| no_neighbor(ns, nexthop, br))?;
@@ -108,7 +108,7 @@ impl Walk<'_> {
                 // br_nf_pre_routing_finish: a new destination routed out of this same
                 // bridge is bridged to its owner; anything else goes up the stack.
                 let netns = self.netns(ns)?;
-                let topo = self.topo.ns(ns);
+                let topo = self.ns_topo(ns);
                 let dst = pkt.flow.dst.ip;
                 dest = L2Owner::Local;
                 if !topo.is_local(dst)
@@ -129,8 +129,7 @@ impl Walk<'_> {
             }
             L2Owner::Port(to) => to,
         };
-        let hairpin = self.netns(ns)?.link(port.as_str()).is_some_and(|l| l.hairpin);
-        if to == *port && !hairpin {
+        if to == *port && !self.netns(ns)?.link(port.as_str()).is_some_and(|l| l.hairpin) {
             return Err(End::timed_out(ns, Silence::NoHairpin { port: port.clone() }));
         }
         self.hop(ns, Some(br), Dir::Bridge, &pkt, Step::Bridge { to: to.clone(), learned: true })?;

@@ -15,17 +15,18 @@ mod stack;
 
 pub(crate) use stack::source_for;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use nettwin_core::addr::{Endpoint, Proto};
 use nettwin_core::names::{IfName, NetnsName};
-use nettwin_core::state::State;
+use nettwin_core::state::{Netns, State};
 use nettwin_core::trace::{Dir, Flow, Hop, Outcome, Probe, Silence, Step, Trace};
 
 use crate::conntrack::{Conntrack, CtRef};
 use crate::netfilter::Firewall;
-use crate::topo::Topo;
+use crate::topo::{NsTopo, Topo};
 
 /// The TTL a Linux socket sends with (`net.ipv4.ip_default_ttl`).
 pub const DEFAULT_TTL: u8 = 64;
@@ -108,6 +109,17 @@ pub(crate) struct Walk<'s> {
     ct: Conntrack,
     hops: Vec<Hop>,
     mode: Mode,
+    /// The namespaces met so far, resolved once: a walk visits a handful, and each lookup
+    /// in the state's maps of thousands costs more than the rest of a hop.
+    views: RefCell<Vec<(NetnsName, View<'s>)>>,
+}
+
+/// One namespace of the walk: its state, indexes and firewall.
+#[derive(Clone, Copy)]
+struct View<'s> {
+    ns: &'s Netns,
+    topo: &'s NsTopo,
+    fw: Option<&'s Firewall>,
 }
 
 /// Traces `probe`, whose header as it leaves the sender is `flow`.
@@ -123,8 +135,9 @@ pub(crate) fn trace(
         topo,
         firewalls,
         ct: Conntrack::default(),
-        hops: Vec::with_capacity(16),
+        hops: Vec::with_capacity(32),
         mode: Mode::Probe,
+        views: RefCell::new(Vec::with_capacity(4)),
     };
     let end = w.output(&probe.from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
     let hops = std::mem::take(&mut w.hops);
@@ -159,9 +172,35 @@ fn outcome_netns(o: &Outcome) -> Option<&NetnsName> {
     }
 }
 
-impl Walk<'_> {
-    fn firewall(&self, ns: &NetnsName) -> Option<&Firewall> {
-        self.firewalls.get(ns)
+impl<'s> Walk<'s> {
+    fn view(&self, name: &NetnsName) -> Option<View<'s>> {
+        if let Some((_, v)) = self.views.borrow().iter().find(|(n, _)| n == name) {
+            return Some(*v);
+        }
+        let v = View {
+            ns: self.state.netns(name.as_str())?,
+            topo: self.topo.ns(name),
+            fw: self.firewalls.get(name),
+        };
+        self.views.borrow_mut().push((name.clone(), v));
+        Some(v)
+    }
+
+    /// A namespace of the state.
+    fn lookup_ns(&self, name: &NetnsName) -> Option<&'s Netns> {
+        self.view(name).map(|v| v.ns)
+    }
+
+    /// A namespace's topology indexes.
+    fn ns_topo(&self, name: &NetnsName) -> &'s NsTopo {
+        match self.view(name) {
+            Some(v) => v.topo,
+            None => self.topo.ns(name),
+        }
+    }
+
+    fn firewall(&self, ns: &NetnsName) -> Option<&'s Firewall> {
+        self.view(ns)?.fw
     }
 
     fn replying(&self) -> bool {
@@ -223,11 +262,10 @@ impl Walk<'_> {
     /// The source of an ICMP error: the destination when it is local, else what routing
     /// back to the packet's source picks.
     fn icmp_source(&self, ns: &NetnsName, pkt: &Pkt) -> Ipv4Addr {
-        if self.topo.ns(ns).is_local(pkt.flow.dst.ip) {
+        if self.ns_topo(ns).is_local(pkt.flow.dst.ip) {
             return pkt.flow.dst.ip;
         }
-        self.state
-            .netns(ns.as_str())
+        self.lookup_ns(ns)
             .and_then(|n| n.lookup(pkt.flow.src.ip).and_then(|r| n.source_for(r, pkt.flow.src.ip)))
             .unwrap_or(Ipv4Addr::UNSPECIFIED)
     }

@@ -46,14 +46,14 @@ fn lo() -> IfName {
     IfName::new("lo").unwrap_or_else(|_| unreachable!("a valid name"))
 }
 
-impl Walk<'_> {
-    pub(crate) fn netns(&self, ns: &NetnsName) -> Result<&Netns, End> {
-        self.state.netns(ns.as_str()).ok_or_else(|| End::timed_out(ns, Silence::NoAnswer))
+impl<'s> Walk<'s> {
+    pub(crate) fn netns(&self, ns: &NetnsName) -> Result<&'s Netns, End> {
+        self.lookup_ns(ns).ok_or_else(|| End::timed_out(ns, Silence::NoAnswer))
     }
 
     fn route_hop(&mut self, ns: &NetnsName, pkt: &Pkt) -> Result<Via, End> {
         let netns = self.netns(ns)?;
-        let Some(via) = route(netns, self.topo.ns(ns), pkt.flow.dst.ip) else {
+        let Some(via) = route(netns, self.ns_topo(ns), pkt.flow.dst.ip) else {
             return Err(End::of(Outcome::NoRoute { netns: ns.clone(), dst: pkt.flow.dst.ip }));
         };
         let step = match &via {
@@ -85,12 +85,11 @@ impl Walk<'_> {
         let dev = out_dev(&via);
         // A loopback source may not leave through a device without route_localnet: the
         // output route lookup fails with EINVAL, and the packet is dropped.
-        let netns = self.netns(ns)?;
-        let link = netns.link(dev.as_str());
-        let loopback_dev = link.is_some_and(|l| l.kind == LinkKind::Loopback);
-        if pkt.flow.src.ip.is_loopback() && !loopback_dev && !link.is_some_and(|l| l.route_localnet)
-        {
-            return Err(End::timed_out(ns, Silence::Martian));
+        if pkt.flow.src.ip.is_loopback() && dev.as_str() != "lo" {
+            let link = self.netns(ns)?.link(dev.as_str());
+            if !link.is_some_and(|l| l.route_localnet) {
+                return Err(End::timed_out(ns, Silence::Martian));
+            }
         }
         let devs = Devs { input: None, output: Some(dev.as_str()) };
         self.filter(ns, "OUTPUT", &mut pkt, &devs)?;
@@ -129,7 +128,7 @@ impl Walk<'_> {
             )?;
         }
         let netns = self.netns(ns)?;
-        let topo = self.topo.ns(ns);
+        let topo = self.ns_topo(ns);
         if !is_lo {
             // ip_route_input's martian checks: 127.0.0.0/8 needs route_localnet on the
             // device; a local source arriving from outside is a martian source.
