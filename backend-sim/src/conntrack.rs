@@ -10,8 +10,6 @@
 //! its source at POSTROUTING/INPUT. An ICMP error is RELATED to the connection of the packet
 //! it quotes, and gets the same rewrites of its outer addresses.
 
-use std::collections::BTreeMap;
-
 use nettwin_core::addr::Endpoint;
 use nettwin_core::iptables::CtStates;
 use nettwin_core::names::NetnsName;
@@ -56,20 +54,24 @@ pub struct CtRef {
     pub dir: CtDir,
 }
 
-/// The conntrack tables of every namespace, for one probe.
+/// The conntrack tables of every namespace, for one probe (a handful: a list).
 #[derive(Clone, Debug, Default)]
 pub struct Conntrack {
-    tables: BTreeMap<NetnsName, Vec<Conn>>,
+    tables: Vec<(NetnsName, Vec<Conn>)>,
 }
 
 impl Conntrack {
     /// Finds the connection of a packet (`inner`: the header an ICMP error quotes), or
     /// creates one for a packet that is not an error.
     pub fn lookup(&mut self, ns: &NetnsName, flow: &Flow, inner: Option<&Flow>) -> Option<CtRef> {
-        if !self.tables.contains_key(ns) {
-            self.tables.insert(ns.clone(), Vec::new());
-        }
-        let conns = self.tables.get_mut(ns)?;
+        let i = match self.position(ns) {
+            Some(i) => i,
+            None => {
+                self.tables.push((ns.clone(), Vec::new()));
+                self.tables.len() - 1
+            }
+        };
+        let conns = &mut self.tables.get_mut(i)?.1;
         if let Some(inner) = inner {
             let idx =
                 conns.iter().position(|c| *inner == c.orig || *inner == c.reply.reversed())?;
@@ -96,14 +98,27 @@ impl Conntrack {
         Some(CtRef { idx: conns.len() - 1, dir: CtDir::Original })
     }
 
+    fn position(&self, ns: &NetnsName) -> Option<usize> {
+        let same = |n: &NetnsName| n.as_str().as_ptr() == ns.as_str().as_ptr();
+        self.tables
+            .iter()
+            .position(|(n, _)| same(n))
+            .or_else(|| self.tables.iter().position(|(n, _)| n == ns))
+    }
+
+    fn table(&self, ns: &NetnsName) -> Option<&Vec<Conn>> {
+        self.tables.get(self.position(ns)?).map(|(_, t)| t)
+    }
+
     /// A connection.
     pub fn get(&self, ns: &NetnsName, r: CtRef) -> Option<&Conn> {
-        self.tables.get(ns)?.get(r.idx)
+        self.table(ns)?.get(r.idx)
     }
 
     /// A connection, to change.
     pub fn get_mut(&mut self, ns: &NetnsName, r: CtRef) -> Option<&mut Conn> {
-        self.tables.get_mut(ns)?.get_mut(r.idx)
+        let i = self.position(ns)?;
+        self.tables.get_mut(i)?.1.get_mut(r.idx)
     }
 
     /// The `--ctstate` set a packet is in (`NEW`, `ESTABLISHED`, `RELATED`, plus `DNAT` /

@@ -21,7 +21,7 @@ mod netfilter;
 mod topo;
 mod walk;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use nettwin_core::addr::Endpoint;
 use nettwin_core::backend::{Backend, BackendError};
@@ -33,7 +33,7 @@ use nettwin_core::state::State;
 use nettwin_core::trace::{Flow, Probe, Trace, default_sport};
 
 use netfilter::Firewall;
-use topo::Topo;
+use topo::{LookupMap, Topo};
 
 /// The simulator: a `State` and what is derived from it for tracing.
 #[derive(Debug, Default)]
@@ -44,7 +44,7 @@ pub struct SimBackend {
     /// The topology index and the generation of the state it was built from.
     topo: Option<(u64, Topo)>,
     /// Compiled firewalls by namespace.
-    firewalls: BTreeMap<NetnsName, Firewall>,
+    firewalls: LookupMap<NetnsName, Firewall>,
     /// Namespaces whose firewall must be compiled again (an op changed their rules, or
     /// they are new), so that a probe costs nothing per unchanged namespace.
     stale: BTreeSet<NetnsName>,
@@ -84,11 +84,10 @@ impl SimBackend {
     /// The header a probe leaves its namespace with: its source address (or what routing
     /// picks) and port (or the next default port).
     fn flow_of(&mut self, probe: &Probe, topo: &Topo) -> Result<Flow, BackendError> {
-        let ns = self
-            .state
-            .netns(probe.from.as_str())
+        let (_, t) = topo
+            .get(&probe.from)
             .ok_or_else(|| BackendError::BadProbe(format!("no namespace {}", probe.from)))?;
-        let t = topo.ns(probe.from.as_str());
+        let ns = t.netns();
         let src = match probe.src {
             Some(ip) if !t.is_local(ip) => {
                 return Err(BackendError::BadProbe(format!(
@@ -122,8 +121,7 @@ impl SimBackend {
         self.refresh();
         let (_, topo) = self.topo.take().unwrap_or_else(|| (0, Topo::build(&self.state)));
         let result = self.flow_of(probe, &topo);
-        let trace =
-            result.map(|flow| walk::trace(&self.state, &topo, &self.firewalls, probe, flow));
+        let trace = result.map(|flow| walk::trace(&topo, &self.firewalls, probe, flow));
         self.topo = Some((self.state.generation(), topo));
         trace
     }

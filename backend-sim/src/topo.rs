@@ -5,31 +5,66 @@
 //! Both are pure functions of the `State`; they exist so that a trace through a host with
 //! thousands of ports costs a few map lookups instead of scans.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 
 use nettwin_core::addr::Cidr;
+use nettwin_core::iptables::Ruleset;
 use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::state::{Link, LinkKind, Netns, State};
 
 /// How deep the search for an ARP answer goes through bridges chained by veths.
 const MAX_BRIDGE_DEPTH: u32 = 4;
 
+/// FNV-1a: a fixed, seedless hash for maps that are looked up and never iterated (so
+/// their order cannot leak into output). Names are short; hashing one costs less than the
+/// string comparisons of a B-tree search through thousands of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// A hash map that is looked up, never iterated.
+pub type LookupMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
 /// The indexes of every namespace.
 #[derive(Debug, Default)]
 pub struct Topo {
-    namespaces: BTreeMap<NetnsName, NsTopo>,
+    namespaces: LookupMap<NetnsName, NsTopo>,
 }
 
 /// The indexes of one namespace.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NsTopo {
     /// Every address of every link, up or down, with its link.
     local: BTreeMap<Ipv4Addr, IfName>,
     /// The networks of `lo`'s addresses (127.0.0.0/8 once `lo` is up).
     loopback_nets: Vec<Cidr>,
     /// For each bridge: the port behind which each address is answered.
-    bridges: BTreeMap<IfName, BTreeMap<Ipv4Addr, IfName>>,
+    bridges: LookupMap<IfName, BTreeMap<Ipv4Addr, IfName>>,
+    /// The links, for lookup by name (a copy of the state's).
+    links: LookupMap<IfName, Link>,
+    /// The namespace without its rules (which `netfilter` compiles): routes, sockets,
+    /// sysctls and links, copied so that a walk never searches the state's map of
+    /// namespaces.
+    netns: Netns,
 }
 
 /// Who answers ARP for an address on a bridge.
@@ -52,15 +87,25 @@ impl Topo {
         Topo { namespaces }
     }
 
+    /// One namespace's indexes with the name as the index holds it, if it exists.
+    pub fn get(&self, name: &NetnsName) -> Option<(&NetnsName, &NsTopo)> {
+        self.namespaces.get_key_value(name)
+    }
+
     /// One namespace's indexes (empty ones for an unknown namespace).
     pub fn ns(&self, name: &(impl AsRef<str> + ?Sized)) -> &NsTopo {
         let name = name.as_ref();
         static EMPTY: std::sync::OnceLock<NsTopo> = std::sync::OnceLock::new();
-        self.namespaces.get(name).unwrap_or_else(|| EMPTY.get_or_init(NsTopo::default))
+        self.namespaces.get(name).unwrap_or_else(|| EMPTY.get_or_init(NsTopo::empty))
     }
 }
 
 impl NsTopo {
+    /// The indexes of a namespace with nothing in it.
+    pub fn empty() -> NsTopo {
+        NsTopo::build(&State::new(), &empty_netns())
+    }
+
     fn build(state: &State, ns: &Netns) -> NsTopo {
         let mut local = BTreeMap::new();
         let mut loopback_nets = Vec::new();
@@ -72,9 +117,9 @@ impl NsTopo {
                 }
             }
         }
-        let mut bridges = BTreeMap::new();
+        let mut bridges = LookupMap::default();
         for (name, link) in ns.links.iter().filter(|(_, l)| l.is_bridge()) {
-            let mut owners = BTreeMap::new();
+            let mut owners: BTreeMap<Ipv4Addr, IfName> = BTreeMap::new();
             if link.up {
                 for (port, plink) in ns.ports(name.as_str()) {
                     for ip in reachable_behind(state, plink, MAX_BRIDGE_DEPTH) {
@@ -84,7 +129,26 @@ impl NsTopo {
             }
             bridges.insert(name.clone(), owners);
         }
-        NsTopo { local, loopback_nets, bridges }
+        let links = ns.links.iter().map(|(n, l)| (n.clone(), l.clone())).collect();
+        let netns = Netns {
+            links: ns.links.clone(),
+            routes: ns.routes.clone(),
+            ip_forward: ns.ip_forward,
+            bridge_nf_call_iptables: ns.bridge_nf_call_iptables,
+            firewall: Ruleset::default(),
+            sockets: ns.sockets.clone(),
+        };
+        NsTopo { local, loopback_nets, bridges, links, netns }
+    }
+
+    /// The namespace (routes, sockets, sysctls, links; not its rules).
+    pub fn netns(&self) -> &Netns {
+        &self.netns
+    }
+
+    /// A link by name.
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.get(name)
     }
 
     /// Whether `ip` is in the local table: an address of any link, or in `lo`'s networks.
@@ -124,6 +188,17 @@ fn reachable_behind(state: &State, port: &Link, depth: u32) -> Vec<Ipv4Addr> {
         return out;
     }
     ns_addresses(pns)
+}
+
+fn empty_netns() -> Netns {
+    Netns {
+        links: BTreeMap::new(),
+        routes: Vec::new(),
+        ip_forward: false,
+        bridge_nf_call_iptables: false,
+        firewall: Ruleset::default(),
+        sockets: Vec::new(),
+    }
 }
 
 /// The namespace's addresses that ARP may be answered for (not 127.0.0.0/8).

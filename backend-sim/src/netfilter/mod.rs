@@ -111,6 +111,22 @@ struct Frame<'a> {
     cands: Candidates<'a>,
 }
 
+/// Buffers a walk lends to its traversals, so that a traversal allocates nothing.
+#[derive(Default)]
+pub struct Scratch<'a> {
+    stack: Vec<Frame<'a>>,
+    paths: Vec<Vec<Hit<'a>>>,
+}
+
+impl<'a> Scratch<'a> {
+    /// Takes back a traversal's path buffer.
+    pub fn recycle(&mut self, t: Traversal<'a>) {
+        let mut path = t.path;
+        path.clear();
+        self.paths.push(path);
+    }
+}
+
 impl Firewall {
     /// Compiles a namespace's rule set.
     pub fn build(ruleset: &Ruleset) -> Firewall {
@@ -151,15 +167,23 @@ impl Firewall {
 
     /// Runs the packet through `table`'s built-in chain `hook`. `ctx.mark` is updated by
     /// MARK rules on the way.
-    pub fn traverse(&self, table: Table, hook: &str, ctx: &mut Ctx<'_>) -> Traversal<'_> {
+    pub fn traverse<'a>(
+        &'a self,
+        table: Table,
+        hook: &str,
+        ctx: &mut Ctx<'_>,
+        scratch: &mut Scratch<'a>,
+    ) -> Traversal<'a> {
         let t = self.table(table);
-        let mut path = Vec::new();
+        let mut path = scratch.paths.pop().unwrap_or_default();
         let Some(start) = hook_slot(hook).and_then(|k| t.hooks[k]) else {
             return Traversal { path, decision: Decision::Accept, mark: ctx.mark };
         };
         let (src, dst, dport) = ctx.keys();
         let frame = |i: usize| Frame { chain: i, cands: t.chains[i].candidates(src, dst, dport) };
-        let mut stack = vec![frame(start)];
+        let stack = &mut scratch.stack;
+        stack.clear();
+        stack.push(frame(start));
         fn hit(chain: &Chain, rule: Option<u32>) -> Hit<'_> {
             Hit { chain: chain.name.as_str(), rule }
         }

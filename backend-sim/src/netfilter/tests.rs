@@ -50,10 +50,11 @@ fn tcp(src: &str, dst: &str) -> Flow {
     }
 }
 
-fn run(fw: &Firewall, flow: Flow, mark: u32, ct: CtStates) -> Traversal {
-    let topo = NsTopo::default();
+fn run(fw: &Firewall, flow: Flow, mark: u32, ct: CtStates) -> Traversal<'_> {
+    let topo = NsTopo::empty();
     let mut ctx = Ctx { flow, in_dev: Some("eth0"), out_dev: Some("nomad"), mark, ct, topo: &topo };
-    fw.traverse(nettwin_core::iptables::Table::Filter, "FORWARD", &mut ctx)
+    let mut scratch = super::Scratch::default();
+    fw.traverse(nettwin_core::iptables::Table::Filter, "FORWARD", &mut ctx, &mut scratch)
 }
 
 fn hits(t: &Traversal) -> Vec<String> {

@@ -43,7 +43,13 @@ impl<'s> Walk<'s> {
             ct: self.ct.states(ns, pkt.ct),
             topo: self.ns_topo(ns),
         };
-        Some(fw.traverse(table, hook, &mut ctx))
+        let mut scratch = self.scratch.borrow_mut();
+        Some(fw.traverse(table, hook, &mut ctx, &mut scratch))
+    }
+
+    /// Gives a traversal's buffers back.
+    fn done(&self, t: Traversal<'s>) {
+        self.scratch.borrow_mut().recycle(t);
     }
 
     /// Records a traversal as a hop when it said something; `seen` is the header before it.
@@ -123,12 +129,28 @@ impl<'s> Walk<'s> {
             Decision::Reject(with) => Verdict::Reject { with },
             _ => Verdict::Accept,
         };
-        self.record(ns, Table::Filter, hook, &t, verdict.clone(), &before, before.mark)?;
-        if verdict == Verdict::Accept {
-            Ok(())
-        } else {
-            Err(self.stopped(ns, Table::Filter, hook, &t, &before))
-        }
+        self.conclude(ns, Table::Filter, hook, t, verdict, &before)
+    }
+
+    /// Records a traversal, ends the walk if it dropped or rejected the packet, and gives
+    /// its buffers back.
+    fn conclude(
+        &mut self,
+        ns: &NetnsName,
+        table: Table,
+        hook: &str,
+        t: Traversal<'s>,
+        verdict: Verdict,
+        before: &Pkt,
+    ) -> Result<(), End> {
+        let stop = matches!(verdict, Verdict::Drop | Verdict::Reject { .. });
+        let result = match self.record(ns, table, hook, &t, verdict, before, before.mark) {
+            Err(end) => Err(end),
+            Ok(()) if stop => Err(self.stopped(ns, table, hook, &t, before)),
+            Ok(()) => Ok(()),
+        };
+        self.done(t);
+        result
     }
 
     /// A destination-NAT hook (PREROUTING, OUTPUT): nat chains for a connection's first
@@ -168,10 +190,7 @@ impl<'s> Walk<'s> {
                     Decision::Drop | Decision::Reject(_) => Verdict::Drop,
                     _ => Verdict::Accept,
                 };
-                self.record(ns, Table::Nat, hook, &t, verdict.clone(), &before, before.mark)?;
-                if verdict == Verdict::Drop {
-                    return Err(self.stopped(ns, Table::Nat, hook, &t, &before));
-                }
+                self.conclude(ns, Table::Nat, hook, t, verdict, &before)?;
             }
             CtDir::Original => {}
             CtDir::Reply if conn.snat => pkt.flow.dst = conn.orig.src,
@@ -234,10 +253,7 @@ impl<'s> Walk<'s> {
                     (Decision::Accept, _) => Verdict::Accept,
                     _ => Verdict::Drop,
                 };
-                self.record(ns, Table::Nat, hook, &t, verdict.clone(), &before, before.mark)?;
-                if verdict == Verdict::Drop {
-                    return Err(self.stopped(ns, Table::Nat, hook, &t, &before));
-                }
+                self.conclude(ns, Table::Nat, hook, t, verdict, &before)?;
             }
             CtDir::Original => {}
             CtDir::Reply if conn.dnat => pkt.flow.src = conn.orig.dst,
@@ -261,7 +277,7 @@ impl<'s> Walk<'s> {
         dev: Option<&str>,
         nexthop: Ipv4Addr,
     ) -> Option<Ipv4Addr> {
-        let link = self.lookup_ns(ns)?.link(dev?)?;
+        let link = self.ns_topo(ns).link(dev?)?;
         link.addrs
             .iter()
             .find(|a| a.prefix < 32 && a.network().contains(nexthop))

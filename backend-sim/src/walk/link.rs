@@ -22,7 +22,7 @@ use crate::topo::L2Owner;
 impl<'s> Walk<'s> {
     /// Sends `pkt` out of `dev` in `ns` towards `nexthop`.
     pub(crate) fn xmit(&mut self, ns: &NetnsName, dev: &IfName, nexthop: Ipv4Addr, pkt: Pkt) -> Go {
-        let link = self.netns(ns)?.link(dev.as_str());
+        let link = self.ns_topo(ns).link(dev.as_str());
         let Some(link) = link else {
             return Err(End::timed_out(ns, Silence::NoCarrier { dev: dev.clone() }));
         };
@@ -53,19 +53,19 @@ impl<'s> Walk<'s> {
     /// its namespace's stack.
     fn veth_out(&mut self, ns: &NetnsName, dev: &IfName, nexthop: Ipv4Addr, mut pkt: Pkt) -> Go {
         let no_carrier = || End::timed_out(ns, Silence::NoCarrier { dev: dev.clone() });
-        let link = self.netns(ns)?.link(dev.as_str()).ok_or_else(no_carrier)?;
+        let link = self.ns_topo(ns).link(dev.as_str()).ok_or_else(no_carrier)?;
         let LinkKind::Veth { peer_netns, peer } = &link.kind else { return Err(no_carrier()) };
-        let (peer_netns, peer) = (peer_netns.clone(), peer.clone());
-        let pns = self.lookup_ns(&peer_netns).ok_or_else(no_carrier)?;
-        let plink = pns.link(peer.as_str()).ok_or_else(no_carrier)?;
+        let peer = peer.clone();
+        let peer_netns = self.canonical(peer_netns).map_or_else(|| peer_netns.clone(), |(n, _)| n);
+        let ptopo = self.ns_topo(&peer_netns);
+        let plink = ptopo.link(peer.as_str()).ok_or_else(no_carrier)?;
         if !link.up || !plink.up {
             return Err(no_carrier());
         }
         // ARP: someone behind the peer must answer for the next hop.
-        let ptopo = self.ns_topo(&peer_netns);
         let answered = match &plink.master {
             Some(br) => {
-                pns.link(br.as_str()).is_some_and(|b| b.up)
+                ptopo.link(br.as_str()).is_some_and(|b| b.up)
                     && ptopo.l2_owner(br.as_str(), nexthop).is_some()
             }
             None => ptopo.is_local(nexthop) && !nexthop.is_loopback(),
@@ -129,7 +129,7 @@ impl<'s> Walk<'s> {
             }
             L2Owner::Port(to) => to,
         };
-        if to == *port && !self.netns(ns)?.link(port.as_str()).is_some_and(|l| l.hairpin) {
+        if to == *port && !self.ns_topo(ns).link(port.as_str()).is_some_and(|l| l.hairpin) {
             return Err(End::timed_out(ns, Silence::NoHairpin { port: port.clone() }));
         }
         self.hop(ns, Some(br), Dir::Bridge, &pkt, Step::Bridge { to: to.clone(), learned: true })?;

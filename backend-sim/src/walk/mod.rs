@@ -16,17 +16,16 @@ mod stack;
 pub(crate) use stack::source_for;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use nettwin_core::addr::{Endpoint, Proto};
 use nettwin_core::names::{IfName, NetnsName};
-use nettwin_core::state::{Netns, State};
+use nettwin_core::state::Netns;
 use nettwin_core::trace::{Dir, Flow, Hop, Outcome, Probe, Silence, Step, Trace};
 
 use crate::conntrack::{Conntrack, CtRef};
-use crate::netfilter::Firewall;
-use crate::topo::{NsTopo, Topo};
+use crate::netfilter::{Firewall, Scratch};
+use crate::topo::{LookupMap, NsTopo, Topo};
 
 /// The TTL a Linux socket sends with (`net.ipv4.ip_default_ttl`).
 pub const DEFAULT_TTL: u8 = 64;
@@ -103,15 +102,16 @@ enum Mode {
 
 /// One walk over a state.
 pub(crate) struct Walk<'s> {
-    state: &'s State,
     topo: &'s Topo,
-    firewalls: &'s BTreeMap<NetnsName, Firewall>,
+    firewalls: &'s LookupMap<NetnsName, Firewall>,
     ct: Conntrack,
     hops: Vec<Hop>,
     mode: Mode,
     /// The namespaces met so far, resolved once: a walk visits a handful, and each lookup
     /// in the state's maps of thousands costs more than the rest of a hop.
     views: RefCell<Vec<(NetnsName, View<'s>)>>,
+    /// Buffers for netfilter traversals.
+    scratch: RefCell<Scratch<'s>>,
 }
 
 /// One namespace of the walk: its state, indexes and firewall.
@@ -124,26 +124,26 @@ struct View<'s> {
 
 /// Traces `probe`, whose header as it leaves the sender is `flow`.
 pub(crate) fn trace(
-    state: &State,
     topo: &Topo,
-    firewalls: &BTreeMap<NetnsName, Firewall>,
+    firewalls: &LookupMap<NetnsName, Firewall>,
     probe: &Probe,
     flow: Flow,
 ) -> Trace {
     let mut w = Walk {
-        state,
         topo,
         firewalls,
         ct: Conntrack::default(),
-        hops: Vec::with_capacity(32),
+        hops: Vec::with_capacity(16),
         mode: Mode::Probe,
         views: RefCell::new(Vec::with_capacity(4)),
+        scratch: RefCell::new(Scratch::default()),
     };
-    let end = w.output(&probe.from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
-    let hops = std::mem::take(&mut w.hops);
+    let from = w.canonical(&probe.from).map_or_else(|| probe.from.clone(), |(n, _)| n);
+    let end = w.output(&from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
+    let hops = std::mem::replace(&mut w.hops, Vec::with_capacity(16));
     let mut reply = Vec::new();
     if let Some(a) = end.answer {
-        w.mode = Mode::Answer { sender: probe.from.clone(), origin: flow };
+        w.mode = Mode::Answer { sender: from, origin: flow };
         let start = Pkt::new(a.flow, a.inner);
         let back = w.output(&a.from, start).unwrap_or_else(|e| e);
         reply = std::mem::take(&mut w.hops);
@@ -174,16 +174,32 @@ fn outcome_netns(o: &Outcome) -> Option<&NetnsName> {
 
 impl<'s> Walk<'s> {
     fn view(&self, name: &NetnsName) -> Option<View<'s>> {
-        if let Some((_, v)) = self.views.borrow().iter().find(|(n, _)| n == name) {
-            return Some(*v);
+        if let Some(v) = self.known(name, |_, v| *v) {
+            return Some(v);
         }
-        let v = View {
-            ns: self.state.netns(name.as_str())?,
-            topo: self.topo.ns(name),
-            fw: self.firewalls.get(name),
-        };
-        self.views.borrow_mut().push((name.clone(), v));
-        Some(v)
+        self.canonical(name).map(|(_, v)| v)
+    }
+
+    /// Looks `name` up among the namespaces met so far. Names met before are usually the
+    /// very same shared text: compare addresses first, then text.
+    fn known<T>(&self, name: &NetnsName, f: impl Fn(&NetnsName, &View<'s>) -> T) -> Option<T> {
+        let views = self.views.borrow();
+        let same = |n: &NetnsName| n.as_str().as_ptr() == name.as_str().as_ptr();
+        let hit =
+            views.iter().find(|(n, _)| same(n)).or_else(|| views.iter().find(|(n, _)| n == name));
+        hit.map(|(n, v)| f(n, v))
+    }
+
+    /// The namespace's name as the state's map holds it (so that later comparisons are
+    /// pointer comparisons), and its view.
+    fn canonical(&self, name: &NetnsName) -> Option<(NetnsName, View<'s>)> {
+        if let Some(hit) = self.known(name, |n, v| (n.clone(), *v)) {
+            return Some(hit);
+        }
+        let (key, topo) = self.topo.get(name)?;
+        let v = View { ns: topo.netns(), topo, fw: self.firewalls.get(name) };
+        self.views.borrow_mut().push((key.clone(), v));
+        Some((key.clone(), v))
     }
 
     /// A namespace of the state.

@@ -86,7 +86,7 @@ impl<'s> Walk<'s> {
         // A loopback source may not leave through a device without route_localnet: the
         // output route lookup fails with EINVAL, and the packet is dropped.
         if pkt.flow.src.ip.is_loopback() && dev.as_str() != "lo" {
-            let link = self.netns(ns)?.link(dev.as_str());
+            let link = self.ns_topo(ns).link(dev.as_str());
             if !link.is_some_and(|l| l.route_localnet) {
                 return Err(End::timed_out(ns, Silence::Martian));
             }
@@ -127,12 +127,11 @@ impl<'s> Walk<'s> {
                 &Devs { input: Some(dev.as_str()), output: None },
             )?;
         }
-        let netns = self.netns(ns)?;
         let topo = self.ns_topo(ns);
         if !is_lo {
             // ip_route_input's martian checks: 127.0.0.0/8 needs route_localnet on the
             // device; a local source arriving from outside is a martian source.
-            let localnet = netns.link(dev.as_str()).is_some_and(|l| l.route_localnet);
+            let localnet = topo.link(dev.as_str()).is_some_and(|l| l.route_localnet);
             let f = &pkt.flow;
             let loopback = f.src.ip.is_loopback() || f.dst.ip.is_loopback();
             if (loopback && !localnet) || topo.is_local(f.src.ip) {
