@@ -16,8 +16,10 @@
 pub mod addr;
 pub mod backend;
 pub mod error;
+pub mod ipam;
 pub mod iptables;
 pub mod names;
+pub mod nomad;
 pub mod op;
 pub mod snapshot;
 pub mod state;

@@ -12,7 +12,8 @@
 //! - iptables: canonical `iptables-save` text of filter and nat with counters zeroed and
 //!   tables still in their default state left out;
 //! - hairpin is reported for bridge ports only;
-//! - listening sockets sorted.
+//! - listening sockets sorted;
+//! - IPAM stores as host-local's files (name → content), `lock` included.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,9 @@ use crate::state::{LinkKind, Netns, Route, Socket, State};
 pub struct Snapshot {
     /// Namespaces by name.
     pub namespaces: BTreeMap<NetnsName, NetnsSnapshot>,
+    /// IPAM stores by network name: file name → file content (host-local's format; bytes
+    /// that are not UTF-8 are replaced).
+    pub ipam: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The observed state of one namespace.
@@ -69,7 +73,12 @@ impl Snapshot {
     pub fn of(state: &State) -> Snapshot {
         let namespaces =
             state.namespaces().iter().map(|(n, ns)| (n.clone(), NetnsSnapshot::of(ns))).collect();
-        Snapshot { namespaces }
+        let ipam = state
+            .ipam_pools()
+            .iter()
+            .map(|(name, pool)| (name.clone(), store_text(&pool.to_store())))
+            .collect();
+        Snapshot { namespaces, ipam }
     }
 
     /// Every difference between two snapshots, one line each, as `path: left != right`
@@ -80,6 +89,11 @@ impl Snapshot {
         diff_values("", &a, &b, &mut out);
         out
     }
+}
+
+/// An IPAM store's files as text, the way snapshots carry them.
+pub fn store_text(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, String> {
+    files.iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect()
 }
 
 fn to_json(s: &Snapshot) -> serde_json::Value {

@@ -1,15 +1,23 @@
-//! iptables in its own syntax: rule and command data (`rule`), the parser (`parse`), the
-//! canonical printer that reproduces `iptables-save` byte for byte (`print`), and the
-//! per-namespace rule set with the kernel's checks (`ruleset`).
+//! iptables in its own syntax: rule and command data (`rule`), the parsers (`parse` for
+//! rule specifications, `command` for whole invocations, `save` for `iptables-save`
+//! output), the canonical printer that reproduces `iptables-save` byte for byte (`print`),
+//! and the per-namespace rule set with the kernel's checks (`ruleset`, `graph`).
 //!
 //! Only the subset nettwin models is accepted; anything else is a parse error naming the
 //! unsupported token. Nothing here guesses.
 
+mod command;
+mod graph;
 mod parse;
 mod print;
 pub mod rule;
 mod ruleset;
+mod save;
+mod values;
 
-pub use parse::{SaveError, parse_command, parse_rule, parse_save};
+pub use command::parse_command;
+pub use parse::{COMMENT_MAX, parse_rule};
+pub use print::save_string;
 pub use rule::*;
-pub use ruleset::{ChainRules, Ruleset, TableRules};
+pub use ruleset::{ChainRules, MAX_JUMP_DEPTH, Ruleset, TableRules};
+pub use save::{SaveError, parse_save};

@@ -1,18 +1,246 @@
-//! Printing rules and commands exactly as `iptables-save` does.
-//! (Stub: the contract; the implementation is being written.)
+//! Printing rules and commands exactly as `iptables-save` (iptables 1.8.9, nf_tables)
+//! does: generic options in the fixed order `-s -d -i -o -p`, then the matches in rule
+//! order, then the target; `/32` on host addresses, `-m tcp` spelled out, `!` before the
+//! option it negates, ctstates in kernel bit order, marks in hex with the mask left out
+//! when it is `0xffffffff`, REJECT's default made explicit, comments quoted with
+//! libxtables' `xtables_save_string` rules.
 
-use std::fmt;
+use std::fmt::{self, Display, Formatter, Write};
 
-use super::rule::Command;
+use super::rule::{
+    AddrType, Command, CtStates, Match, Neg, PortDir, PortRange, Rule, RuleRef, Target,
+};
+use super::values::reject_name;
 
-impl fmt::Display for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
+/// Quotes a word as `xtables_save_string` does: bare when it is non-empty and only
+/// `[A-Za-z0-9_-]`, otherwise in double quotes with `"`, `\` and `'` backslash-escaped.
+pub fn save_string(word: &str) -> String {
+    let bare =
+        !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        return word.to_owned();
+    }
+    let mut out = String::with_capacity(word.len() + 2);
+    out.push('"');
+    for c in word.chars() {
+        if matches!(c, '"' | '\\' | '\'') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// Writes ` ` between parts, never before the first.
+struct Parts<'a, 'b> {
+    f: &'a mut Formatter<'b>,
+    first: bool,
+}
+
+impl Parts<'_, '_> {
+    fn put(&mut self, part: impl Display) -> fmt::Result {
+        if !self.first {
+            self.f.write_char(' ')?;
+        }
+        self.first = false;
+        write!(self.f, "{part}")
+    }
+
+    fn neg(&mut self, negated: bool) -> fmt::Result {
+        if negated { self.put("!") } else { Ok(()) }
     }
 }
 
-impl fmt::Display for super::ruleset::Ruleset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
+struct Colon(PortRange);
+
+impl Display for Colon {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            PortRange { lo, hi } if lo == hi => write!(f, "{lo}"),
+            PortRange { lo, hi } => write!(f, "{lo}:{hi}"),
+        }
+    }
+}
+
+struct States(CtStates);
+
+impl Display for States {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        for (name, s) in CtStates::NAMES {
+            if self.0.intersects(s) {
+                write!(f, "{sep}{name}")?;
+                sep = ",";
+            }
+        }
+        Ok(())
+    }
+}
+
+fn addr_type(t: AddrType) -> &'static str {
+    match t {
+        AddrType::Local => "LOCAL",
+    }
+}
+
+fn ports(
+    p: &mut Parts<'_, '_>,
+    proto: &str,
+    sport: &Option<Neg<PortRange>>,
+    dport: &Option<Neg<PortRange>>,
+) -> fmt::Result {
+    p.put(format_args!("-m {proto}"))?;
+    for (opt, port) in [("--sport", sport), ("--dport", dport)] {
+        if let Some(n) = port {
+            p.neg(n.negated)?;
+            p.put(format_args!("{opt} {}", Colon(n.value)))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_match(p: &mut Parts<'_, '_>, m: &Match) -> fmt::Result {
+    match m {
+        Match::Tcp { sport, dport } => ports(p, "tcp", sport, dport),
+        Match::Udp { sport, dport } => ports(p, "udp", sport, dport),
+        Match::Conntrack { ctstate } => {
+            p.put("-m conntrack")?;
+            p.neg(ctstate.negated)?;
+            p.put(format_args!("--ctstate {}", States(ctstate.value)))
+        }
+        Match::AddrType { src, dst } => {
+            p.put("-m addrtype")?;
+            for (opt, t) in [("--src-type", src), ("--dst-type", dst)] {
+                if let Some(n) = t {
+                    p.neg(n.negated)?;
+                    p.put(format_args!("{opt} {}", addr_type(n.value)))?;
+                }
+            }
+            Ok(())
+        }
+        Match::Multiport { dir, ports } => {
+            p.put("-m multiport")?;
+            p.neg(ports.negated)?;
+            let opt = match dir {
+                PortDir::Source => "--sports",
+                PortDir::Destination => "--dports",
+            };
+            let list: Vec<String> = ports.value.iter().map(|r| Colon(*r).to_string()).collect();
+            p.put(format_args!("{opt} {}", list.join(",")))
+        }
+        Match::Mark { negated, value, mask } => {
+            p.put("-m mark")?;
+            p.neg(*negated)?;
+            if *mask == u32::MAX {
+                p.put(format_args!("--mark {value:#x}"))
+            } else {
+                p.put(format_args!("--mark {value:#x}/{mask:#x}"))
+            }
+        }
+        Match::Comment(text) => p.put(format_args!("-m comment --comment {}", save_string(text))),
+    }
+}
+
+fn nat_to(ip: &std::net::Ipv4Addr, ports: &Option<PortRange>) -> String {
+    match ports {
+        None => ip.to_string(),
+        Some(PortRange { lo, hi }) if lo == hi => format!("{ip}:{lo}"),
+        Some(PortRange { lo, hi }) => format!("{ip}:{lo}-{hi}"),
+    }
+}
+
+fn write_target(p: &mut Parts<'_, '_>, t: &Target) -> fmt::Result {
+    match t {
+        Target::None => Ok(()),
+        Target::Accept => p.put("-j ACCEPT"),
+        Target::Drop => p.put("-j DROP"),
+        Target::Return => p.put("-j RETURN"),
+        Target::Reject(w) => p.put(format_args!("-j REJECT --reject-with {}", reject_name(*w))),
+        Target::Jump(c) => p.put(format_args!("-j {c}")),
+        Target::Goto(c) => p.put(format_args!("-g {c}")),
+        Target::Dnat { ip, ports } => {
+            p.put(format_args!("-j DNAT --to-destination {}", nat_to(ip, ports)))
+        }
+        Target::Snat { ip, ports } => {
+            p.put(format_args!("-j SNAT --to-source {}", nat_to(ip, ports)))
+        }
+        Target::Masquerade => p.put("-j MASQUERADE"),
+        Target::Mark { value, mask } => {
+            p.put(format_args!("-j MARK --set-xmark {value:#x}/{mask:#x}"))
+        }
+    }
+}
+
+impl Display for Rule {
+    /// The rule as `iptables-save` prints it after `-A CHAIN ` (empty for the empty rule).
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let mut p = Parts { f, first: true };
+        if let Some(s) = &self.src {
+            p.neg(s.negated)?;
+            p.put(format_args!("-s {}", s.value))?;
+        }
+        if let Some(d) = &self.dst {
+            p.neg(d.negated)?;
+            p.put(format_args!("-d {}", d.value))?;
+        }
+        if let Some(i) = &self.in_iface {
+            p.neg(i.negated)?;
+            p.put(format_args!("-i {}", i.value.as_str()))?;
+        }
+        if let Some(o) = &self.out_iface {
+            p.neg(o.negated)?;
+            p.put(format_args!("-o {}", o.value.as_str()))?;
+        }
+        if let Some(proto) = &self.proto {
+            p.neg(proto.negated)?;
+            p.put(format_args!("-p {}", proto.value))?;
+        }
+        for m in &self.matches {
+            write_match(&mut p, m)?;
+        }
+        write_target(&mut p, &self.target)
+    }
+}
+
+/// `-X C rule` with the space left out when the rule is empty.
+fn with_rule(f: &mut Formatter<'_>, head: fmt::Arguments<'_>, rule: &Rule) -> fmt::Result {
+    f.write_fmt(head)?;
+    let spec = rule.to_string();
+    if spec.is_empty() { Ok(()) } else { write!(f, " {spec}") }
+}
+
+impl Display for Command {
+    /// The command as iptables arguments, without `-t` (`-A CHAIN spec`, `-I CHAIN 2 spec`,
+    /// `-D CHAIN 3`, `-N CHAIN`, `-F`, `-P CHAIN DROP`).
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::NewChain(c) => write!(f, "-N {c}"),
+            Command::DeleteChain(c) => write!(f, "-X {c}"),
+            Command::Flush(None) => f.write_str("-F"),
+            Command::Flush(Some(c)) => write!(f, "-F {c}"),
+            Command::Append(c, r) => with_rule(f, format_args!("-A {c}"), r),
+            Command::Insert(c, n, r) => with_rule(f, format_args!("-I {c} {n}"), r),
+            Command::Delete(c, RuleRef::Spec(r)) => with_rule(f, format_args!("-D {c}"), r),
+            Command::Delete(c, RuleRef::Index(n)) => write!(f, "-D {c} {n}"),
+            Command::Policy(c, p) => write!(f, "-P {c} {}", p.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_string_quotes_like_libxtables() {
+        assert_eq!(save_string("hello"), "hello");
+        assert_eq!(save_string("a_b-1"), "a_b-1");
+        assert_eq!(save_string(""), r#""""#);
+        assert_eq!(save_string("hello world"), r#""hello world""#);
+        assert_eq!(save_string(r#"name: "nomad""#), r#""name: \"nomad\"""#);
+        assert_eq!(save_string("it's"), r#""it\'s""#);
+        assert_eq!(save_string(r"a\b"), r#""a\\b""#);
+        assert_eq!(save_string("a$b"), r#""a$b""#);
     }
 }

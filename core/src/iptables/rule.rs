@@ -375,3 +375,70 @@ impl Command {
         }
     }
 }
+
+impl Default for Rule {
+    /// The empty rule: matches every packet, no target.
+    fn default() -> Self {
+        Rule {
+            src: None,
+            dst: None,
+            in_iface: None,
+            out_iface: None,
+            proto: None,
+            matches: Vec::new(),
+            target: Target::None,
+        }
+    }
+}
+
+impl Rule {
+    /// The rule as the kernel keeps it and `iptables-save` prints it back: a `/0` address
+    /// and a bare `+` interface (both match everything) vanish, a `0:65535` port range
+    /// vanishes from its `tcp`/`udp` match, and — as iptables-nft translates it — a
+    /// *negated* `0:65535` range vanishes too, taking the whole match with it when
+    /// nothing else is left in it. The parser always returns canonical rules; `-D` and
+    /// `Ruleset::apply` compare canonical rules.
+    pub fn canonical(&self) -> Rule {
+        let addr = |a: &Option<Neg<Cidr>>| a.filter(|n| n.negated || n.value.prefix() != 0);
+        let iface = |i: &Option<Neg<IfacePattern>>| {
+            i.clone().filter(|n| n.negated || n.value.as_str() != "+")
+        };
+        let matches = self
+            .matches
+            .iter()
+            .filter_map(|m| match m {
+                Match::Tcp { sport, dport } => canonical_ports(*sport, *dport)
+                    .map(|(sport, dport)| Match::Tcp { sport, dport }),
+                Match::Udp { sport, dport } => canonical_ports(*sport, *dport)
+                    .map(|(sport, dport)| Match::Udp { sport, dport }),
+                other => Some(other.clone()),
+            })
+            .collect();
+        Rule {
+            src: addr(&self.src),
+            dst: addr(&self.dst),
+            in_iface: iface(&self.in_iface),
+            out_iface: iface(&self.out_iface),
+            proto: self.proto,
+            matches,
+            target: self.target.clone(),
+        }
+    }
+}
+
+type Ports = Option<Neg<PortRange>>;
+
+/// A `tcp`/`udp` match's ports as iptables-nft stores them; `None` when the match
+/// disappears entirely (only negated full ranges were in it).
+fn canonical_ports(sport: Ports, dport: Ports) -> Option<(Ports, Ports)> {
+    let mut dropped = false;
+    let mut fix = |p: Ports| match p {
+        Some(n) if n.value.lo == 0 && n.value.hi == u16::MAX => {
+            dropped |= n.negated;
+            None
+        }
+        other => other,
+    };
+    let (sport, dport) = (fix(sport), fix(dport));
+    if sport.is_none() && dport.is_none() && dropped { None } else { Some((sport, dport)) }
+}

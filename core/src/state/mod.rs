@@ -9,6 +9,7 @@
 //!   links that are up.
 
 mod addrs;
+mod ipam;
 mod links;
 mod sockets;
 
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::addr::{Cidr, Endpoint, IfAddr, Proto};
 use crate::error::{ErrorKind, OpError};
+use crate::ipam::HostLocal;
 use crate::iptables::Ruleset;
 use crate::names::{IfName, Mac, NetnsName};
 use crate::op::{Effect, Op, SysctlKey};
@@ -193,6 +195,7 @@ impl Netns {
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct State {
     namespaces: BTreeMap<NetnsName, Netns>,
+    ipam: BTreeMap<String, HostLocal>,
     generation: u64,
 }
 
@@ -210,6 +213,11 @@ impl State {
     /// Every namespace, by name.
     pub fn namespaces(&self) -> &BTreeMap<NetnsName, Netns> {
         &self.namespaces
+    }
+
+    /// The IPAM pools (host-local stores) by network name.
+    pub fn ipam_pools(&self) -> &BTreeMap<String, HostLocal> {
+        &self.ipam
     }
 
     /// A counter that changes on every successful `apply`, for caches built on the state.
@@ -242,10 +250,10 @@ impl State {
             Op::Iptables { netns, table, cmd } => {
                 self.ns_mut(netns)?.firewall.apply(*table, cmd).map(|()| Effect::Done)
             }
-            Op::IpamAllocate { .. } | Op::IpamRelease { .. } => {
-                Err(OpError::new(ErrorKind::NotSupported, "run", op.to_string())
-                    .detail("IPAM is not modeled yet"))
+            Op::IpamAllocate { pool, subnet, gateway, id, ifname } => {
+                self.ipam_allocate(pool, *subnet, *gateway, id, ifname)
             }
+            Op::IpamRelease { pool, id, ifname } => self.ipam_release(pool, id, ifname),
             Op::Listen { netns, proto, at } => self.listen(netns, *proto, *at),
             Op::Close { netns, proto, at } => self.close(netns, *proto, *at),
         }

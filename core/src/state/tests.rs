@@ -357,3 +357,37 @@ fn derived_macs_are_used_when_none_is_given() {
     assert_eq!(link(&s, "host", "nomad").mac, Mac::derive(&["host", "nomad"]));
     assert_eq!(link(&s, "a1", "eth0").mac, Mac::derive(&["a1", "eth0"]));
 }
+
+#[test]
+fn ipam_allocates_like_host_local_and_releases_idempotently() {
+    let mut s = State::new();
+    let alloc = |s: &mut State, id: &str| {
+        s.apply(&op(&format!(
+            "ipam allocate nomad 172.26.64.0/20 gateway 172.26.64.1 id {id} ifname eth0"
+        )))
+    };
+    assert_eq!(alloc(&mut s, "a"), Ok(Effect::Allocated("172.26.64.2/20".parse().expect("ip"))));
+    assert_eq!(alloc(&mut s, "b"), Ok(Effect::Allocated("172.26.64.3/20".parse().expect("ip"))));
+    assert_eq!(alloc(&mut s, "a").map_err(|e| e.kind), Err(ErrorKind::AlreadyExists));
+    s.apply(&op("ipam release nomad id a ifname eth0")).expect("release");
+    s.apply(&op("ipam release nomad id a ifname eth0")).expect("release twice");
+    // Round robin: the released .2 is not reused before the range wraps.
+    assert_eq!(alloc(&mut s, "c"), Ok(Effect::Allocated("172.26.64.4/20".parse().expect("ip"))));
+}
+
+#[test]
+fn ipam_exhaustion_is_pool_exhausted_with_host_locals_text() {
+    let mut s = State::new();
+    let alloc = |s: &mut State, id: &str| {
+        s.apply(&op(&format!("ipam allocate tiny 10.0.0.0/30 id {id} ifname eth0")))
+    };
+    alloc(&mut s, "a").expect("the one address of a /30 after the gateway");
+    let before = s.clone();
+    let err = alloc(&mut s, "b").expect_err("exhausted");
+    assert_eq!(err.kind, ErrorKind::PoolExhausted);
+    assert!(
+        err.to_string().contains("no IP addresses available in range set: 10.0.0.1-10.0.0.2"),
+        "{err}"
+    );
+    assert_eq!(s, before);
+}

@@ -1,0 +1,22 @@
+//! The Nomad model: what a Nomad client with the CNI reference plugins builds for a job.
+//!
+//! - `jobspec`: the network-relevant parts of an HCL jobspec, as plain data.
+//! - `client`: the client settings and the conflist Nomad derives from them.
+//! - `cni_names`: chain names and comments the plugins derive from network and container id.
+//! - `cni_rules`: the iptables steps of Nomad and of each plugin at ADD and DEL, in order.
+//! - `planner`: placements and the client's ADD/DEL of each allocation as `Op`s.
+//! - `ports`: host port bookkeeping per host address (static collisions, dynamic picks).
+//! - `seed`: seeded stand-ins for everything Nomad, the plugins and the kernel draw at
+//!   random (allocation ids, veth names, MACs, the port picker's generator).
+//!
+//! The IPAM allocator these build on is `crate::ipam` (host-local semantics).
+//! The facts these modules reproduce, each observed on the real plugins, are in
+//! `docs/cni-facts.md`.
+
+pub mod client;
+pub mod cni_names;
+pub mod cni_rules;
+pub mod jobspec;
+pub mod planner;
+pub mod ports;
+pub mod seed;

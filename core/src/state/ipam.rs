@@ -1,0 +1,59 @@
+//! IPAM ops on the host-local pools (`crate::ipam` holds the allocator itself).
+
+use std::net::Ipv4Addr;
+
+use super::State;
+use crate::addr::Cidr;
+use crate::error::{ErrorKind, OpError};
+use crate::ipam::{HostLocal, IpRange, IpamError, RangeConfig};
+use crate::names::IfName;
+use crate::op::Effect;
+
+impl State {
+    pub(super) fn ipam_allocate(
+        &mut self,
+        pool: &str,
+        subnet: Cidr,
+        gateway: Option<Ipv4Addr>,
+        id: &str,
+        ifname: &IfName,
+    ) -> Result<Effect, OpError> {
+        let range =
+            IpRange::new(&RangeConfig { gateway, ..RangeConfig::subnet(subnet) }).map_err(|e| {
+                OpError::new(ErrorKind::InvalidArgument, "allocate from", pool)
+                    .detail(e.plugin_message())
+            })?;
+        // host-local reads its range from the configuration on every call; the store
+        // (leases, last reserved address) is per network name.
+        let mut hl = match self.ipam.get(pool) {
+            Some(old) if old.range() == &range => old.clone(),
+            Some(old) => HostLocal::from_store(range, &old.to_store()).map_err(|e| {
+                OpError::new(ErrorKind::Unexpected, "allocate from", pool).detail(e.to_string())
+            })?,
+            None => HostLocal::new(range),
+        };
+        let lease = hl.allocate(id, ifname.as_str()).map_err(|e| {
+            let kind = match e {
+                IpamError::Exhausted { .. } => ErrorKind::PoolExhausted,
+                IpamError::Duplicate { .. } => ErrorKind::AlreadyExists,
+            };
+            OpError::new(kind, "allocate from", pool).detail(e.plugin_message())
+        })?;
+        self.ipam.insert(pool.to_owned(), hl);
+        Ok(Effect::Allocated(lease.addr))
+    }
+
+    pub(super) fn ipam_release(
+        &mut self,
+        pool: &str,
+        id: &str,
+        ifname: &IfName,
+    ) -> Result<Effect, OpError> {
+        // Releasing what is not there succeeds, as host-local's DEL does; a pool that was
+        // never configured has no store to touch.
+        if let Some(hl) = self.ipam.get_mut(pool) {
+            hl.release(id, ifname.as_str());
+        }
+        Ok(Effect::Done)
+    }
+}

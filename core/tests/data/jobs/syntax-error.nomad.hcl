@@ -1,0 +1,9 @@
+job "broken" {
+  group "g" {
+    network {
+      mode = "bridge"
+      port "http" {
+        to = 80
+    }
+  }
+}

@@ -1,0 +1,10 @@
+job "twice" {
+  group "g" {
+    network {
+      mode = "bridge"
+    }
+    network {
+      mode = "host"
+    }
+  }
+}
