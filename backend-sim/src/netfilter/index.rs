@@ -165,7 +165,7 @@ impl Chain {
     /// The rules that can match a packet with these addresses and destination port, in
     /// rule order.
     pub fn candidates(&self, src: Ipv4Addr, dst: Ipv4Addr, dport: Option<u16>) -> Candidates<'_> {
-        fn get<'m, K: Ord>(m: &'m BTreeMap<K, Vec<u32>>, k: Option<K>) -> &'m [u32] {
+        fn get<K: Ord>(m: &BTreeMap<K, Vec<u32>>, k: Option<K>) -> &[u32] {
             k.and_then(|k| m.get(&k)).map_or(&[], |v| v.as_slice())
         }
         Candidates {

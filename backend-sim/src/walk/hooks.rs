@@ -61,9 +61,8 @@ impl<'s> Walk<'s> {
         t: &Traversal<'_>,
         verdict: Verdict,
         seen: &Pkt,
-        mark_before: u32,
     ) -> Result<(), End> {
-        let quiet = verdict == Verdict::Accept && t.by_rule().is_none() && t.mark == mark_before;
+        let quiet = verdict == Verdict::Accept && t.by_rule().is_none() && t.mark == seen.mark;
         if quiet {
             return Ok(());
         }
@@ -144,7 +143,7 @@ impl<'s> Walk<'s> {
         before: &Pkt,
     ) -> Result<(), End> {
         let stop = matches!(verdict, Verdict::Drop | Verdict::Reject { .. });
-        let result = match self.record(ns, table, hook, &t, verdict, before, before.mark) {
+        let result = match self.record(ns, table, hook, &t, verdict, before) {
             Err(end) => Err(end),
             Ok(()) if stop => Err(self.stopped(ns, table, hook, &t, before)),
             Ok(()) => Ok(()),
