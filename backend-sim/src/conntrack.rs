@@ -156,3 +156,86 @@ impl Conntrack {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nettwin_core::addr::Proto;
+
+    fn flow(proto: Proto, src: &str, dst: &str) -> Flow {
+        let ep = |s: &str| s.parse::<Endpoint>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        Flow { proto, src: ep(src), dst: ep(dst) }
+    }
+
+    fn ns(n: &str) -> NetnsName {
+        NetnsName::new(n).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn first_packet_is_new_and_creates_the_connection() {
+        let mut ct = Conntrack::default();
+        let host = ns("host");
+        let f = flow(Proto::Tcp, "192.0.2.1:40000", "192.0.2.10:8080");
+        let r = ct.lookup(&host, &f, None);
+        assert_eq!(r.map(|r| r.dir), Some(CtDir::Original));
+        assert_eq!(ct.states(&host, r), CtStates::NEW);
+        assert_eq!(ct.lookup(&host, &f, None), r, "the same tuple finds the same connection");
+        assert_eq!(ct.states(&host, None), CtStates::INVALID);
+    }
+
+    #[test]
+    fn dnat_then_snat_make_the_reply_tuple_and_its_states() {
+        let mut ct = Conntrack::default();
+        let host = ns("host");
+        let f = flow(Proto::Tcp, "172.26.64.5:40000", "192.0.2.10:8081");
+        let r = ct.lookup(&host, &f, None).unwrap_or_else(|| panic!("created"));
+        let to_a6 = "172.26.64.6:80".parse().unwrap_or_else(|e| panic!("{e}"));
+        let to_gw = "172.26.64.1:40000".parse().unwrap_or_else(|e| panic!("{e}"));
+        ct.set_dnat(&host, r, to_a6);
+        ct.set_snat(&host, r, to_gw);
+        assert_eq!(
+            ct.states(&host, Some(r)),
+            CtStates::NEW.union(CtStates::DNAT).union(CtStates::SNAT)
+        );
+        // a6 answers the gateway: that is the connection's reply tuple.
+        let reply = flow(Proto::Tcp, "172.26.64.6:80", "172.26.64.1:40000");
+        let rr = ct.lookup(&host, &reply, None);
+        assert_eq!(rr.map(|r| r.dir), Some(CtDir::Reply));
+        let c = ct.get(&host, r).unwrap_or_else(|| panic!("exists"));
+        assert_eq!((c.orig.src, c.orig.dst), (f.src, f.dst), "what the reply is rewritten back to");
+        assert!(ct.states(&host, rr).intersects(CtStates::ESTABLISHED));
+        assert_eq!(
+            ct.states(&host, Some(r)),
+            CtStates::ESTABLISHED.union(CtStates::DNAT).union(CtStates::SNAT)
+        );
+    }
+
+    #[test]
+    fn an_icmp_error_quoting_the_packet_is_related() {
+        let mut ct = Conntrack::default();
+        let host = ns("host");
+        let f = flow(Proto::Udp, "192.0.2.1:40000", "192.0.2.10:25000");
+        let r = ct.lookup(&host, &f, None).unwrap_or_else(|| panic!("created"));
+        let to = "172.26.64.5:6379".parse().unwrap_or_else(|e| panic!("{e}"));
+        ct.set_dnat(&host, r, to);
+        // The allocation quotes the datagram as it received it (after the DNAT).
+        let quoted = flow(Proto::Udp, "192.0.2.1:40000", "172.26.64.5:6379");
+        let error = flow(Proto::Icmp, "172.26.64.5:0", "192.0.2.1:0");
+        let rel = ct.lookup(&host, &error, Some(&quoted));
+        assert_eq!(rel.map(|r| r.dir), Some(CtDir::Related));
+        assert_eq!(ct.states(&host, rel), CtStates::RELATED.union(CtStates::DNAT));
+        // An error quoting something unknown belongs to no connection.
+        let stray = flow(Proto::Udp, "10.0.0.1:1", "10.0.0.2:2");
+        assert_eq!(ct.lookup(&host, &error, Some(&stray)), None);
+    }
+
+    #[test]
+    fn each_namespace_has_its_own_table() {
+        let mut ct = Conntrack::default();
+        let f = flow(Proto::Tcp, "10.0.0.1:1", "10.0.0.2:2");
+        let a = ct.lookup(&ns("a"), &f, None);
+        let b = ct.lookup(&ns("b"), &f.reversed(), None);
+        assert_eq!(a.map(|r| r.dir), Some(CtDir::Original));
+        assert_eq!(b.map(|r| r.dir), Some(CtDir::Original), "b has not seen the first packet");
+    }
+}

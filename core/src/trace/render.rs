@@ -358,3 +358,107 @@ fn reply_kind(trace: &Trace) -> String {
         _ => "answer".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::Proto;
+    use crate::iptables::Table;
+    use crate::names::{IfName, NetnsName};
+    use crate::state::{Route, RouteProto, Socket};
+    use crate::trace::Probe;
+
+    fn name<T: std::str::FromStr>(s: &str) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e:?}"))
+    }
+
+    fn hop(netns: &str, device: Option<&str>, dir: Dir, packet: Flow, step: Step) -> Hop {
+        Hop { netns: name(netns), device: device.map(name::<IfName>), dir, packet, step }
+    }
+
+    fn sample() -> Trace {
+        let f =
+            Flow { proto: Proto::Tcp, src: name("192.0.2.1:40000"), dst: name("192.0.2.10:8080") };
+        let dnat = Flow { dst: name("172.26.64.5:80"), ..f };
+        let route = Route {
+            dst: name("172.26.64.0/20"),
+            via: None,
+            dev: name("nomad"),
+            src: None,
+            proto: RouteProto::Kernel,
+        };
+        let nat = Step::Netfilter {
+            table: Table::Nat,
+            hook: "PREROUTING".into(),
+            path: vec![
+                ChainHit { chain: "PREROUTING".into(), rule: Some(1) },
+                ChainHit { chain: "CNI-DN-x".into(), rule: Some(3) },
+            ],
+            verdict: Verdict::Dnat { to: dnat.dst },
+            mark: 0,
+        };
+        Trace {
+            probe: Probe {
+                name: "world to a5".into(),
+                from: name::<NetnsName>("world"),
+                src: None,
+                sport: None,
+                dst: f.dst,
+                proto: Proto::Tcp,
+            },
+            flow: f,
+            hops: vec![
+                hop("world", Some("up0"), Dir::Out, f, Step::Seen),
+                hop("host", Some("eth0"), Dir::In, f, nat),
+                hop("host", None, Dir::Stack, dnat, Step::Route { route }),
+                hop("a5", Some("eth0"), Dir::In, dnat, Step::Seen),
+            ],
+            outcome: Outcome::Delivered {
+                netns: name("a5"),
+                socket: Some(Socket { proto: Proto::Tcp, at: name("0.0.0.0:80") }),
+                seen_src: f.src,
+            },
+            reply: vec![hop(
+                "a5",
+                None,
+                Dir::Stack,
+                dnat.reversed(),
+                Step::Stopped {
+                    outcome: Box::new(Outcome::Dropped {
+                        netns: name("host"),
+                        by: DropCause::Policy { table: Table::Filter, chain: "FORWARD".into() },
+                    }),
+                },
+            )],
+        }
+    }
+
+    #[test]
+    fn text_aligns_columns_and_ends_with_the_outcome_and_the_reply() {
+        let want = "\
+probe \"world to a5\"  192.0.2.1:40000 → 192.0.2.10:8080/tcp
+  world  up0      out  192.0.2.1:40000 → 192.0.2.10:8080
+  host   eth0     in   nat/PREROUTING #1 → CNI-DN-x #3 DNAT → 172.26.64.5:80
+  host   (route)       172.26.64.0/20 dev nomad
+  a5     eth0     in   192.0.2.1:40000 → 172.26.64.5:80
+  delivered to a5 0.0.0.0:80/tcp, seen from 192.0.2.1:40000
+  reply SYN-ACK  172.26.64.5:80 → 192.0.2.1:40000/tcp
+  reply dropped in host by filter/FORWARD policy DROP
+";
+        assert_eq!(text(&sample()), want);
+    }
+
+    #[test]
+    fn json_names_the_outcome_receiver_and_seen_source() {
+        let v = json(&sample());
+        assert_eq!(v["name"], "world to a5");
+        assert_eq!(v["outcome"], "delivered");
+        assert_eq!(v["delivered_to"], "a5");
+        assert_eq!(v["seen_src"], "192.0.2.1:40000");
+        assert_eq!(v["hops"].as_array().map(Vec::len), Some(4));
+        assert_eq!(v["reply"][0]["step"]["step"], "stopped");
+    }
+}
