@@ -146,6 +146,8 @@ pub struct RawLink {
     pub peer_nsid: Option<i32>,
     /// For a bridge port: its hairpin mode.
     pub hairpin: Option<bool>,
+    /// Up with carrier (`IFF_UP` and `IFF_LOWER_UP`).
+    pub carrier: bool,
     /// Whether the kernel has finished bringing the link into service: the link is down or
     /// without carrier, or its operational state, queueing discipline and (for a bridge
     /// port) port state have caught up. Right after a link gains carrier this stays false
@@ -182,9 +184,11 @@ fn raw_link(m: LinkMessage) -> RawLink {
         peer_index: None,
         peer_nsid: None,
         hairpin: None,
+        carrier: false,
         settled: true,
     };
     let running = m.header.flags.contains(LinkFlags::Up | LinkFlags::LowerUp);
+    l.carrier = running;
     let mut operstate_ok = true;
     let mut qdisc_ok = true;
     let mut port_ok = true;

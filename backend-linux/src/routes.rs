@@ -173,3 +173,55 @@ pub fn route_dump(nl: &mut Netlink) -> Result<Vec<RawRoute>, NlError> {
     }
     Ok(out)
 }
+
+/// Forgets the namespace's learned IPv4 neighbours (everything but permanent and no-ARP
+/// entries), so that a probe neither waits behind an earlier probe's unanswered ARP nor
+/// sees that probe's queued packets go out late.
+pub fn neigh_flush(nl: &mut Netlink) -> Result<(), NlError> {
+    use netlink_packet_route::neighbour::{
+        NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
+    };
+    let mut req = NeighbourMessage::default();
+    req.header.family = AddressFamily::Inet;
+    for m in nl.dump(RouteNetlinkMessage::GetNeighbour(req))? {
+        let RouteNetlinkMessage::NewNeighbour(n) = m else { continue };
+        if matches!(n.header.state, NeighbourState::Permanent | NeighbourState::Noarp)
+            || n.header.family != AddressFamily::Inet
+        {
+            continue;
+        }
+        let Some(dst) = n.attributes.iter().find_map(|a| match a {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) => Some(*ip),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let mut del = NeighbourMessage::default();
+        del.header.family = AddressFamily::Inet;
+        del.header.ifindex = n.header.ifindex;
+        del.attributes.push(NeighbourAttribute::Destination(NeighbourAddress::Inet(dst)));
+        match nl.request(RouteNetlinkMessage::DelNeighbour(del), 0) {
+            // Gone meanwhile (garbage collected): fine.
+            Ok(()) | Err(NlError::Errno(libc::ENOENT)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The output device the kernel's routing picks for `dst` (`ip route get`), if any.
+pub fn route_get(nl: &mut Netlink, dst: Ipv4Addr) -> Result<Option<u32>, NlError> {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet;
+    m.header.destination_prefix_length = 32;
+    m.attributes.push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+    match nl.get(RouteNetlinkMessage::GetRoute(m)) {
+        Ok(RouteNetlinkMessage::NewRoute(r)) => Ok(r.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Oif(i) => Some(*i),
+            _ => None,
+        })),
+        Ok(_) => Ok(None),
+        Err(NlError::Errno(libc::ENETUNREACH | libc::EHOSTUNREACH)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -13,7 +13,8 @@
 //! absence of a listener); `ENETUNREACH`/`EHOSTUNREACH` (or an ICMP unreachable for an echo)
 //! → no-route, unless a REJECT counter moved (refused); no answer in time (or `EPERM`, an
 //! OUTPUT DROP in the sender) → dropped when a DROP rule's or a DROP policy's counter moved,
-//! else timed out (`no-neighbor` when an ARP request went unanswered, else `no-answer`).
+//! else timed out (`no-neighbor` when an ARP request went unanswered, else the cause the
+//! kernel's state names — see `silence` — else `no-answer`).
 //!
 //! Probes are independent: each has its own source port and payload token, connections are
 //! closed with an RST, and listeners are drained before sending.
@@ -22,6 +23,7 @@ pub(crate) mod capture;
 mod packet;
 mod path;
 mod send;
+mod silence;
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -132,7 +134,7 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
     let counters = counters_after(b, &before)?;
 
     let key = match probe.proto {
-        Proto::Tcp => path::find_isn(&frames).map(Key::Isn),
+        Proto::Tcp => path::find_isn(&frames, sport).map(Key::Isn),
         _ => Some(Key::Token(token.clone())),
     };
     let (mut hops, reply) = key.as_ref().map(|k| path::hops(&frames, k)).unwrap_or_default();
@@ -151,7 +153,11 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
         (Sent::Silence, Some((ty, code))) => Sent::IcmpError(ty, code),
         (s, _) => s,
     };
-    let outcome = outcome(probe, sent, &hops, &reply, &counters, &frames)?;
+    let silence = match sent {
+        Sent::Silence => silence::diagnose(b, &probe.from, probe.dst.ip, &hops, &counters),
+        _ => None,
+    };
+    let outcome = outcome(probe, sent, &hops, &reply, &counters, &frames, silence)?;
     path::place_counters(&mut hops, &counters, flow);
     Ok(Trace { probe: probe.clone(), flow, hops, outcome, reply })
 }
@@ -171,6 +177,7 @@ fn prepare(b: &LinuxBackend) -> Result<Vec<(NetnsName, Prepared)>, BackendError>
                     Some(capture::open().map_err(|e| format!("capture: {e}"))?)
                 };
                 let names = settled_links(&mut ctx.nl)?;
+                crate::routes::neigh_flush(&mut ctx.nl).map_err(|e| format!("neighbours: {e}"))?;
                 let counters = if used {
                     let save = crate::iptables::save_with_counters()
                         .map_err(|e| format!("iptables-save: {e}"))?;
@@ -374,6 +381,7 @@ fn outcome(
     reply: &[Hop],
     counters: &[(NetnsName, Counter)],
     frames: &[Seen],
+    silence: Option<Silence>,
 ) -> Result<Outcome, BackendError> {
     let last_ns = hops.last().map_or(&probe.from, |h| &h.netns).clone();
     let answered_from = reply.first().map(|h| h.netns.clone());
@@ -424,9 +432,10 @@ fn outcome(
         Sent::Failed(Errno::EPERM) => dropped_or_silent()
             .ok_or_else(|| io_err("probe", "EPERM from the sender and no DROP counter moved"))?,
         Sent::Silence | Sent::IcmpError(..) => dropped_or_silent().unwrap_or_else(|| {
-            let why = match path::unanswered_arp(frames) {
-                Some((ip, _, dev)) => Silence::NoNeighbor { ip, dev },
-                None => Silence::NoAnswer,
+            let why = match (path::unanswered_arp(frames), silence) {
+                (Some((ip, _, dev)), _) => Silence::NoNeighbor { ip, dev },
+                (None, Some(why)) => why,
+                (None, None) => Silence::NoAnswer,
             };
             let netns = path::unanswered_arp(frames).map_or(last_ns, |(_, ns, _)| ns);
             Outcome::TimedOut { netns, why }

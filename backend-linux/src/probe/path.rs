@@ -48,16 +48,23 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The ISN of the probe's SYN: the first SYN without ACK in time order.
-pub fn find_isn(frames: &[Seen]) -> Option<u32> {
-    frames.iter().find_map(|s| match &s.pkt {
-        Packet::Ipv4(Ipv4 { l4: L4::Tcp { seq, flags, .. }, .. })
+/// The ISN of the probe's SYN: the first SYN without ACK from source port `sport` in time
+/// order, else (a source NAT rewrote the port before any capture) the first such SYN.
+pub fn find_isn(frames: &[Seen], sport: u16) -> Option<u32> {
+    let syn = |s: &Seen| match &s.pkt {
+        Packet::Ipv4(Ipv4 { l4: L4::Tcp { seq, flags, sport: p, .. }, .. })
             if flags & TCP_SYN != 0 && flags & TCP_ACK == 0 =>
         {
-            Some(*seq)
+            Some((*seq, *p))
         }
         _ => None,
-    })
+    };
+    frames
+        .iter()
+        .filter_map(syn)
+        .find(|(_, p)| *p == sport)
+        .or_else(|| frames.iter().find_map(syn))
+        .map(|(seq, _)| seq)
 }
 
 fn is_forward(key: &Key, p: &Ipv4) -> bool {

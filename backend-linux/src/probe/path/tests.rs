@@ -63,7 +63,7 @@ fn frames() -> Vec<Seen> {
 #[test]
 fn a_syn_is_followed_through_dnat_by_its_sequence_number() {
     let f = frames();
-    let key = Key::Isn(find_isn(&f).unwrap_or_else(|| panic!("no SYN")));
+    let key = Key::Isn(find_isn(&f, 40000).unwrap_or_else(|| panic!("no SYN")));
     let (fwd, reply) = hops(&f, &key);
     let path: Vec<String> =
         fwd.iter().map(|h| format!("{} {} {}", h.netns, h.packet.dst, h.dir == Dir::In)).collect();
