@@ -55,8 +55,7 @@ pub fn render(run: &Run, format: Format) -> String {
             texts.join("\n")
         }
         Format::Json => {
-            let items: Vec<serde_json::Value> =
-                run.traces.iter().map(|t| json(&t.trace)).collect();
+            let items: Vec<serde_json::Value> = run.traces.iter().map(|t| json(&t.trace)).collect();
             let mut s = serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_owned());
             s.push('\n');
             s

@@ -104,7 +104,10 @@ fn unmet_expectation_fails_check_with_expected_and_got() {
     let out = nettwin(&["check", path(&file)]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text.contains("line 7: probe \"p\": outcome: expected delivered, got refused"), "{text}");
+    assert!(
+        text.contains("line 7: probe \"p\": outcome: expected delivered, got refused"),
+        "{text}"
+    );
     assert!(text.contains("probe \"p\"  127.0.0.1:40000 → 127.0.0.1:80/tcp"), "the trace: {text}");
     assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
 }
