@@ -36,8 +36,7 @@ pub(crate) fn route(ns: &Netns, topo: &NsTopo, dst: Ipv4Addr) -> Option<Via> {
 /// The source address a socket gets for `dst` when it does not bind one.
 pub(crate) fn source_for(ns: &Netns, topo: &NsTopo, dst: Ipv4Addr) -> Option<Ipv4Addr> {
     match route(ns, topo, dst)? {
-        Via::Local if dst.is_loopback() => Some(Ipv4Addr::LOCALHOST),
-        Via::Local => Some(dst),
+        Via::Local => ns.local_source(dst),
         Via::Route(r) => ns.source_for(&r, dst),
     }
 }
@@ -74,6 +73,20 @@ impl<'s> Walk<'s> {
             Via::Route(r) => r.dev.clone(),
         };
         let dev = out_dev(&via);
+        // The output route lookup fails with EINVAL for a loopback source leaving through
+        // a device without route_localnet, and for anything through a device without IPv4
+        // (`lo` with an MTU below 68): the sender's connect or send fails (which the model
+        // counts as no route); after a DNAT in OUTPUT, the re-routing drops the packet.
+        let refused = |w: &Self, dev: &IfName, pkt: &Pkt| {
+            let link = w.ns_topo(ns).link(dev.as_str());
+            let loopback_out = pkt.flow.src.ip.is_loopback()
+                && dev.as_str() != "lo"
+                && !link.is_some_and(|l| l.route_localnet);
+            loopback_out || link.is_some_and(|l| !l.ipv4)
+        };
+        if refused(self, &dev, &pkt) {
+            return Err(End::of(Outcome::NoRoute { netns: ns.clone(), dst: pkt.flow.dst.ip }));
+        }
         if self.nat_dst(
             ns,
             "OUTPUT",
@@ -83,13 +96,8 @@ impl<'s> Walk<'s> {
             via = self.route_hop(ns, &pkt)?;
         }
         let dev = out_dev(&via);
-        // A loopback source may not leave through a device without route_localnet: the
-        // output route lookup fails with EINVAL, and the packet is dropped.
-        if pkt.flow.src.ip.is_loopback() && dev.as_str() != "lo" {
-            let link = self.ns_topo(ns).link(dev.as_str());
-            if !link.is_some_and(|l| l.route_localnet) {
-                return Err(End::timed_out(ns, Silence::Martian));
-            }
+        if refused(self, &dev, &pkt) {
+            return Err(End::timed_out(ns, Silence::Martian));
         }
         let devs = Devs { input: None, output: Some(dev.as_str()) };
         self.filter(ns, "OUTPUT", &mut pkt, &devs)?;
@@ -99,10 +107,28 @@ impl<'s> Walk<'s> {
         };
         self.nat_src(ns, "POSTROUTING", &mut pkt, &devs, nexthop)?;
         match via {
-            Via::Local => {
-                self.hop(ns, Some(&lo), Dir::Out, &pkt, Step::Seen)?;
-                self.hop(ns, Some(&lo), Dir::In, &pkt, Step::Seen)?;
-                self.input(ns, &lo, pkt, false)
+            Via::Local => self.xmit(ns, &lo, nexthop, pkt),
+            // A route the stack sends through `lo` is a local one (RTCF_LOCAL): what comes
+            // back in is delivered here, whatever its destination.
+            Via::Route(r)
+                if self
+                    .ns_topo(ns)
+                    .link(r.dev.as_str())
+                    .is_some_and(|l| l.kind == LinkKind::Loopback) =>
+            {
+                let up = self.ns_topo(ns).link(r.dev.as_str()).is_some_and(|l| l.up);
+                if !up {
+                    return Err(End::timed_out(ns, Silence::NoCarrier { dev: r.dev.clone() }));
+                }
+                self.hop(ns, Some(&r.dev), Dir::Out, &pkt, Step::Seen)?;
+                self.hop(ns, Some(&r.dev), Dir::In, &pkt, Step::Seen)?;
+                self.nat_dst(
+                    ns,
+                    "PREROUTING",
+                    &mut pkt,
+                    &Devs { input: Some(r.dev.as_str()), output: None },
+                )?;
+                self.local_in(ns, &r.dev, pkt)
             }
             Via::Route(r) => self.xmit(ns, &r.dev, nexthop, pkt),
         }
@@ -130,11 +156,13 @@ impl<'s> Walk<'s> {
         let topo = self.ns_topo(ns);
         if !is_lo {
             // ip_route_input's martian checks: 127.0.0.0/8 needs route_localnet on the
-            // device; a local source arriving from outside is a martian source.
+            // device; a source address assigned to one of this namespace's links, arriving
+            // from outside, is a martian source (fib_validate_source with rp_filter and
+            // accept_local off looks up assigned addresses only).
             let localnet = topo.link(dev.as_str()).is_some_and(|l| l.route_localnet);
             let f = &pkt.flow;
             let loopback = f.src.ip.is_loopback() || f.dst.ip.is_loopback();
-            if (loopback && !localnet) || topo.is_local(f.src.ip) {
+            if (loopback && !localnet) || topo.has_address(f.src.ip) {
                 return Err(End::timed_out(ns, Silence::Martian));
             }
         }
@@ -145,7 +173,7 @@ impl<'s> Walk<'s> {
     }
 
     fn forward(&mut self, ns: &NetnsName, dev: &IfName, mut pkt: Pkt) -> Go {
-        if !self.netns(ns)?.ip_forward {
+        if !self.netns(ns)?.ip_forward && !self.faults.ignore_ip_forward {
             return Err(End::timed_out(ns, Silence::NotForwarding));
         }
         let route = match self.route_hop(ns, &pkt) {
@@ -163,20 +191,10 @@ impl<'s> Walk<'s> {
         let nexthop = route.via.unwrap_or(pkt.flow.dst.ip);
         let out = Devs { input: None, output: Some(route.dev.as_str()) };
         self.nat_src(ns, "POSTROUTING", &mut pkt, &out, nexthop)?;
-        let sent = pkt;
-        self.xmit(ns, &route.dev, nexthop, pkt).map_err(|end| {
-            // A router that gets no ARP answer says so: ICMP host unreachable.
-            let unanswered = matches!(
-                &end.outcome,
-                Outcome::TimedOut { netns, why: Silence::NoNeighbor { .. } } if netns == ns
-            );
-            if unanswered && end.answer.is_none() {
-                let answer = self.icmp_error(ns, &sent);
-                end.with_answer(answer)
-            } else {
-                end
-            }
-        })
+        // A router that gets no ARP answer says so with ICMP host unreachable, but only
+        // after three solicitations a second apart: long after a probe has timed out. So
+        // the walk ends in silence, like the kernel's answer within a probe's wait.
+        self.xmit(ns, &route.dev, nexthop, pkt)
     }
 
     fn local_in(&mut self, ns: &NetnsName, dev: &IfName, mut pkt: Pkt) -> Go {
@@ -192,9 +210,14 @@ impl<'s> Walk<'s> {
     fn deliver(&mut self, ns: &NetnsName, pkt: &Pkt) -> Go {
         if let Mode::Answer { sender, origin } = &self.mode {
             let f = &pkt.flow;
+            // A TCP answer must come from where the SYN went, or the sender's stack knows
+            // no connection for it (DNAT to a neighbour on the same link, answering around
+            // the router): it resets it and keeps waiting. An echo reply is taken from
+            // anyone, an ICMP error by what it quotes.
+            let from_peer = f.proto != Proto::Tcp || f.src == origin.dst;
             let to_sender = ns == sender
                 && f.dst.ip == origin.src.ip
-                && (pkt.inner.is_some() || f.dst.port == origin.src.port);
+                && (pkt.inner.is_some() || (f.dst.port == origin.src.port && from_peer));
             if to_sender {
                 let outcome =
                     Outcome::Delivered { netns: ns.clone(), socket: None, seen_src: f.src };
@@ -230,7 +253,7 @@ impl<'s> Walk<'s> {
                 let answer = if f.proto == Proto::Tcp {
                     self.reversed(ns, pkt)
                 } else {
-                    self.icmp_error(ns, pkt)
+                    self.icmp_error_here(ns, pkt)
                 };
                 Ok(End::of(outcome).with_answer(answer))
             }
