@@ -55,6 +55,9 @@ pub(crate) struct Ns {
     /// Keeps kernel receive timestamps on (see `probe::capture::clock_keeper`).
     pub(crate) _clock: Option<OwnedFd>,
     pub(crate) iptables_used: bool,
+    /// The rule counters as last read (by `observe` or after a probe), while no iptables op
+    /// ran since: the next probe's "before" reading, one `iptables-save` saved.
+    pub(crate) counters: Option<Vec<crate::iptables::Counter>>,
     pub(crate) bound: Option<PathBuf>,
     pub(crate) worker: NsWorker,
 }
@@ -227,6 +230,7 @@ impl LinuxBackend {
             capture: None,
             _clock: Some(clock),
             iptables_used: false,
+            counters: None,
             bound,
             worker,
         };
@@ -388,6 +392,7 @@ impl LinuxBackend {
             return vec![Err(missing_netns(netns)); n];
         };
         ns.iptables_used = true;
+        ns.counters = None;
         let r = ns.worker.call(move |_| {
             let refs: Vec<(Table, &Command)> = cmds.iter().map(|(t, c)| (*t, c)).collect();
             crate::iptables::run_batch(&mut crate::iptables::Spawn::default(), &refs)
@@ -520,6 +525,9 @@ impl Backend for LinuxBackend {
                 context: format!("observing {name}"),
                 source: io::Error::other(e),
             })?;
+            if let (Some(text), Some(ns)) = (&r.iptables, self.namespaces.get_mut(&name)) {
+                ns.counters = Some(crate::iptables::parse_counters(text));
+            }
             raw.insert(name, r);
         }
         let ipam = crate::ipam::observe(self.sandbox.dir()).map_err(|e| BackendError::Io {

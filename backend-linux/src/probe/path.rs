@@ -135,17 +135,6 @@ pub fn hops(frames: &[Seen], key: &Key) -> (Vec<Hop>, Vec<Hop>) {
     (one_packet(frames, |p| is_forward(key, p)), one_packet(frames, |p| is_reply(key, p)))
 }
 
-/// The ICMP error among the reply frames, if the answer was one: (type, code).
-pub fn icmp_error(frames: &[Seen], key: &Key) -> Option<(u8, u8)> {
-    frames.iter().find_map(|s| match &s.pkt {
-        Packet::Ipv4(p) if p.quoted().is_some() && is_reply(key, p) => match p.l4 {
-            L4::Icmp { ty, code, .. } => Some((ty, code)),
-            _ => None,
-        },
-        _ => None,
-    })
-}
-
 /// An ARP request that nobody answered: (target, namespace, device), where it was first
 /// sent (the device the route chose; a bridge then floods it to its ports).
 pub fn unanswered_arp(frames: &[Seen]) -> Option<(Ipv4Addr, NetnsName, IfName)> {
