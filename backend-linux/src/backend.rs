@@ -52,6 +52,10 @@ pub(crate) struct Ns {
     /// The packet capture probes read, opened by the first probe and kept (closing a
     /// packet socket waits for an RCU grace period, ~10 ms).
     pub(crate) capture: Option<OwnedFd>,
+    /// A raw ICMP socket that sees the echo requests this namespace answers, as its stack
+    /// received them (after nat INPUT): the source an echo's receiver saw. Opened by the
+    /// first echo probe and kept.
+    pub(crate) echo_watch: Option<OwnedFd>,
     /// Keeps kernel receive timestamps on (see `probe::capture::clock_keeper`).
     pub(crate) _clock: Option<OwnedFd>,
     pub(crate) iptables_used: bool,
@@ -228,6 +232,7 @@ impl LinuxBackend {
         let ns = Ns {
             listeners: Vec::new(),
             capture: None,
+            echo_watch: None,
             _clock: Some(clock),
             iptables_used: false,
             counters: None,

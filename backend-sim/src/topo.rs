@@ -202,7 +202,7 @@ impl NsTopo {
             return true;
         }
         let lo = self.loopback_nets.iter().filter(|n| n.contains(ip)).map(|n| n.prefix()).max();
-        lo.is_some_and(|p| !self.netns.lookup(ip).is_some_and(|r| r.dst.prefix() > p))
+        lo.is_some_and(|p| self.netns.lookup(ip).is_none_or(|r| r.dst.prefix() <= p))
     }
 
     /// Who answers ARP for `ip` on `bridge`: the namespace itself, or a port.

@@ -58,6 +58,8 @@ struct Prepared {
     counters: Option<Vec<Counter>>,
     /// A capture opened now (the namespace had none yet).
     capture: Option<OwnedFd>,
+    /// An echo watch opened now (an echo probe, and the namespace had none yet).
+    echo_watch: Option<OwnedFd>,
 }
 
 /// What the sending side saw.
@@ -99,7 +101,7 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
     b.probes += 1;
     let token = format!("nettwin probe {} #{}", b.sandbox.id(), b.probes).into_bytes();
 
-    let mut prepared = prepare(b)?;
+    let mut prepared = prepare(b, probe.proto == Proto::Icmp)?;
     for (name, p) in prepared.iter_mut() {
         let Some(ns) = b.namespaces.get_mut(name) else { continue };
         if let Some(fd) = p.capture.take() {
@@ -107,6 +109,11 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
         } else if let Some(fd) = &ns.capture {
             // Whatever the capture saw since the last probe is not this probe's.
             capture::read_all(fd);
+        }
+        if let Some(fd) = p.echo_watch.take() {
+            ns.echo_watch = Some(fd);
+        } else if let Some(fd) = &ns.echo_watch {
+            while send::recv_raw(fd).is_some() {}
         }
         for l in &mut ns.listeners {
             l.drain();
@@ -165,13 +172,22 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
         Sent::Silence => silence::diagnose(b, &probe.from, probe.dst.ip, &hops, &counters),
         _ => None,
     };
-    let outcome = outcome(probe, sent, &hops, &reply, &counters, &frames, silence)?;
+    // The source the echo's receiver saw: its request, as its raw socket got it.
+    let echo_seen = match (&sent, reply.first()) {
+        (Sent::EchoAnswered, Some(h)) => b
+            .namespaces
+            .get(&h.netns)
+            .and_then(|ns| ns.echo_watch.as_ref())
+            .and_then(|fd| echo_request_source(fd, &token)),
+        _ => None,
+    };
+    let outcome = outcome(probe, sent, &hops, &reply, &counters, &frames, silence, echo_seen)?;
     path::place_counters(&mut hops, &counters, flow);
     Ok(Trace { probe: probe.clone(), flow, hops, outcome, reply })
 }
 
 /// Opens captures, reads link names and counters in every namespace, all at once.
-fn prepare(b: &mut LinuxBackend) -> Result<Vec<(NetnsName, Prepared)>, BackendError> {
+fn prepare(b: &mut LinuxBackend, echo: bool) -> Result<Vec<(NetnsName, Prepared)>, BackendError> {
     let mut jobs = Vec::new();
     for (name, ns) in &mut b.namespaces {
         // Counters read since the last iptables op (by `observe` or the last probe) are
@@ -179,6 +195,7 @@ fn prepare(b: &mut LinuxBackend) -> Result<Vec<(NetnsName, Prepared)>, BackendEr
         let known = ns.counters.take();
         let used = ns.iptables_used && known.is_none();
         let has_capture = ns.capture.is_some();
+        let open_watch = echo && ns.echo_watch.is_none();
         let job = ns
             .worker
             .submit(move |ctx| -> Result<Prepared, String> {
@@ -196,7 +213,12 @@ fn prepare(b: &mut LinuxBackend) -> Result<Vec<(NetnsName, Prepared)>, BackendEr
                 } else {
                     known
                 };
-                Ok(Prepared { names, counters, capture })
+                let echo_watch = if open_watch {
+                    Some(send::echo_watch().map_err(|e| format!("echo watch: {e}"))?)
+                } else {
+                    None
+                };
+                Ok(Prepared { names, counters, capture, echo_watch })
             })
             .map_err(|e| io_err("probe setup", e))?;
         jobs.push((name.clone(), job));
@@ -404,6 +426,18 @@ fn wait_listeners(
     }
 }
 
+/// The source of the echo request carrying `token` that a namespace's echo watch got.
+fn echo_request_source(fd: &OwnedFd, token: &[u8]) -> Option<Endpoint> {
+    while let Some(raw) = send::recv_raw(fd) {
+        let Some(p) = packet::parse_ipv4(&raw) else { continue };
+        if matches!(&p.l4, packet::L4::Icmp { ty: 8, rest, .. } if rest == token) {
+            return Some(Endpoint::new(p.src, 0));
+        }
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
 fn outcome(
     probe: &Probe,
     sent: Sent,
@@ -412,6 +446,7 @@ fn outcome(
     counters: &[(NetnsName, Counter)],
     frames: &[Seen],
     silence: Option<Silence>,
+    echo_seen: Option<Endpoint>,
 ) -> Result<Outcome, BackendError> {
     let last_ns = hops.last().map_or(&probe.from, |h| &h.netns).clone();
     let answered_from = reply.first().map(|h| h.netns.clone());
@@ -447,7 +482,9 @@ fn outcome(
         }
         Sent::Connected | Sent::EchoAnswered => {
             let netns = answered_from.clone().unwrap_or(last_ns);
-            let seen_src = reply.first().map_or(probe_src(probe, hops), |h| h.packet.dst);
+            let seen_src = echo_seen
+                .or_else(|| reply.first().map(|h| h.packet.dst))
+                .unwrap_or_else(|| probe_src(probe, hops));
             Outcome::Delivered { netns, socket: None, seen_src }
         }
         Sent::Failed(Errno::ECONNREFUSED) | Sent::IcmpError(3, 3) => {

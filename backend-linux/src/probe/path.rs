@@ -78,12 +78,16 @@ fn is_forward(key: &Key, p: &Ipv4) -> bool {
     }
 }
 
-fn is_reply(key: &Key, p: &Ipv4) -> bool {
+/// Whether `p` answers the probe: a SYN-ACK or RST acknowledging its ISN, an echo reply
+/// carrying its token, or an ICMP error quoting it (by ISN or token, or, when the quote was
+/// cut short, as an error fragmented on a small MTU can be, by the forward packet's IP id).
+fn is_reply(key: &Key, p: &Ipv4, forward_id: Option<u16>) -> bool {
     if let Some(q) = p.quoted() {
+        let same_id = forward_id == Some(q.id);
         return match (key, &q.l4) {
             (Key::Isn(isn), L4::Tcp { seq, .. }) => seq == isn,
-            (Key::Token(t), L4::Udp { payload, .. }) => contains(payload, t),
-            (Key::Token(t), L4::Icmp { ty: 8, rest, .. }) => contains(rest, t),
+            (Key::Token(t), L4::Udp { payload, .. }) => contains(payload, t) || same_id,
+            (Key::Token(t), L4::Icmp { ty: 8, rest, .. }) => contains(rest, t) || same_id,
             _ => false,
         };
     }
@@ -132,7 +136,14 @@ fn one_packet(frames: &[Seen], keep: impl Fn(&Ipv4) -> bool) -> Vec<Hop> {
 /// The forward and reply hops of the probe, each in time order (`frames` must be sorted
 /// by time).
 pub fn hops(frames: &[Seen], key: &Key) -> (Vec<Hop>, Vec<Hop>) {
-    (one_packet(frames, |p| is_forward(key, p)), one_packet(frames, |p| is_reply(key, p)))
+    let forward_id = frames.iter().find_map(|s| match &s.pkt {
+        Packet::Ipv4(p) if is_forward(key, p) => Some(p.id),
+        _ => None,
+    });
+    (
+        one_packet(frames, |p| is_forward(key, p)),
+        one_packet(frames, |p| is_reply(key, p, forward_id)),
+    )
 }
 
 /// An ARP request that nobody answered: (target, namespace, device), where it was first

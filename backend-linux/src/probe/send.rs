@@ -97,6 +97,18 @@ pub enum Connect {
     TimedOut,
 }
 
+/// A raw ICMP socket that only reads: it gets a copy of every ICMP packet the namespace's
+/// stack receives (after nat INPUT), echo requests it answers included. Run on a
+/// namespace worker.
+pub fn echo_watch() -> Result<OwnedFd, Errno> {
+    socket(
+        AddressFamily::Inet,
+        SockType::Raw,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        SockProtocol::Icmp,
+    )
+}
+
 /// Reads one IPv4 packet from a raw socket (non-blocking).
 pub fn recv_raw(fd: &OwnedFd) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 2048];

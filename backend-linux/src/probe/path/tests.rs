@@ -158,3 +158,31 @@ fn counters_go_before_the_namespaces_first_out_hop_else_after_its_last() {
     assert_eq!(counter_with(&counters, "DROP").map(|(ns, _)| ns.as_str()), Some("a1"));
     assert_eq!(counter_with(&counters, "REJECT"), None);
 }
+
+#[test]
+fn an_icmp_error_cut_short_by_fragmentation_is_matched_by_the_quoted_ip_id() {
+    let token = b"nettwin probe ntw-1-1 #1".to_vec();
+    let udp = Ipv4 {
+        src: ip("10.0.0.2"),
+        dst: ip("10.0.0.1"),
+        id: 77,
+        l4: L4::Udp { sport: 40000, dport: 81, payload: token.clone() },
+    };
+    // The first fragment of the error: the quote holds the headers and 12 bytes of payload.
+    let mut quote = vec![0x45, 0, 0, 52, 0, 77, 0, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1];
+    quote.extend_from_slice(&[0x9c, 0x40, 0, 81, 0, 32, 0, 0]);
+    quote.extend_from_slice(&token[..12]);
+    let err = Ipv4 {
+        src: ip("10.0.0.1"),
+        dst: ip("10.0.0.2"),
+        id: 5,
+        l4: L4::Icmp { ty: 3, code: 3, id: 0, rest: quote },
+    };
+    let f = vec![
+        seen("b", "eth0", Dir::Out, 1, Packet::Ipv4(udp)),
+        seen("a", "v0", Dir::In, 2, Packet::Ipv4(err.clone())),
+        seen("a", "v0", Dir::Out, 3, Packet::Ipv4(err)),
+    ];
+    let (fwd, reply) = hops(&f, &Key::Token(token));
+    assert_eq!((fwd.len(), reply.len()), (1, 2));
+}
