@@ -116,6 +116,12 @@ impl TableRules {
         self.exists
     }
 
+    /// Whether `chain` holds `rule` (which must be canonical, as `Rule::canonical` makes
+    /// it): what `iptables -C` answers.
+    pub fn contains_rule(&self, chain: &str, rule: &Rule) -> bool {
+        self.chains.get(chain).is_some_and(|c| c.rules.rules.contains(rule))
+    }
+
     /// How many rules jump or go to `chain`.
     pub fn references(&self, chain: &str) -> u32 {
         self.chains.get(chain).map_or(0, |c| c.callers.values().sum())

@@ -3,8 +3,9 @@
 //!
 //! Every plugin is idempotent in its own way ("create the chain unless it exists", "insert
 //! at the top unless the rule is there", "delete, ignoring not found"), so each step
-//! carries that condition; whoever executes the steps resolves it against the current
-//! rules (the planner does, against what it knows of the host). Rules are built in the
+//! carries that condition; [`resolve`] decides it against the current rules of the
+//! namespace and gives the unconditional commands (the planner resolves against the
+//! model of the host it plans for). Rules are built in the
 //! canonical form iptables-save prints them back in (`-d 172.26.64.2/20` given by a plugin
 //! is kept as `172.26.64.0/20`, `-s 127.0.0.1` as `127.0.0.1/32`), so they compare equal
 //! to rules read back from the kernel.
@@ -27,7 +28,8 @@ use super::cni_names::{
 use super::ports::AssignedPort;
 use crate::addr::{Cidr, IfAddr, Proto};
 use crate::iptables::{
-    AddrType, CtStates, IfacePattern, Match, Neg, PortDir, PortRange, Rule, Table, Target,
+    AddrType, Command, CtStates, IfacePattern, Match, Neg, PortDir, PortRange, Rule, RuleRef,
+    Ruleset, Table, Target,
 };
 use crate::names::ChainName;
 
@@ -459,6 +461,61 @@ pub fn portmap_del(network: &str, container_id: &str, mappings: &[PortMapping]) 
         IptStep::ClearChain { table: Table::Nat, chain: sn.clone() },
         IptStep::DeleteChain { table: Table::Nat, chain: sn },
     ]
+}
+
+/// Whether `chain` of `table` holds `rule` (compared in canonical form, as `iptables -C`
+/// compares).
+fn has_rule(rules: &Ruleset, table: Table, chain: &ChainName, rule: &Rule) -> bool {
+    rules.table(table).contains_rule(chain.as_str(), &rule.canonical())
+}
+
+fn has_chain(rules: &Ruleset, table: Table, chain: &ChainName) -> bool {
+    rules.table(table).chain(chain.as_str()).is_some()
+}
+
+/// The commands a plugin runs for `step` in a namespace whose rules are `rules`: the
+/// step's condition decided, the result unconditional (`-N` only for a missing chain,
+/// `-A` only for a missing rule, `-D` for each rule found, ...). Apply the commands before
+/// resolving the next step: later steps see what earlier ones did.
+pub fn resolve(step: &IptStep, rules: &Ruleset) -> Vec<(Table, Command)> {
+    match step {
+        IptStep::EnsureChain { table, chain } => (!has_chain(rules, *table, chain))
+            .then(|| (*table, Command::NewChain(chain.clone())))
+            .into_iter()
+            .collect(),
+        IptStep::InsertUnique { table, chain, rule } => (!has_rule(rules, *table, chain, rule))
+            .then(|| (*table, Command::Insert(chain.clone(), 1, rule.clone())))
+            .into_iter()
+            .collect(),
+        IptStep::AppendUnique { table, chain, rule } => (!has_rule(rules, *table, chain, rule))
+            .then(|| (*table, Command::Append(chain.clone(), rule.clone())))
+            .into_iter()
+            .collect(),
+        IptStep::DeleteRule { table, chain, rule } => has_rule(rules, *table, chain, rule)
+            .then(|| (*table, Command::Delete(chain.clone(), RuleRef::Spec(rule.clone()))))
+            .into_iter()
+            .collect(),
+        IptStep::ClearChain { table, chain } => {
+            let cmd = if has_chain(rules, *table, chain) {
+                Command::Flush(Some(chain.clone()))
+            } else {
+                Command::NewChain(chain.clone())
+            };
+            vec![(*table, cmd)]
+        }
+        IptStep::DeleteChain { table, chain } => has_chain(rules, *table, chain)
+            .then(|| (*table, Command::DeleteChain(chain.clone())))
+            .into_iter()
+            .collect(),
+        IptStep::DeleteJumpsTo { table, chain, target } => rules
+            .table(*table)
+            .chain(chain.as_str())
+            .into_iter()
+            .flat_map(|c| &c.rules)
+            .filter(|r| r.target.chain() == Some(target))
+            .map(|r| (*table, Command::Delete(chain.clone(), RuleRef::Spec(r.clone()))))
+            .collect(),
+    }
 }
 
 #[cfg(test)]
