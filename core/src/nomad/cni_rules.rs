@@ -463,10 +463,11 @@ pub fn portmap_del(network: &str, container_id: &str, mappings: &[PortMapping]) 
     ]
 }
 
-/// Whether `chain` of `table` holds `rule` (compared in canonical form, as `iptables -C`
-/// compares).
+/// Whether `chain` of `table` holds `rule` (as `iptables -C` answers). The rules built
+/// here are canonical by construction, so they compare as they are.
 fn has_rule(rules: &Ruleset, table: Table, chain: &ChainName, rule: &Rule) -> bool {
-    rules.table(table).contains_rule(chain.as_str(), &rule.canonical())
+    debug_assert_eq!(*rule, rule.canonical(), "plugin rules are built canonical");
+    rules.table(table).contains_rule(chain.as_str(), rule)
 }
 
 fn has_chain(rules: &Ruleset, table: Table, chain: &ChainName) -> bool {
@@ -477,44 +478,41 @@ fn has_chain(rules: &Ruleset, table: Table, chain: &ChainName) -> bool {
 /// step's condition decided, the result unconditional (`-N` only for a missing chain,
 /// `-A` only for a missing rule, `-D` for each rule found, ...). Apply the commands before
 /// resolving the next step: later steps see what earlier ones did.
-pub fn resolve(step: &IptStep, rules: &Ruleset) -> Vec<(Table, Command)> {
+pub fn resolve(step: IptStep, rules: &Ruleset) -> Vec<(Table, Command)> {
+    let one = |table, cmd| vec![(table, cmd)];
     match step {
-        IptStep::EnsureChain { table, chain } => (!has_chain(rules, *table, chain))
-            .then(|| (*table, Command::NewChain(chain.clone())))
-            .into_iter()
-            .collect(),
-        IptStep::InsertUnique { table, chain, rule } => (!has_rule(rules, *table, chain, rule))
-            .then(|| (*table, Command::Insert(chain.clone(), 1, rule.clone())))
-            .into_iter()
-            .collect(),
-        IptStep::AppendUnique { table, chain, rule } => (!has_rule(rules, *table, chain, rule))
-            .then(|| (*table, Command::Append(chain.clone(), rule.clone())))
-            .into_iter()
-            .collect(),
-        IptStep::DeleteRule { table, chain, rule } => has_rule(rules, *table, chain, rule)
-            .then(|| (*table, Command::Delete(chain.clone(), RuleRef::Spec(rule.clone()))))
-            .into_iter()
-            .collect(),
-        IptStep::ClearChain { table, chain } => {
-            let cmd = if has_chain(rules, *table, chain) {
-                Command::Flush(Some(chain.clone()))
-            } else {
-                Command::NewChain(chain.clone())
-            };
-            vec![(*table, cmd)]
+        IptStep::EnsureChain { table, chain } if !has_chain(rules, table, &chain) => {
+            one(table, Command::NewChain(chain))
         }
-        IptStep::DeleteChain { table, chain } => has_chain(rules, *table, chain)
-            .then(|| (*table, Command::DeleteChain(chain.clone())))
-            .into_iter()
-            .collect(),
+        IptStep::InsertUnique { table, chain, rule } if !has_rule(rules, table, &chain, &rule) => {
+            one(table, Command::Insert(chain, 1, rule))
+        }
+        IptStep::AppendUnique { table, chain, rule } if !has_rule(rules, table, &chain, &rule) => {
+            one(table, Command::Append(chain, rule))
+        }
+        IptStep::DeleteRule { table, chain, rule } if has_rule(rules, table, &chain, &rule) => {
+            one(table, Command::Delete(chain, RuleRef::Spec(rule)))
+        }
+        IptStep::ClearChain { table, chain } if has_chain(rules, table, &chain) => {
+            one(table, Command::Flush(Some(chain)))
+        }
+        IptStep::ClearChain { table, chain } => one(table, Command::NewChain(chain)),
+        IptStep::DeleteChain { table, chain } if has_chain(rules, table, &chain) => {
+            one(table, Command::DeleteChain(chain))
+        }
         IptStep::DeleteJumpsTo { table, chain, target } => rules
-            .table(*table)
+            .table(table)
             .chain(chain.as_str())
             .into_iter()
             .flat_map(|c| &c.rules)
-            .filter(|r| r.target.chain() == Some(target))
-            .map(|r| (*table, Command::Delete(chain.clone(), RuleRef::Spec(r.clone()))))
+            .filter(|r| r.target.chain() == Some(&target))
+            .map(|r| (table, Command::Delete(chain.clone(), RuleRef::Spec(r.clone()))))
             .collect(),
+        IptStep::EnsureChain { .. }
+        | IptStep::InsertUnique { .. }
+        | IptStep::AppendUnique { .. }
+        | IptStep::DeleteRule { .. }
+        | IptStep::DeleteChain { .. } => Vec::new(),
     }
 }
 

@@ -349,7 +349,7 @@ impl Planner {
         // Nomad: the namespace, then its admin chain and rule.
         self.emit(ops, Op::NetnsAdd { name: ns.clone() })?;
         let admin = nomad_admin_add(&self.admin, &self.bridge_match, self.client.subnet);
-        self.iptables(&admin, ops)?;
+        self.iptables(admin, ops)?;
         // loopback.
         let lo = IfName::new("lo")?;
         self.emit(ops, Op::LinkSet { netns: ns.clone(), name: lo, change: LinkChange::Up })?;
@@ -392,18 +392,18 @@ impl Planner {
         self.ensure_gateway_addr(IfAddr { ip: self.gateway, prefix: addr.prefix }, ops)?;
         let forward = Op::Sysctl { netns: host.clone(), key: SysctlKey::IpForward, value: true };
         self.emit(ops, forward)?;
-        self.iptables(&bridge_masq_add(NETWORK_NAME, &id, addr), ops)?;
+        self.iptables(bridge_masq_add(NETWORK_NAME, &id, addr), ops)?;
         // firewall.
-        self.iptables(&firewall_add(&self.admin.clone(), &[addr.ip]), ops)?;
+        self.iptables(firewall_add(&self.admin.clone(), &[addr.ip]), ops)?;
         // portmap.
         alloc.mappings = nomad_port_mappings(&alloc.placement.ports, self.client.portmap_host_ip());
         let pm = portmap_add(NETWORK_NAME, &id, addr, &alloc.mappings);
-        self.iptables(&pm.before_localnet, ops)?;
+        self.iptables(pm.before_localnet, ops)?;
         if pm.route_localnet {
             let key = SysctlKey::RouteLocalnet(bridge);
             self.emit(ops, Op::Sysctl { netns: host, key, value: true })?;
         }
-        self.iptables(&pm.after_localnet, ops)
+        self.iptables(pm.after_localnet, ops)
     }
 
     /// `ensureBridge`: creates the bridge unless the host has it; a link of that name that
@@ -554,8 +554,8 @@ impl Planner {
         if !alive {
             self.emit(&mut ops, Op::NetnsDel { name: ns.clone() })?;
         }
-        self.iptables(&portmap_del(NETWORK_NAME, alloc_id, &alloc.mappings), &mut ops)?;
-        self.iptables(&firewall_del(&[addr.ip]), &mut ops)?;
+        self.iptables(portmap_del(NETWORK_NAME, alloc_id, &alloc.mappings), &mut ops)?;
+        self.iptables(firewall_del(&[addr.ip]), &mut ops)?;
         // bridge: host-local first, then the interface (if the namespace is there), and
         // the masquerade rules of the addresses the interface still had.
         let eth0 = IfName::new(CONTAINER_IFNAME)?;
@@ -569,7 +569,7 @@ impl Planner {
             self.emit(&mut ops, Op::LinkDel { netns: ns.clone(), name: eth0 })?;
         }
         let found = alive.then_some(addr);
-        self.iptables(&bridge_masq_del(NETWORK_NAME, alloc_id, found), &mut ops)?;
+        self.iptables(bridge_masq_del(NETWORK_NAME, alloc_id, found), &mut ops)?;
         if alive {
             let lo = IfName::new("lo")?;
             let down = LinkChange::Down;
@@ -581,7 +581,7 @@ impl Planner {
 
     /// Resolves the plugins' steps against the host's rules, one at a time, and emits
     /// (and applies) the resulting commands.
-    fn iptables(&mut self, steps: &[IptStep], ops: &mut Vec<Op>) -> Result<(), PlanError> {
+    fn iptables(&mut self, steps: Vec<IptStep>, ops: &mut Vec<Op>) -> Result<(), PlanError> {
         for step in steps {
             let host = self.state.netns(self.host.as_str());
             let cmds = host.map(|h| resolve(step, &h.firewall)).unwrap_or_default();

@@ -54,7 +54,7 @@ pub fn assert_state_save(state: &State, netns: &str, path: &str) {
 /// commands, panicking where iptables would refuse.
 pub fn apply_steps<'a>(r: &mut Ruleset, steps: impl IntoIterator<Item = &'a IptStep>) {
     for step in steps {
-        for (table, cmd) in resolve(step, r) {
+        for (table, cmd) in resolve(step.clone(), r) {
             r.apply(table, &cmd).unwrap_or_else(|e| panic!("{table} {cmd}: {e}"));
         }
     }
