@@ -252,6 +252,12 @@ impl Planner {
         self.state.ipam_pools().get(NETWORK_NAME)
     }
 
+    /// Takes host ports on the client's address before any allocation (the client's
+    /// `reserved.reserved_ports`).
+    pub fn reserve_host_ports(&mut self, ports: &[u16]) {
+        self.ports.reserve(self.client.host_ip, ports.iter().copied());
+    }
+
     /// The host ports in use.
     pub fn ports(&self) -> &PortIndex {
         &self.ports
@@ -317,7 +323,8 @@ impl Planner {
         let mut alloc =
             Alloc { placement, addr: None, veth: None, mappings: Vec::new(), sockets: Vec::new() };
         let host_ip = self.client.host_ip;
-        let mut ops = Vec::new();
+        // A first ADD emits some 45 ops, later ones about 30.
+        let mut ops = Vec::with_capacity(48);
         if alloc.placement.mode == NetworkMode::Bridge
             && let Err(error) = self.bridge_add(&mut alloc, &mut ops)
         {
