@@ -9,6 +9,8 @@
 //! - `snapshot`: the normalized observed state both backends report.
 //! - `trace`: `Probe`, `Trace`, hops, steps and outcomes.
 //! - `backend`: the `Backend` trait both backends implement.
+//! - `show`: a `Snapshot` rendered like `ip -br addr`, `ip route`, `iptables-save`, `ss`,
+//!   `bridge link`.
 //!
 //! Architecture invariant: nothing here does I/O, reads a clock or draws unseeded random
 //! numbers. The kernel is never mentioned except as the thing being modeled.
@@ -21,6 +23,7 @@ pub mod iptables;
 pub mod names;
 pub mod nomad;
 pub mod op;
+pub mod show;
 pub mod snapshot;
 pub mod state;
 pub mod text;

@@ -1,0 +1,39 @@
+//! `--backend`: opening the simulator, the linux backend, or both for a comparison.
+//! A fresh backend is opened for every scenario, so scenarios never see each other's state.
+
+use std::process::ExitCode;
+
+use miette::Report;
+use nettwin_core::backend::Backend;
+
+use crate::BackendChoice;
+
+/// The backends one scenario runs on: one, or two to compare.
+pub enum Opened {
+    /// One backend.
+    One(Box<dyn Backend>),
+    /// The simulator (left) and the kernel (right).
+    Both(Box<dyn Backend>, Box<dyn Backend>),
+}
+
+/// Opens fresh backends for one scenario.
+pub fn open(choice: BackendChoice) -> Result<Opened, Report> {
+    Ok(match choice {
+        BackendChoice::Sim => Opened::One(sim()?),
+        BackendChoice::Linux => Opened::One(linux()?),
+        BackendChoice::Both => Opened::Both(sim()?, linux()?),
+    })
+}
+
+fn sim() -> Result<Box<dyn Backend>, Report> {
+    Err(miette::miette!("the simulator backend (nettwin-sim) is not part of this build yet"))
+}
+
+fn linux() -> Result<Box<dyn Backend>, Report> {
+    Err(miette::miette!("the linux backend (nettwin-linux) is not part of this build yet"))
+}
+
+/// `nettwin gc`: removes what killed linux-backend runs left behind.
+pub fn gc() -> Result<ExitCode, Report> {
+    Err(miette::miette!("the linux backend (nettwin-linux) is not part of this build yet"))
+}

@@ -1,0 +1,110 @@
+//! Errors at the edge: a scenario's problems become miette diagnostics that name the file,
+//! line and column and underline the offending text; every other error is a plain report.
+
+use std::fmt;
+use std::io::IsTerminal;
+
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Report,
+};
+use nettwin_scenarios::{InvalidScenario, LoadError, Problem, ProblemKind};
+
+/// One problem of a scenario file, with the later problems of the same file as related
+/// diagnostics (so one report shows them all, in file order).
+#[derive(Debug)]
+struct ProblemDiag {
+    message: String,
+    label: &'static str,
+    span: miette::SourceSpan,
+    source: NamedSource<String>,
+    related: Vec<ProblemDiag>,
+}
+
+impl fmt::Display for ProblemDiag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ProblemDiag {}
+
+impl Diagnostic for ProblemDiag {
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let label = LabeledSpan::new_primary_with_span(Some(self.label.to_owned()), self.span);
+        Some(Box::new(std::iter::once(label)))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|d| d as &dyn Diagnostic)))
+    }
+}
+
+/// A short label under the underline, saying what the underlined text is.
+fn label(kind: &ProblemKind) -> &'static str {
+    match kind {
+        ProblemKind::Yaml { .. } => "here",
+        ProblemKind::Op { .. } => "this token",
+        ProblemKind::UnknownNetns { .. } => "no step creates this namespace",
+        ProblemKind::DuplicateProbe { .. } => "second probe with this name",
+        ProblemKind::SeenSrcNotDelivered { .. } => "only checkable when delivered",
+        ProblemKind::NomadNotSupported => "reserved for the planner",
+    }
+}
+
+fn problem_diag(e: &InvalidScenario, p: &Problem) -> ProblemDiag {
+    let bytes = &p.place.bytes;
+    ProblemDiag {
+        message: p.kind.to_string(),
+        label: label(&p.kind),
+        span: (bytes.start, bytes.end - bytes.start).into(),
+        source: NamedSource::new(&e.file.name, e.file.text.to_string()),
+        related: Vec::new(),
+    }
+}
+
+/// A scenario's problems as one report.
+pub fn invalid_scenario(e: &InvalidScenario) -> Report {
+    let mut diags = e.problems.iter().map(|p| problem_diag(e, p));
+    let Some(mut first) = diags.next() else {
+        return miette::miette!("{}: invalid scenario", e.file.name);
+    };
+    first.related = diags.collect();
+    Report::new(first)
+}
+
+/// A load error as a report: problems underlined, an unreadable file as such.
+pub fn load_error(e: LoadError) -> Report {
+    match e {
+        LoadError::Invalid(e) => invalid_scenario(&e),
+        other => Report::msg(other.to_string()),
+    }
+}
+
+/// Renders a report for the terminal: colors only when stderr is a terminal and NO_COLOR is
+/// unset, so that piped output (and tests) get plain text.
+pub fn render(report: &Report) -> String {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    if handler.render_report(&mut out, report.as_ref()).is_err() {
+        out = format!("{report}\n");
+    }
+    out
+}
+
+/// Any error as a report, keeping its source chain.
+pub fn error<E: std::error::Error + Send + Sync + 'static>(e: E) -> Report {
+    use miette::IntoDiagnostic;
+    match Err::<(), E>(e).into_diagnostic() {
+        Err(report) => report,
+        Ok(()) => unreachable!("an Err stays an Err"),
+    }
+}

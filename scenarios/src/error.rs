@@ -1,0 +1,108 @@
+//! Why a scenario did not load: every problem with its place in the file, as data. The
+//! command line renders them with the offending text underlined; tests compare the fields.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use nettwin_core::text::ParseError;
+
+use crate::source::{Place, SourceFile};
+
+/// A scenario that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read and has problems.
+    #[error("{0}")]
+    Invalid(#[from] InvalidScenario),
+}
+
+/// The problems of one file (at least one).
+#[derive(Debug, thiserror::Error)]
+pub struct InvalidScenario {
+    /// The file.
+    pub file: SourceFile,
+    /// Its problems, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for InvalidScenario {
+    /// One line per problem: `file:line:column: message`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}: {}", self.file.name, p.place, p.kind)?;
+        }
+        Ok(())
+    }
+}
+
+/// One problem and where it is.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Problem {
+    /// The offending text.
+    pub place: Place,
+    /// What is wrong.
+    pub kind: ProblemKind,
+}
+
+/// What is wrong with a scenario.
+#[derive(Clone, PartialEq, Debug, thiserror::Error)]
+pub enum ProblemKind {
+    /// The YAML did not parse or did not fit the format: bad syntax, an unknown or
+    /// duplicate key, a missing field, a value of the wrong type or form. The message is
+    /// serde-saphyr's, or the refusing type's (a CIDR, a name, an outcome).
+    #[error("{message}")]
+    Yaml {
+        /// The message, without its location.
+        message: String,
+    },
+    /// An op line that did not parse; the place is the offending token.
+    #[error("{error}")]
+    Op {
+        /// The op text.
+        text: String,
+        /// The parser's error (its span is inside `text`).
+        error: ParseError,
+    },
+    /// A name that no earlier step creates.
+    #[error("{what} {name:?} is not created by {by} (add `ip netns add {name}`)")]
+    UnknownNetns {
+        /// The name.
+        name: String,
+        /// What referred to it (`namespace`, `probe source`, `expected namespace`,
+        /// `path namespace`).
+        what: &'static str,
+        /// `an earlier step` for steps, `any step` for probes.
+        by: &'static str,
+    },
+    /// Two probes with one name.
+    #[error(
+        "a probe named {name:?} already exists (line {first_line}); probe names must be unique"
+    )]
+    DuplicateProbe {
+        /// The name.
+        name: String,
+        /// Where the first one is.
+        first_line: usize,
+    },
+    /// `seen_src` on a probe that is not expected to be delivered.
+    #[error("seen_src can only be checked when the outcome is delivered, not {outcome}")]
+    SeenSrcNotDelivered {
+        /// The expected outcome.
+        outcome: &'static str,
+    },
+    /// A `nomad:` section, which the planner will expand once it exists.
+    #[error("the nomad section is not supported yet; write the topology as steps")]
+    NomadNotSupported,
+}

@@ -1,0 +1,328 @@
+//! Loading: YAML text → `ScenarioFile` (shape) → `Scenario` (meaning). Every refusal is a
+//! `Problem` with the place of the offending text; the checks of meaning collect every
+//! problem of a file instead of stopping at the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use nettwin_core::op::{Op, text::parse_op};
+use nettwin_core::trace::Probe;
+use serde_saphyr::{DefaultMessageFormatter, MessageFormatter, Spanned};
+
+use crate::error::{InvalidScenario, LoadError, Problem, ProblemKind};
+use crate::format::{OutcomeKind, ProbeEntry, ScenarioFile, StepEntry};
+use crate::scenario::{Expectation, ExpectedError, PathPattern, ProbeCase, Scenario, Step};
+use crate::source::{Place, SourceFile};
+
+/// Reads and loads one scenario file; `path` as given names the file in messages.
+pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+    Ok(load_str(&path.display().to_string(), &text)?)
+}
+
+/// Loads a scenario from its text; `name` names the file in messages.
+pub fn load_str(name: &str, text: &str) -> Result<Scenario, InvalidScenario> {
+    let file = SourceFile::new(name, text);
+    let raw: ScenarioFile = match serde_saphyr::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let problem = yaml_problem(&file, &e);
+            return Err(InvalidScenario { file, problems: vec![problem] });
+        }
+    };
+    let mut problems = Vec::new();
+    let scenario = check(&file, raw, &mut problems);
+    if problems.is_empty() {
+        Ok(scenario)
+    } else {
+        problems.sort_by_key(|p| p.place.bytes.start);
+        Err(InvalidScenario { file, problems })
+    }
+}
+
+fn yaml_problem(file: &SourceFile, e: &serde_saphyr::Error) -> Problem {
+    let inner = e.without_snippet();
+    let message = DefaultMessageFormatter.format_message(inner).into_owned();
+    let place = match e.location() {
+        Some(loc) if loc.line() > 0 => {
+            file.token_place(usize::try_from(loc.line()).unwrap_or(usize::MAX), col(loc.column()))
+        }
+        _ => file.place(file.text.len()..file.text.len()),
+    };
+    Problem { place, kind: ProblemKind::Yaml { message } }
+}
+
+fn col(c: u64) -> usize {
+    usize::try_from(c).unwrap_or(usize::MAX)
+}
+
+/// The place of a spanned value: its bytes when known, else the token at its position.
+fn place_of<T>(file: &SourceFile, s: &Spanned<T>) -> Place {
+    let loc = s.referenced;
+    let span = loc.span();
+    match (span.byte_offset(), span.byte_len()) {
+        (Some(off), Some(len)) => {
+            let off = usize::try_from(off).unwrap_or(usize::MAX);
+            file.place(off..off.saturating_add(usize::try_from(len).unwrap_or(0)))
+        }
+        _ => file.token_place(col(loc.line()), col(loc.column())),
+    }
+}
+
+/// Checks the meaning of a file that has the right shape; pushes every problem found.
+fn check(file: &SourceFile, raw: ScenarioFile, problems: &mut Vec<Problem>) -> Scenario {
+    if let Some(nomad) = &raw.nomad {
+        let place = key_place(file, "nomad").unwrap_or_else(|| place_of(file, nomad));
+        problems.push(Problem { place, kind: ProblemKind::NomadNotSupported });
+    }
+    let steps = check_steps(file, &raw.steps, problems);
+    let created: BTreeSet<&str> = steps
+        .iter()
+        .filter_map(|s| match &s.op {
+            Op::NetnsAdd { name } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let probes = check_probes(file, &raw.probes, &created, problems);
+    Scenario {
+        file: file.clone(),
+        name: raw.name.value,
+        description: raw.description.value,
+        steps,
+        probes,
+    }
+}
+
+/// The place of a top-level key (`nomad:` at the start of a line).
+fn key_place(file: &SourceFile, key: &str) -> Option<Place> {
+    let needle = format!("{key}:");
+    let mut offset = 0;
+    for line in file.text.split_inclusive('\n') {
+        if line.starts_with(&needle) {
+            return Some(file.place(offset..offset + key.len()));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+fn check_steps(
+    file: &SourceFile,
+    entries: &[Spanned<StepEntry>],
+    problems: &mut Vec<Problem>,
+) -> Vec<Step> {
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    let mut steps = Vec::new();
+    for entry in entries {
+        let (text, place, expect) = match &entry.value {
+            StepEntry::Run(text) => (text.as_str(), place_of(file, entry), None),
+            StepEntry::Fails(f) => {
+                let expect = ExpectedError {
+                    kind: f.error.value.0,
+                    message: f.message.as_ref().map(|m| m.value.clone()),
+                };
+                (f.run.value.as_str(), place_of(file, &f.run), Some(expect))
+            }
+        };
+        let op = match parse_op(text) {
+            Ok(op) => op,
+            Err(error) => {
+                let place = token_in_scalar(file, &place, text, error.span.clone());
+                problems.push(Problem {
+                    place,
+                    kind: ProblemKind::Op { text: text.to_owned(), error },
+                });
+                continue;
+            }
+        };
+        if expect.is_none() {
+            let adding = match &op {
+                Op::NetnsAdd { name } => Some(name),
+                _ => None,
+            };
+            for ns in op.namespaces() {
+                if Some(ns) != adding && !known.contains(ns.as_str()) {
+                    let place = word_in_scalar(file, &place, text, ns.as_str());
+                    problems.push(Problem {
+                        place,
+                        kind: ProblemKind::UnknownNetns {
+                            name: ns.to_string(),
+                            what: "namespace",
+                            by: "an earlier step",
+                        },
+                    });
+                }
+            }
+        }
+        if let Op::NetnsAdd { name } = &op {
+            known.insert(name.to_string());
+        }
+        steps.push(Step { op, text: text.to_owned(), expect, place });
+    }
+    steps
+}
+
+/// The place of a byte range of a scalar's value; the whole scalar when it cannot be
+/// aligned with the file.
+fn token_in_scalar(
+    file: &SourceFile,
+    scalar: &Place,
+    value: &str,
+    range: std::ops::Range<usize>,
+) -> Place {
+    match file.map_scalar(scalar.bytes.start, value, range) {
+        Some(bytes) => file.place(bytes),
+        None => scalar.clone(),
+    }
+}
+
+/// The place of the first token of an op text equal to `word`.
+fn word_in_scalar(file: &SourceFile, scalar: &Place, value: &str, word: &str) -> Place {
+    let tokens = nettwin_core::text::tokenize(value).unwrap_or_default();
+    match tokens.iter().find(|t| t.text == word) {
+        Some(t) => token_in_scalar(file, scalar, value, t.span.clone()),
+        None => scalar.clone(),
+    }
+}
+
+fn check_probes(
+    file: &SourceFile,
+    entries: &[ProbeEntry],
+    created: &BTreeSet<&str>,
+    problems: &mut Vec<Problem>,
+) -> Vec<ProbeCase> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut probes = Vec::new();
+    let unknown = |place: Place, name: &str, what: &'static str, problems: &mut Vec<_>| {
+        if !created.contains(name) {
+            problems.push(Problem {
+                place,
+                kind: ProblemKind::UnknownNetns { name: name.to_owned(), what, by: "any step" },
+            });
+        }
+    };
+    for e in entries {
+        let place = place_of(file, &e.name);
+        if let Some(first_line) = seen.insert(&e.name.value, place.line) {
+            problems.push(Problem {
+                place: place.clone(),
+                kind: ProblemKind::DuplicateProbe { name: e.name.value.clone(), first_line },
+            });
+        }
+        unknown(place_of(file, &e.from), e.from.value.as_str(), "probe source", problems);
+        if let Some(at) = &e.expect.at {
+            unknown(place_of(file, at), at.value.as_str(), "expected namespace", problems);
+        }
+        let outcome = e.expect.outcome.value;
+        if let Some(s) = &e.expect.seen_src
+            && outcome != OutcomeKind::Delivered
+        {
+            problems.push(Problem {
+                place: place_of(file, s),
+                kind: ProblemKind::SeenSrcNotDelivered { outcome: outcome.as_str() },
+            });
+        }
+        let path = e.expect.path.as_ref().map(|p| {
+            for hop in &p.value {
+                if let Some(ns) = hop.value.0.exact_netns() {
+                    unknown(place_of(file, hop), ns, "path namespace", problems);
+                }
+            }
+            PathPattern(p.value.iter().map(|h| h.value.0.clone()).collect())
+        });
+        let to = e.to.value.0;
+        probes.push(ProbeCase {
+            probe: Probe {
+                name: e.name.value.clone(),
+                from: e.from.value.clone(),
+                src: e.src.as_ref().map(|s| s.value.0),
+                sport: e.sport.as_ref().map(|s| s.value),
+                dst: to.dst,
+                proto: to.proto,
+            },
+            expect: Expectation {
+                outcome,
+                at: e.expect.at.as_ref().map(|a| a.value.clone()),
+                seen_src: e.expect.seen_src.as_ref().map(|s| s.value.0),
+                path,
+            },
+            place,
+        });
+    }
+    probes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nettwin_core::error::ErrorKind;
+
+    const GOOD: &str = r#"name: tiny
+description: Two namespaces over a veth.
+steps:
+  - ip netns add a
+  - ip netns add b
+  - ip -n a link add v0 type veth peer name v1 netns b
+  - run: ip -n a link add v0 type veth peer name v1 netns b
+    error: already-exists
+    message: '"v0"'
+  - run: ip -n ghost link set lo up
+    error: not-found
+probes:
+  - name: a to b
+    from: a
+    to: 10.0.0.2:80/tcp
+    sport: 40001
+    expect:
+      outcome: refused
+      at: b
+      path: [a/v0:out, "*", b/*]
+  - name: ping
+    from: a
+    src: 10.0.0.1
+    to: 10.0.0.2/icmp
+    expect: { outcome: delivered, seen_src: 10.0.0.1 }
+"#;
+
+    #[test]
+    fn valid_scenario_loads_steps_and_probes() {
+        let s = load_str("tiny.yaml", GOOD).expect("loads");
+        assert_eq!(s.name, "tiny");
+        assert_eq!(s.steps.len(), 5);
+        assert_eq!(s.steps[2].text, "ip -n a link add v0 type veth peer name v1 netns b");
+        assert_eq!(s.steps[2].place.line, 6);
+        let e = s.steps[3].expect.as_ref().expect("expected error");
+        assert_eq!((e.kind, e.message.as_deref()), (ErrorKind::AlreadyExists, Some("\"v0\"")));
+        assert_eq!(s.steps[3].place.line, 7);
+        assert_eq!(s.probes.len(), 2);
+        assert_eq!(s.probes[0].probe.sport, Some(40001));
+        assert_eq!(s.probes[0].expect.path.as_ref().map(|p| p.0.len()), Some(3));
+        assert_eq!(s.probes[1].probe.proto, nettwin_core::addr::Proto::Icmp);
+        assert_eq!(s.probes[1].place.line, 21);
+    }
+
+    #[test]
+    fn failing_step_may_name_an_unknown_namespace() {
+        // `ghost` is only named by a step that must fail; that is not a problem.
+        let s = load_str("tiny.yaml", GOOD).expect("loads");
+        assert_eq!(s.steps[4].expect.as_ref().map(|e| e.kind), Some(ErrorKind::NotFound));
+    }
+
+    #[test]
+    fn every_problem_of_a_file_is_reported_in_file_order() {
+        let text = "name: x\ndescription: y\nsteps:\n  - ip -n a link set lo up\n  - ip netns add b\n  - ip -n b link add abcdefghijklmnop type bridge\nprobes:\n  - name: p\n    from: c\n    to: 1.2.3.4:5/udp\n    expect: { outcome: dropped }\n";
+        let err = load_str("x.yaml", text).expect_err("refused");
+        let lines: Vec<usize> = err.problems.iter().map(|p| p.place.line).collect();
+        assert_eq!(lines, vec![4, 6, 9], "{err}");
+    }
+
+    #[test]
+    fn op_error_inside_a_folded_scalar_points_into_the_right_line() {
+        let text = "name: x\ndescription: y\nsteps:\n  - ip netns add a\n  - ip -n a link add\n      v0 type vxlan\n";
+        let err = load_str("x.yaml", text).expect_err("refused");
+        let p = &err.problems[0];
+        assert_eq!((p.place.line, p.place.column), (6, 15));
+        assert_eq!(&err.file.text[p.place.bytes.clone()], "vxlan");
+    }
+}
