@@ -40,6 +40,7 @@ fn placement(id: &str, netns: &str, ports: &[(&str, u16, u16)]) -> Placement {
                 host_ip: HOST_IP,
             })
             .collect(),
+        veth: None,
     }
 }
 

@@ -21,7 +21,7 @@ use std::fmt;
 use super::client_file::ClientFile;
 use super::jobspec::{Group, Job};
 use super::plan::{PlanSetupError, PlanStop, describe_alloc, plan_one, planner_on_standard_host};
-use super::planner::{Alloc, DelMode, Planner};
+use super::planner::{Alloc, DelMode, Pin, Planner};
 use super::seed::Seed;
 use crate::names::NetnsName;
 use crate::snapshot::{LinkSnapshot, NetnsSnapshot, Snapshot};
@@ -116,7 +116,7 @@ pub fn plan_update(
     let mut failure = None;
     'old: for group in &old.groups {
         for index in 0..group.count {
-            match plan_one(&mut planner, &old.name, group, index) {
+            match plan_one(&mut planner, &old.name, group, index, &Pin::default()) {
                 Ok(a) => running.entry(group.name.clone()).or_default().push(a.alloc),
                 Err(stop) => {
                     failure = Some(stop);
@@ -174,7 +174,7 @@ fn update(
     let version = format!("{}@2", new.name);
     for (group, from, to) in starts {
         for index in from..to {
-            let alloc = plan_one(planner, &version, &group, index)?.alloc;
+            let alloc = plan_one(planner, &version, &group, index, &Pin::default())?.alloc;
             if let Some(g) = out.iter_mut().find(|g| g.name == group.name) {
                 g.created.push(alloc);
             }

@@ -12,8 +12,8 @@ use std::net::Ipv4Addr;
 
 use super::client::ClientConfig;
 use super::client_file::ClientFile;
-use super::jobspec::{Job, NetworkMode};
-use super::planner::{AddFailure, Alloc, PlanError, Planner};
+use super::jobspec::{Group, Job, NetworkMode};
+use super::planner::{AddFailure, Alloc, Pin, PlanError, Planner};
 use super::seed::Seed;
 use crate::addr::{Cidr, IfAddr};
 use crate::error::OpError;
@@ -186,19 +186,7 @@ pub struct JobPlan {
 /// host of `client`.
 pub fn plan_job(job: &Job, client: &ClientFile, seed: Seed) -> Result<JobPlan, PlanSetupError> {
     let (host_ops, mut planner) = planner_on_standard_host(client, seed)?;
-    let mut allocs = Vec::new();
-    let mut failure = None;
-    'groups: for group in &job.groups {
-        for index in 0..group.count {
-            match plan_one(&mut planner, &job.name, group, index) {
-                Ok(a) => allocs.push(a),
-                Err(f) => {
-                    failure = Some(f);
-                    break 'groups;
-                }
-            }
-        }
-    }
+    let (allocs, failure) = plan_groups(&mut planner, job, |_, _| Pin::default());
     Ok(JobPlan {
         job: job.name.clone(),
         seed,
@@ -210,16 +198,36 @@ pub fn plan_job(job: &Job, client: &ClientFile, seed: Seed) -> Result<JobPlan, P
     })
 }
 
+/// Plans every allocation of `job` on `planner` (groups in file order, `count` each), with
+/// the names `pin` fixes for allocation `index` of a group; stops at the first failure.
+pub fn plan_groups(
+    planner: &mut Planner,
+    job: &Job,
+    pin: impl Fn(&Group, u32) -> Pin,
+) -> (Vec<PlannedAlloc>, Option<PlanStop>) {
+    let mut allocs = Vec::new();
+    for group in &job.groups {
+        for index in 0..group.count {
+            match plan_one(planner, &job.name, group, index, &pin(group, index)) {
+                Ok(a) => allocs.push(a),
+                Err(stop) => return (allocs, Some(stop)),
+            }
+        }
+    }
+    (allocs, None)
+}
+
 /// Schedules, sets up and starts allocation `index` of `group`.
 pub(super) fn plan_one(
     planner: &mut Planner,
     job: &str,
-    group: &super::jobspec::Group,
+    group: &Group,
     index: u32,
+    pin: &Pin,
 ) -> Result<PlannedAlloc, PlanStop> {
     let none = |error| PlanStop::Setup(AddFailure { ops: Vec::new(), error });
     let placement = planner
-        .schedule(job, group, index)
+        .schedule_pinned(job, group, index, pin)
         .map_err(|error| PlanStop::Placement { group: group.name.clone(), error })?;
     let id = placement.alloc_id.clone();
     let (_, setup) = planner.add(placement)?;

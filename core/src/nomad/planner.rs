@@ -101,6 +101,19 @@ pub struct Placement {
     pub mode: NetworkMode,
     /// The host ports, static first.
     pub ports: Vec<AssignedPort>,
+    /// The host veth name to use instead of the seeded one.
+    pub veth: Option<IfName>,
+}
+
+/// What a caller fixes instead of the seed for one allocation (a scenario pinning names).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Pin {
+    /// The allocation id.
+    pub alloc_id: Option<String>,
+    /// The allocation's namespace (Nomad names it after the id).
+    pub netns: Option<NetnsName>,
+    /// The host end of its veth pair.
+    pub veth: Option<IfName>,
 }
 
 /// A socket a task listens on: where, and which address.
@@ -276,8 +289,23 @@ impl Planner {
         group: &Group,
         index: u32,
     ) -> Result<Placement, PlanError> {
-        let alloc_id = self.seed.alloc_id(job, &group.name, index);
-        let netns = NetnsName::new(&alloc_id)?;
+        self.schedule_pinned(job, group, index, &Pin::default())
+    }
+
+    /// [`Planner::schedule`] with the names `pin` fixes instead of the seeded ones.
+    pub fn schedule_pinned(
+        &mut self,
+        job: &str,
+        group: &Group,
+        index: u32,
+        pin: &Pin,
+    ) -> Result<Placement, PlanError> {
+        let alloc_id =
+            pin.alloc_id.clone().unwrap_or_else(|| self.seed.alloc_id(job, &group.name, index));
+        let netns = match &pin.netns {
+            Some(n) => n.clone(),
+            None => NetnsName::new(&alloc_id)?,
+        };
         let ports =
             self.ports.assign(self.client.host_ip, &group.network.ports, &mut self.port_rng)?;
         Ok(Placement {
@@ -286,6 +314,7 @@ impl Planner {
             netns,
             mode: group.network.mode,
             ports,
+            veth: pin.veth.clone(),
         })
     }
 
@@ -365,7 +394,10 @@ impl Planner {
         let up = LinkChange::Up;
         self.emit(ops, Op::LinkSet { netns: host.clone(), name: bridge.clone(), change: up })?;
         // bridge: the veth pair, made in the container, host end moved out.
-        let veth = self.veth_name(&id);
+        let veth = match &alloc.placement.veth {
+            Some(v) => v.clone(),
+            None => self.veth_name(&id),
+        };
         self.emit(
             ops,
             Op::VethAdd {
