@@ -23,12 +23,14 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use super::client::{CONTAINER_IFNAME, ClientConfig, NETWORK_NAME};
 use super::cni_names::NOMAD_ADMIN_CHAIN;
 use super::cni_rules::{
-    IptStep, PortMapping, bridge_masq_add, bridge_masq_del, firewall_add, firewall_del,
-    nomad_admin_add, nomad_port_mappings, portmap_add, portmap_del, resolve,
+    IptStep, PortMapping, bridge_masq_add, bridge_masq_del, firewall_del, firewall_ip_steps,
+    firewall_setup, nomad_admin_add, nomad_port_mappings, portmap_container, portmap_del,
+    portmap_shared_dnat, portmap_shared_masq, resolve, resolve_ref,
 };
 use super::jobspec::{Group, Job, NetworkMode};
 use super::ports::{AssignedPort, PortError, PortIndex};
@@ -185,14 +187,23 @@ pub enum DelMode {
     NetnsAlreadyGone,
 }
 
+/// The steps that are the same on every ADD of a client, built once and resolved by
+/// reference (their rules are only cloned when a command is emitted).
+#[derive(Debug)]
+struct SharedSteps {
+    admin: Vec<IptStep>,
+    firewall: Vec<IptStep>,
+    portmap_masq: Vec<IptStep>,
+    portmap_dnat: Vec<IptStep>,
+}
+
 /// The planner for one client (one host namespace).
 #[derive(Clone, Debug)]
 pub struct Planner {
+    shared: Arc<SharedSteps>,
     client: ClientConfig,
     host: NetnsName,
     seed: Seed,
-    admin: ChainName,
-    bridge_match: IfacePattern,
     gateway: Ipv4Addr,
     ports: PortIndex,
     port_rng: SplitMix64,
@@ -226,13 +237,19 @@ impl Planner {
         let range = IpRange::new(&RangeConfig::subnet(client.subnet))?;
         let bridge_match = IfacePattern::new(client.bridge.as_str())
             .ok_or_else(|| PlanError::BridgeName(client.bridge.to_string()))?;
+        let admin = ChainName::new(NOMAD_ADMIN_CHAIN)?;
+        let shared = Arc::new(SharedSteps {
+            admin: nomad_admin_add(&admin, &bridge_match, client.subnet),
+            firewall: firewall_setup(&admin),
+            portmap_masq: portmap_shared_masq(),
+            portmap_dnat: portmap_shared_dnat(),
+        });
         Ok(Planner {
+            shared,
             ports: PortIndex::new(client.min_dynamic_port, client.max_dynamic_port),
             port_rng: seed.stream(&["ports", host.as_str()]),
-            admin: ChainName::new(NOMAD_ADMIN_CHAIN)?,
             gateway: range.gateway(),
             allocs: BTreeMap::new(),
-            bridge_match,
             client,
             host,
             seed,
@@ -384,8 +401,8 @@ impl Planner {
         let eth0 = IfName::new(CONTAINER_IFNAME)?;
         // Nomad: the namespace, then its admin chain and rule.
         self.emit(ops, Op::NetnsAdd { name: ns.clone() })?;
-        let admin = nomad_admin_add(&self.admin, &self.bridge_match, self.client.subnet);
-        self.iptables(admin, ops)?;
+        let shared = Arc::clone(&self.shared);
+        self.iptables_shared(&shared.admin, ops)?;
         // loopback.
         let lo = IfName::new("lo")?;
         self.emit(ops, Op::LinkSet { netns: ns.clone(), name: lo, change: LinkChange::Up })?;
@@ -433,16 +450,18 @@ impl Planner {
         self.emit(ops, forward)?;
         self.iptables(bridge_masq_add(NETWORK_NAME, &id, addr), ops)?;
         // firewall.
-        self.iptables(firewall_add(&self.admin.clone(), &[addr.ip]), ops)?;
-        // portmap.
+        self.iptables_shared(&shared.firewall, ops)?;
+        self.iptables(firewall_ip_steps(&[addr.ip]), ops)?;
+        // portmap (`portmap_add`: nothing at all without mappings).
         alloc.mappings = nomad_port_mappings(&alloc.placement.ports, self.client.portmap_host_ip());
-        let pm = portmap_add(NETWORK_NAME, &id, addr, &alloc.mappings);
-        self.iptables(pm.before_localnet, ops)?;
-        if pm.route_localnet {
-            let key = SysctlKey::RouteLocalnet(bridge);
-            self.emit(ops, Op::Sysctl { netns: host, key, value: true })?;
+        if alloc.mappings.is_empty() {
+            return Ok(());
         }
-        self.iptables(pm.after_localnet, ops)
+        self.iptables_shared(&shared.portmap_masq, ops)?;
+        let key = SysctlKey::RouteLocalnet(bridge);
+        self.emit(ops, Op::Sysctl { netns: host, key, value: true })?;
+        self.iptables_shared(&shared.portmap_dnat, ops)?;
+        self.iptables(portmap_container(NETWORK_NAME, &id, addr, &alloc.mappings), ops)
     }
 
     /// `ensureBridge`: creates the bridge unless the host has it; a link of that name that
@@ -616,6 +635,18 @@ impl Planner {
             self.emit(&mut ops, Op::NetnsDel { name: ns })?;
         }
         Ok(ops)
+    }
+
+    /// [`Planner::iptables`] for the shared steps, resolved by reference.
+    fn iptables_shared(&mut self, steps: &[IptStep], ops: &mut Vec<Op>) -> Result<(), PlanError> {
+        for step in steps {
+            let host = self.state.netns(self.host.as_str());
+            let cmds = host.map(|h| resolve_ref(step, &h.firewall)).unwrap_or_default();
+            for (table, cmd) in cmds {
+                self.emit(ops, Op::Iptables { netns: self.host.clone(), table, cmd })?;
+            }
+        }
+        Ok(())
     }
 
     /// Resolves the plugins' steps against the host's rules, one at a time, and emits
