@@ -26,7 +26,7 @@ pub fn open(choice: BackendChoice) -> Result<Opened, Report> {
 }
 
 fn sim() -> Result<Box<dyn Backend>, Report> {
-    Err(miette::miette!("the simulator backend (nettwin-sim) is not part of this build yet"))
+    Ok(Box::new(nettwin_sim::SimBackend::new()))
 }
 
 fn linux() -> Result<Box<dyn Backend>, Report> {

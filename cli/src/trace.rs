@@ -22,13 +22,13 @@ pub fn run(
         Opened::One(mut b) => {
             let run = nettwin_scenarios::run(&scenario, b.as_mut(), probe).map_err(diag::error)?;
             warn_about_steps(&scenario, &run);
-            print!("{}", render(&scenario, &run, format));
+            print!("{}", render(&run, format));
             Ok(ExitCode::SUCCESS)
         }
         Opened::Both(mut left, mut right) => {
             let outcome = check::compare_backends(&scenario, left.as_mut(), right.as_mut(), probe)?;
             let (run, _) = &outcome.left;
-            print!("{}", render(&scenario, run, format));
+            print!("{}", render(run, format));
             if outcome.disagreements.is_empty() {
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -48,15 +48,14 @@ fn warn_about_steps(scenario: &Scenario, run: &Run) {
 
 /// Every trace of a run, in the requested format. Deterministic: the same run gives the
 /// same bytes.
-pub fn render(scenario: &Scenario, run: &Run, format: Format) -> String {
+pub fn render(run: &Run, format: Format) -> String {
     match format {
         Format::Text => {
             let texts: Vec<String> = run.traces.iter().map(|t| text(&t.trace)).collect();
             texts.join("\n")
         }
         Format::Json => {
-            let items: Vec<serde_json::Value> =
-                run.traces.iter().map(|t| json(scenario, &t.trace)).collect();
+            let items: Vec<serde_json::Value> = run.traces.iter().map(|t| json(&t.trace)).collect();
             let mut s = serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_owned());
             s.push('\n');
             s
@@ -64,30 +63,13 @@ pub fn render(scenario: &Scenario, run: &Run, format: Format) -> String {
     }
 }
 
-/// One trace as text.
-// FIXME: this stands in for `nettwin_core::trace::render` (the simulator engineer's), to be
-// used as soon as it lands; it only prints the probe and its outcome.
+/// One trace as text (core's renderer: aligned columns, one hop per line).
 pub fn text(trace: &Trace) -> String {
-    format!(
-        "probe {:?}  {}/{}\n  {:?}\n",
-        trace.probe.name, trace.flow, trace.flow.proto, trace.outcome
-    )
+    nettwin_core::trace::render::text(trace)
 }
 
-/// One trace as a JSON object: `name`, `outcome`, `delivered_to`, `seen_src`, `hops` and
-/// the rest of the story (`flow`, `at`, `detail`, `reply`).
-pub fn json(_scenario: &Scenario, trace: &Trace) -> serde_json::Value {
-    let o = &trace.outcome;
-    serde_json::json!({
-        "name": trace.probe.name,
-        "from": trace.probe.from,
-        "flow": trace.flow,
-        "outcome": o.kind(),
-        "at": nettwin_scenarios::run::outcome_netns(o),
-        "delivered_to": o.delivered_to(),
-        "seen_src": o.seen_src().map(|s| s.to_string()),
-        "detail": o,
-        "hops": trace.hops,
-        "reply": trace.reply,
-    })
+/// One trace as a JSON object (core's renderer: `name`, `outcome`, `delivered_to`,
+/// `seen_src`, `hops`, ...).
+pub fn json(trace: &Trace) -> serde_json::Value {
+    nettwin_core::trace::render::json(trace)
 }

@@ -62,14 +62,17 @@ pub const NETNS_NAME_MAX: usize = 64;
 macro_rules! string_name {
     ($(#[$doc:meta])* $ty:ident, $check:path) => {
         $(#[$doc])*
+        ///
+        /// Shared text: a clone is a reference count, not a copy (traces clone names into
+        /// every hop).
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $ty(String);
+        pub struct $ty(std::sync::Arc<str>);
 
         impl $ty {
             /// Checks `s` and wraps it.
             pub fn new(s: &str) -> Result<Self, NameError> {
                 $check(s)?;
-                Ok(Self(s.to_owned()))
+                Ok(Self(std::sync::Arc::from(s)))
             }
 
             /// The name as text.

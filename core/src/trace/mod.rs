@@ -16,6 +16,8 @@ use crate::iptables::{RejectWith, Table};
 use crate::names::{IfName, NetnsName};
 use crate::state::{Route, Socket};
 
+pub mod render;
+
 /// The first source port used for probes that do not pin one.
 pub const DEFAULT_SPORT_BASE: u16 = 40000;
 
@@ -194,6 +196,12 @@ pub enum Step {
         /// The rule text, as iptables-save prints it.
         text: String,
     },
+    /// The packet went no further: the last hop of a reply path that did not reach the
+    /// original sender says here how it ended (forward paths end in `Trace::outcome`).
+    Stopped {
+        /// How it ended, in the terms of a probe's outcome.
+        outcome: Box<Outcome>,
+    },
 }
 
 /// One line of a trace.
@@ -285,6 +293,9 @@ pub enum Silence {
     /// A packet arrived with a local source address from outside (martian) or from
     /// 127.0.0.0/8 on a device without `route_localnet`.
     Martian,
+    /// The TTL ran out on a router (a routing loop); it answered ICMP time exceeded, which
+    /// TCP and UDP senders treat as a soft error: the sender times out.
+    TtlExceeded,
     /// The linux backend saw no answer and no DROP counter moved.
     NoAnswer,
 }

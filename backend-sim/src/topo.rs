@@ -1,0 +1,211 @@
+//! Derived topology indexes, rebuilt when the state changes: each namespace's local
+//! addresses (the local routing table) and, for each bridge, which port leads to the owner
+//! of an address (what the bridge's forwarding database holds once ARP has been answered).
+//!
+//! Both are pure functions of the `State`; they exist so that a trace through a host with
+//! thousands of ports costs a few map lookups instead of scans.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::Ipv4Addr;
+
+use nettwin_core::addr::Cidr;
+use nettwin_core::iptables::Ruleset;
+use nettwin_core::names::{IfName, NetnsName};
+use nettwin_core::state::{Link, LinkKind, Netns, State};
+
+/// How deep the search for an ARP answer goes through bridges chained by veths.
+const MAX_BRIDGE_DEPTH: u32 = 4;
+
+/// FNV-1a: a fixed, seedless hash for maps that are looked up and never iterated (so
+/// their order cannot leak into output). Names are short; hashing one costs less than the
+/// string comparisons of a B-tree search through thousands of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// A hash map that is looked up, never iterated.
+pub type LookupMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// The indexes of every namespace.
+#[derive(Debug, Default)]
+pub struct Topo {
+    namespaces: LookupMap<NetnsName, NsTopo>,
+}
+
+/// The indexes of one namespace.
+#[derive(Debug)]
+pub struct NsTopo {
+    /// Every address of every link, up or down, with its link.
+    local: BTreeMap<Ipv4Addr, IfName>,
+    /// The networks of `lo`'s addresses (127.0.0.0/8 once `lo` is up).
+    loopback_nets: Vec<Cidr>,
+    /// For each bridge: the port behind which each address is answered.
+    bridges: LookupMap<IfName, BTreeMap<Ipv4Addr, IfName>>,
+    /// The links, for lookup by name (a copy of the state's).
+    links: LookupMap<IfName, Link>,
+    /// The namespace without its rules (which `netfilter` compiles): routes, sockets,
+    /// sysctls and links, copied so that a walk never searches the state's map of
+    /// namespaces.
+    netns: Netns,
+}
+
+/// Who answers ARP for an address on a bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum L2Owner {
+    /// The bridge's own IP stack (the address is local to the bridge's namespace).
+    Local,
+    /// Something behind this port.
+    Port(IfName),
+}
+
+impl Topo {
+    /// Builds the indexes of `state`.
+    pub fn build(state: &State) -> Topo {
+        let namespaces = state
+            .namespaces()
+            .iter()
+            .map(|(name, ns)| (name.clone(), NsTopo::build(state, ns)))
+            .collect();
+        Topo { namespaces }
+    }
+
+    /// One namespace's indexes with the name as the index holds it, if it exists.
+    pub fn get(&self, name: &NetnsName) -> Option<(&NetnsName, &NsTopo)> {
+        self.namespaces.get_key_value(name)
+    }
+
+    /// One namespace's indexes (empty ones for an unknown namespace).
+    pub fn ns(&self, name: &(impl AsRef<str> + ?Sized)) -> &NsTopo {
+        let name = name.as_ref();
+        static EMPTY: std::sync::OnceLock<NsTopo> = std::sync::OnceLock::new();
+        self.namespaces.get(name).unwrap_or_else(|| EMPTY.get_or_init(NsTopo::empty))
+    }
+}
+
+impl NsTopo {
+    /// The indexes of a namespace with nothing in it.
+    pub fn empty() -> NsTopo {
+        NsTopo::build(&State::new(), &empty_netns())
+    }
+
+    fn build(state: &State, ns: &Netns) -> NsTopo {
+        let mut local = BTreeMap::new();
+        let mut loopback_nets = Vec::new();
+        for (name, link) in &ns.links {
+            for a in &link.addrs {
+                local.entry(a.ip).or_insert_with(|| name.clone());
+                if link.kind == LinkKind::Loopback && a.prefix < 32 {
+                    loopback_nets.push(a.network());
+                }
+            }
+        }
+        let mut bridges = LookupMap::default();
+        for (name, link) in ns.links.iter().filter(|(_, l)| l.is_bridge()) {
+            let mut owners: BTreeMap<Ipv4Addr, IfName> = BTreeMap::new();
+            if link.up {
+                for (port, plink) in ns.ports(name.as_str()) {
+                    for ip in reachable_behind(state, plink, MAX_BRIDGE_DEPTH) {
+                        owners.entry(ip).or_insert_with(|| port.clone());
+                    }
+                }
+            }
+            bridges.insert(name.clone(), owners);
+        }
+        let links = ns.links.iter().map(|(n, l)| (n.clone(), l.clone())).collect();
+        let netns = Netns {
+            links: ns.links.clone(),
+            routes: ns.routes.clone(),
+            ip_forward: ns.ip_forward,
+            bridge_nf_call_iptables: ns.bridge_nf_call_iptables,
+            firewall: Ruleset::default(),
+            sockets: ns.sockets.clone(),
+        };
+        NsTopo { local, loopback_nets, bridges, links, netns }
+    }
+
+    /// The namespace (routes, sockets, sysctls, links; not its rules).
+    pub fn netns(&self) -> &Netns {
+        &self.netns
+    }
+
+    /// A link by name.
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.get(name)
+    }
+
+    /// Whether `ip` is in the local table: an address of any link, or in `lo`'s networks.
+    pub fn is_local(&self, ip: Ipv4Addr) -> bool {
+        self.local.contains_key(&ip) || self.loopback_nets.iter().any(|n| n.contains(ip))
+    }
+
+    /// Who answers ARP for `ip` on `bridge`: the namespace itself, or a port.
+    pub fn l2_owner(&self, bridge: &str, ip: Ipv4Addr) -> Option<L2Owner> {
+        if self.is_local(ip) && !ip.is_loopback() {
+            return Some(L2Owner::Local);
+        }
+        self.bridges.get(bridge)?.get(&ip).map(|p| L2Owner::Port(p.clone()))
+    }
+}
+
+/// The addresses answered through bridge port `port` (a veth that is up, whose peer is up):
+/// every non-loopback address of the peer's namespace (arp_ignore=0 answers for any local
+/// address), and, when the peer is itself a bridge port, what its bridge reaches.
+fn reachable_behind(state: &State, port: &Link, depth: u32) -> Vec<Ipv4Addr> {
+    let LinkKind::Veth { peer_netns, peer } = &port.kind else { return Vec::new() };
+    let Some(pns) = state.netns(peer_netns.as_str()) else { return Vec::new() };
+    let Some(plink) = pns.link(peer.as_str()) else { return Vec::new() };
+    if !port.up || !plink.up || depth == 0 {
+        return Vec::new();
+    }
+    if let Some(master) = &plink.master {
+        if !pns.link(master.as_str()).is_some_and(|b| b.up) {
+            return Vec::new();
+        }
+        let mut out = ns_addresses(pns);
+        for (other, olink) in pns.ports(master.as_str()) {
+            if other != peer {
+                out.extend(reachable_behind(state, olink, depth - 1));
+            }
+        }
+        return out;
+    }
+    ns_addresses(pns)
+}
+
+fn empty_netns() -> Netns {
+    Netns {
+        links: BTreeMap::new(),
+        routes: Vec::new(),
+        ip_forward: false,
+        bridge_nf_call_iptables: false,
+        firewall: Ruleset::default(),
+        sockets: Vec::new(),
+    }
+}
+
+/// The namespace's addresses that ARP may be answered for (not 127.0.0.0/8).
+fn ns_addresses(ns: &Netns) -> Vec<Ipv4Addr> {
+    ns.links
+        .values()
+        .flat_map(|l| l.addrs.iter().map(|a| a.ip))
+        .filter(|ip| !ip.is_loopback())
+        .collect()
+}

@@ -1,0 +1,296 @@
+//! The packet walk: one packet's journey through namespaces, devices and hooks, recorded
+//! as hops, ending in an outcome and possibly an answer (SYN-ACK, echo reply, RST, ICMP
+//! error) that is walked back the same way, through conntrack.
+//!
+//! - `stack`: the IP stack of a namespace: local output, input, forwarding, delivery.
+//! - `link`: devices: veth crossing, bridge forwarding (with br_netfilter), loopback.
+//! - `hooks`: netfilter hooks in the kernel's order, NAT and its conntrack reversal.
+//!
+//! Every function on the path returns `Go`: `Err` ends the walk early with its `End`, so
+//! `?` reads like the kernel's `NF_DROP`/`return`.
+
+mod hooks;
+mod link;
+mod stack;
+
+pub(crate) use stack::source_for;
+
+use std::cell::RefCell;
+use std::net::Ipv4Addr;
+
+use nettwin_core::addr::{Endpoint, Proto};
+use nettwin_core::names::{IfName, NetnsName};
+use nettwin_core::state::Netns;
+use nettwin_core::trace::{Dir, Flow, Hop, Outcome, Probe, Silence, Step, Trace};
+
+use crate::conntrack::{Conntrack, CtRef};
+use crate::netfilter::{Firewall, Scratch};
+use crate::topo::{LookupMap, NsTopo, Topo};
+
+/// The TTL a Linux socket sends with (`net.ipv4.ip_default_ttl`).
+pub const DEFAULT_TTL: u8 = 64;
+
+/// At most this many hops per path: ends bridge loops, which have no TTL.
+const MAX_HOPS: usize = 512;
+
+/// A packet in flight.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pkt {
+    /// The header.
+    pub flow: Flow,
+    /// For ICMP errors: the header of the packet the error is about.
+    pub inner: Option<Flow>,
+    /// Time to live.
+    pub ttl: u8,
+    /// The skb mark (cleared when crossing into another namespace).
+    pub mark: u32,
+    /// The conntrack entry, inside the current namespace.
+    pub ct: Option<CtRef>,
+}
+
+impl Pkt {
+    fn new(flow: Flow, inner: Option<Flow>) -> Pkt {
+        Pkt { flow, inner, ttl: DEFAULT_TTL, mark: 0, ct: None }
+    }
+}
+
+/// Something sent back: generated in `from`, walked through its output path.
+#[derive(Clone, Debug)]
+pub(crate) struct Answer {
+    from: NetnsName,
+    flow: Flow,
+    inner: Option<Flow>,
+}
+
+/// How a walk ended.
+#[derive(Clone, Debug)]
+pub(crate) struct End {
+    outcome: Outcome,
+    answer: Option<Answer>,
+    /// For an answer's walk: it reached the original sender.
+    reached: bool,
+}
+
+impl End {
+    fn of(outcome: Outcome) -> End {
+        End { outcome, answer: None, reached: false }
+    }
+
+    fn timed_out(netns: &NetnsName, why: Silence) -> End {
+        End::of(Outcome::TimedOut { netns: netns.clone(), why })
+    }
+
+    fn with_answer(mut self, answer: Option<Answer>) -> End {
+        self.answer = answer;
+        self
+    }
+}
+
+/// The result of a step of the walk; `Err` ends it.
+type Go = Result<End, End>;
+
+/// Whether the walk follows the probe or its answer.
+enum Mode {
+    Probe,
+    Answer {
+        /// The namespace that sent the probe.
+        sender: NetnsName,
+        /// The probe's header as it left the sender.
+        origin: Flow,
+    },
+}
+
+/// One walk over a state.
+pub(crate) struct Walk<'s> {
+    topo: &'s Topo,
+    firewalls: &'s LookupMap<NetnsName, Firewall>,
+    ct: Conntrack,
+    hops: Vec<Hop>,
+    mode: Mode,
+    /// The namespaces met so far, resolved once: a walk visits a handful, and each lookup
+    /// in the state's maps of thousands costs more than the rest of a hop.
+    views: RefCell<Vec<(NetnsName, View<'s>)>>,
+    /// Buffers for netfilter traversals.
+    scratch: RefCell<Scratch<'s>>,
+}
+
+/// One namespace of the walk: its state, indexes and firewall.
+#[derive(Clone, Copy)]
+struct View<'s> {
+    ns: &'s Netns,
+    topo: &'s NsTopo,
+    fw: Option<&'s Firewall>,
+}
+
+/// Traces `probe`, whose header as it leaves the sender is `flow`.
+pub(crate) fn trace(
+    topo: &Topo,
+    firewalls: &LookupMap<NetnsName, Firewall>,
+    probe: &Probe,
+    flow: Flow,
+) -> Trace {
+    let mut w = Walk {
+        topo,
+        firewalls,
+        ct: Conntrack::default(),
+        hops: Vec::with_capacity(16),
+        mode: Mode::Probe,
+        views: RefCell::new(Vec::with_capacity(4)),
+        scratch: RefCell::new(Scratch::default()),
+    };
+    let from = w.canonical(&probe.from).map_or_else(|| probe.from.clone(), |(n, _)| n);
+    let end = w.output(&from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
+    let hops = std::mem::replace(&mut w.hops, Vec::with_capacity(16));
+    let mut reply = Vec::new();
+    if let Some(a) = end.answer {
+        w.mode = Mode::Answer { sender: from, origin: flow };
+        let start = Pkt::new(a.flow, a.inner);
+        let back = w.output(&a.from, start).unwrap_or_else(|e| e);
+        reply = std::mem::take(&mut w.hops);
+        if !back.reached {
+            let last = reply.last().map_or(a.flow, |h| h.packet);
+            let netns = outcome_netns(&back.outcome).unwrap_or(&a.from).clone();
+            reply.push(Hop {
+                netns,
+                device: None,
+                dir: Dir::Stack,
+                packet: last,
+                step: Step::Stopped { outcome: Box::new(back.outcome) },
+            });
+        }
+    }
+    Trace { probe: probe.clone(), flow, hops, outcome: end.outcome, reply }
+}
+
+fn outcome_netns(o: &Outcome) -> Option<&NetnsName> {
+    match o {
+        Outcome::Delivered { netns, .. }
+        | Outcome::Refused { netns, .. }
+        | Outcome::Dropped { netns, .. }
+        | Outcome::NoRoute { netns, .. }
+        | Outcome::TimedOut { netns, .. } => Some(netns),
+    }
+}
+
+impl<'s> Walk<'s> {
+    fn view(&self, name: &NetnsName) -> Option<View<'s>> {
+        if let Some(v) = self.known(name, |_, v| *v) {
+            return Some(v);
+        }
+        self.canonical(name).map(|(_, v)| v)
+    }
+
+    /// Looks `name` up among the namespaces met so far. Names met before are usually the
+    /// very same shared text: compare addresses first, then text.
+    fn known<T>(&self, name: &NetnsName, f: impl Fn(&NetnsName, &View<'s>) -> T) -> Option<T> {
+        let views = self.views.borrow();
+        let same = |n: &NetnsName| n.as_str().as_ptr() == name.as_str().as_ptr();
+        let hit =
+            views.iter().find(|(n, _)| same(n)).or_else(|| views.iter().find(|(n, _)| n == name));
+        hit.map(|(n, v)| f(n, v))
+    }
+
+    /// The namespace's name as the state's map holds it (so that later comparisons are
+    /// pointer comparisons), and its view.
+    fn canonical(&self, name: &NetnsName) -> Option<(NetnsName, View<'s>)> {
+        if let Some(hit) = self.known(name, |n, v| (n.clone(), *v)) {
+            return Some(hit);
+        }
+        let (key, topo) = self.topo.get(name)?;
+        let v = View { ns: topo.netns(), topo, fw: self.firewalls.get(name) };
+        self.views.borrow_mut().push((key.clone(), v));
+        Some((key.clone(), v))
+    }
+
+    /// A namespace of the state.
+    fn lookup_ns(&self, name: &NetnsName) -> Option<&'s Netns> {
+        self.view(name).map(|v| v.ns)
+    }
+
+    /// A namespace's topology indexes.
+    fn ns_topo(&self, name: &NetnsName) -> &'s NsTopo {
+        match self.view(name) {
+            Some(v) => v.topo,
+            None => self.topo.ns(name),
+        }
+    }
+
+    fn firewall(&self, ns: &NetnsName) -> Option<&'s Firewall> {
+        self.view(ns)?.fw
+    }
+
+    fn replying(&self) -> bool {
+        matches!(self.mode, Mode::Answer { .. })
+    }
+
+    /// Records a hop; ends the walk when the path grows without bound (a bridge loop).
+    fn hop(
+        &mut self,
+        netns: &NetnsName,
+        device: Option<&IfName>,
+        dir: Dir,
+        pkt: &Pkt,
+        step: Step,
+    ) -> Result<(), End> {
+        if self.hops.len() >= MAX_HOPS {
+            return Err(End::timed_out(netns, Silence::NoAnswer));
+        }
+        self.hops.push(Hop {
+            netns: netns.clone(),
+            device: device.cloned(),
+            dir,
+            packet: pkt.flow,
+            step,
+        });
+        Ok(())
+    }
+
+    /// Puts a step on the wire hop that just received the packet in `netns` (when it has
+    /// nothing else to say), else records it as a hop of the stack.
+    fn annotate(&mut self, netns: &NetnsName, seen: Flow, step: Step) -> Result<(), End> {
+        if let Some(last) = self.hops.last_mut()
+            && last.netns == *netns
+            && last.dir == Dir::In
+            && last.step == Step::Seen
+        {
+            last.step = step;
+            return Ok(());
+        }
+        let pkt = Pkt::new(seen, None);
+        self.hop(netns, None, Dir::Stack, &pkt, step)
+    }
+
+    /// An ICMP error about `pkt`, sent from `ns` back to its source (none while walking an
+    /// answer: errors about answers are not traced).
+    fn icmp_error(&self, ns: &NetnsName, pkt: &Pkt) -> Option<Answer> {
+        if self.replying() || pkt.inner.is_some() {
+            return None;
+        }
+        let src = self.icmp_source(ns, pkt);
+        let flow = Flow {
+            proto: Proto::Icmp,
+            src: Endpoint::new(src, 0),
+            dst: Endpoint::new(pkt.flow.src.ip, 0),
+        };
+        Some(Answer { from: ns.clone(), flow, inner: Some(pkt.flow) })
+    }
+
+    /// The source of an ICMP error: the destination when it is local, else what routing
+    /// back to the packet's source picks.
+    fn icmp_source(&self, ns: &NetnsName, pkt: &Pkt) -> Ipv4Addr {
+        if self.ns_topo(ns).is_local(pkt.flow.dst.ip) {
+            return pkt.flow.dst.ip;
+        }
+        self.lookup_ns(ns)
+            .and_then(|n| n.lookup(pkt.flow.src.ip).and_then(|r| n.source_for(r, pkt.flow.src.ip)))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED)
+    }
+
+    /// A transport-level answer (SYN-ACK, RST, echo reply) from `ns`: the header reversed.
+    fn reversed(&self, ns: &NetnsName, pkt: &Pkt) -> Option<Answer> {
+        if self.replying() {
+            return None;
+        }
+        Some(Answer { from: ns.clone(), flow: pkt.flow.reversed(), inner: None })
+    }
+}

@@ -1,0 +1,135 @@
+//! The `nettwin` binary, run as a user would: the library checks clean, output is
+//! deterministic, JSON has the documented fields, errors point at the offending text.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn nettwin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nettwin"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("nettwin runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const SEED: &str = "scenarios/library/seed-journey.yaml";
+
+#[test]
+fn check_of_the_library_passes_with_n_passed_0_failed() {
+    let n = std::fs::read_dir(root().join("scenarios/library"))
+        .expect("library")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "yaml")))
+        .count();
+    let out = nettwin(&["check", "scenarios/"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.lines().last(), Some(format!("{n} passed, 0 failed").as_str()), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("PASS  ")).count(), n);
+}
+
+#[test]
+fn trace_text_and_json_are_byte_identical_across_runs() {
+    for format in ["text", "json"] {
+        let a = nettwin(&["trace", SEED, "--format", format]);
+        let b = nettwin(&["trace", SEED, "--format", format]);
+        assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+        assert!(!a.stdout.is_empty());
+        assert_eq!(a.stdout, b.stdout, "{format} output differs between runs");
+    }
+}
+
+#[test]
+fn trace_json_is_an_array_with_one_object_per_probe() {
+    let out = nettwin(&["trace", SEED, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let items = v.as_array().expect("an array");
+    assert_eq!(items.len(), 4);
+    for item in items {
+        for key in ["name", "outcome", "delivered_to", "seen_src", "hops"] {
+            assert!(item.get(key).is_some(), "{key} missing in {item}");
+        }
+    }
+    assert_eq!(items[0]["outcome"], "delivered");
+    assert_eq!(items[0]["delivered_to"], "web");
+    assert_eq!(items[0]["seen_src"], "192.0.2.1:40000");
+    assert_eq!(items[3]["outcome"], "refused");
+    assert_eq!(items[3]["delivered_to"], serde_json::Value::Null);
+}
+
+#[test]
+fn trace_probe_selects_one_probe_and_refuses_an_unknown_name() {
+    let out = nettwin(&["trace", SEED, "--probe", "the world reaches redis on host port 25000"]);
+    let text = stdout(&out);
+    assert_eq!(text.lines().filter(|l| l.starts_with("probe ")).count(), 1, "{text}");
+    // The earlier probe was sent first, so the source port is the second default one.
+    assert!(text.contains("192.0.2.1:40001 → 192.0.2.10:25000/tcp"), "{text}");
+    let out = nettwin(&["trace", SEED, "--probe", "nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no probe named \"nope\""));
+}
+
+#[test]
+fn malformed_scenario_is_shown_with_file_line_column_and_underline() {
+    let file = "testdata/malformed-scenarios/unsupported-iptables-match.yaml";
+    let out = nettwin(&["check", file]);
+    let text = stdout(&out);
+    assert!(!out.status.success());
+    assert!(text.contains(&format!("[{file}:5:53]")), "{text}");
+    assert!(text.contains("unsupported match \"recent\""), "{text}");
+    let line = text.lines().find(|l| l.contains("───┬──")).expect("an underline");
+    let col = |s: &str, pat: &str| s.find(pat).map(|i| s[..i].chars().count());
+    let source = text.lines().find(|l| l.contains("-m recent")).expect("the source line");
+    assert_eq!(col(line, "─"), col(source, "recent"), "the underline is under `recent`:\n{text}");
+    assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
+}
+
+#[test]
+fn unmet_expectation_fails_check_with_expected_and_got() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("wrong.yaml");
+    std::fs::write(
+        &file,
+        "name: wrong\ndescription: d\nsteps:\n  - ip netns add a\n  - ip -n a link set lo up\nprobes:\n  - name: p\n    from: a\n    to: 127.0.0.1:80/tcp\n    expect: { outcome: delivered }\n",
+    )
+    .expect("write");
+    let out = nettwin(&["check", path(&file)]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text.contains("line 7: probe \"p\": outcome: expected delivered, got refused"),
+        "{text}"
+    );
+    assert!(text.contains("probe \"p\"  127.0.0.1:40000 → 127.0.0.1:80/tcp"), "the trace: {text}");
+    assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
+}
+
+#[test]
+fn show_renders_state_like_the_tools() {
+    let out = nettwin(&["show", "scenarios/library/job-bridge-mode.yaml", "--as", "ss"]);
+    let text = stdout(&out);
+    assert!(out.status.success());
+    assert!(text.contains("$ ip netns exec redis ss -ltun\n"), "{text}");
+    assert!(!text.contains("$ ip netns exec host ss"), "nothing listens on the host: {text}");
+    let out = nettwin(&["show", SEED, "--as", "iptables-save"]);
+    assert!(stdout(&out).contains("-A NOMAD-ADMIN -d 172.26.64.0/20 -o nomad -j ACCEPT"));
+}
+
+#[test]
+fn help_shows_examples() {
+    let text = stdout(&nettwin(&["--help"]));
+    assert!(text.contains("Examples:"), "{text}");
+    assert!(text.contains("nettwin check scenarios/"), "{text}");
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
