@@ -296,7 +296,9 @@ pub fn firewall_setup(admin: &ChainName) -> Vec<IptStep> {
 /// The firewall plugin's two rules per container address, appended to its chain.
 pub fn firewall_ip_steps(ips: &[Ipv4Addr]) -> Vec<IptStep> {
     let fwd = chain(FORWARD_CHAIN);
-    ips.iter().flat_map(|ip| firewall_ip_rules(*ip).map(|r| append(Table::Filter, &fwd, r))).collect()
+    ips.iter()
+        .flat_map(|ip| firewall_ip_rules(*ip).map(|r| append(Table::Filter, &fwd, r)))
+        .collect()
 }
 
 /// The firewall plugin's DEL: the container's rules go (from the cached result, so also
@@ -348,7 +350,11 @@ pub fn portmap_add(
     }
     let mut after = portmap_shared_dnat();
     after.extend(portmap_container(network, container_id, addr, mappings));
-    PortmapAdd { before_localnet: portmap_shared_masq(), route_localnet: true, after_localnet: after }
+    PortmapAdd {
+        before_localnet: portmap_shared_masq(),
+        route_localnet: true,
+        after_localnet: after,
+    }
 }
 
 /// portmap's shared SETMARK and MASQ chains, their rules and the POSTROUTING jump (the
@@ -597,9 +603,7 @@ impl IptStep {
             IptStep::EnsureChain { chain, .. } => Command::NewChain(chain),
             IptStep::InsertUnique { chain, rule, .. } => Command::Insert(chain, 1, rule),
             IptStep::AppendUnique { chain, rule, .. } => Command::Append(chain, rule),
-            IptStep::DeleteRule { chain, rule, .. } => {
-                Command::Delete(chain, RuleRef::Spec(rule))
-            }
+            IptStep::DeleteRule { chain, rule, .. } => Command::Delete(chain, RuleRef::Spec(rule)),
             IptStep::ClearChain { chain, .. } => Command::Flush(Some(chain)),
             IptStep::DeleteJumpsTo { .. } => unreachable!("DeleteJumpsTo decides DeleteEach"),
             IptStep::DeleteChain { chain, .. } => Command::DeleteChain(chain),
