@@ -1,6 +1,7 @@
 //! Plan + apply a full /20: 4,093 bridge-mode allocations of one group (a dynamic port
 //! mapped to 8080 each), the most Nomad's default subnet holds.
 //!
+//! - `plan_slash20_no_ports`: the same allocations without ports (no portmap work).
 //! - `plan_slash20`: the planner schedules and sets up every allocation; planning applies
 //!   each op to its model `State` (that is the simulator's state: `SimBackend::apply` is
 //!   `State::apply`), so this is plan + apply.
@@ -24,14 +25,17 @@ use nettwin_core::state::State;
 /// Every address of 172.26.64.0/20 but the network, the gateway and the broadcast.
 const ALLOCS: u32 = 4093;
 
-fn job() -> Job {
-    let port = PortSpec { label: "http".into(), static_port: None, to: Some(8080) };
+/// One group of 4,093 bridge-mode allocations, each with `ports` dynamic ports.
+fn job(ports: usize) -> Job {
+    let ports = (0..ports)
+        .map(|i| PortSpec { label: format!("p{i}"), static_port: None, to: Some(8080) })
+        .collect();
     Job {
         name: "fleet".into(),
         groups: vec![Group {
             name: "web".into(),
             count: ALLOCS,
-            network: Network { mode: NetworkMode::Bridge, ports: vec![port] },
+            network: Network { mode: NetworkMode::Bridge, ports },
         }],
     }
 }
@@ -49,9 +53,11 @@ fn plan(job: &Job) -> Planner {
 }
 
 fn bench(c: &mut Criterion) {
-    let job = job();
+    let job = job(1);
     let mut g = c.benchmark_group("nomad");
     g.sample_size(10);
+    let no_ports = self::job(0);
+    g.bench_function("plan_slash20_no_ports", |b| b.iter_with_large_drop(|| plan(&no_ports)));
     // Dropping the result (some 200,000 heap objects) is not part of planning: measured
     // apart by `drop_slash20`.
     g.bench_function("plan_slash20", |b| b.iter_with_large_drop(|| plan(&job)));
