@@ -10,6 +10,9 @@
 //!   allocation its ops and the host's `iptables-save`, rendered as text.
 //! - `diff`: `nettwin plan --diff`: the network state before and after a job update, as a
 //!   `nomad job plan`-style diff.
+//! - `libcni`: how libcni drives a conflist (plugin order, stdin, environment), as data,
+//!   for the conformance test that runs the real plugins.
+//! - `normalize`: the documented rule that compares the plugins' result with the plan's.
 //! - `ports`: host port bookkeeping per host address (static collisions, dynamic picks).
 //! - `seed`: seeded stand-ins for everything Nomad, the plugins and the kernel draw at
 //!   random (allocation ids, veth names, MACs, the port picker's generator).
@@ -24,6 +27,8 @@ pub mod cni_names;
 pub mod cni_rules;
 pub mod diff;
 pub mod jobspec;
+pub mod libcni;
+pub mod normalize;
 pub mod plan;
 pub mod planner;
 pub mod ports;
