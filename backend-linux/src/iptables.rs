@@ -1,0 +1,340 @@
+//! iptables through `iptables-restore --noflush` batches and `iptables-save -c`.
+//!
+//! A batch is every pending iptables op of one namespace, rendered as one restore input
+//! with one section per table (`*filter ... COMMIT`, `*nat ... COMMIT`). Ops of different
+//! tables commute (no command of one table reads or changes the other), so grouping them by
+//! table gives the same results as running them in order; within a table the order is kept.
+//!
+//! Each COMMIT is atomic, and iptables-restore stops at the first failure, so a failed run
+//! tells exactly which sections were committed. To report each op's result as if the ops
+//! had run one at a time (`run_batch`):
+//! - sections before the failing one were committed: their ops succeeded;
+//! - if the message names the line of an op (`line 3 failed: ...`, `line 3: RULE_APPEND
+//!   failed (...)`), the ops before it in its section are re-run as a batch, that op gets the
+//!   message's kind, and everything after it is re-run as a new batch;
+//! - otherwise (a check deferred to COMMIT, such as `Chain 'X' does not exist`), the
+//!   section's ops run one per process until one fails, and the rest as a new batch.
+//!
+//! The planning is pure and tested with a fake executor; only `Restore::run` spawns.
+
+use std::io::{self, Write};
+use std::process::{Command as Process, Stdio};
+
+use nettwin_core::error::{ErrorKind, OpError};
+use nettwin_core::iptables::{Command, Table};
+
+use crate::errors::iptables_kind;
+
+/// `iptables-restore` failed: the line it blamed (if it said) and its message.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RestoreFailure {
+    /// The 1-based input line the message names.
+    pub line: Option<usize>,
+    /// The message, on one line.
+    pub message: String,
+}
+
+/// Runs one restore input and reports success or the failure.
+pub trait Restore {
+    /// Runs `input` through `iptables-restore --noflush`.
+    fn run(&mut self, input: &str) -> io::Result<Result<(), RestoreFailure>>;
+}
+
+/// The real thing: spawns `iptables-restore --noflush` from the calling thread, which must
+/// be a namespace worker (the child inherits the thread's namespace).
+#[derive(Debug, Default)]
+pub struct Spawn {
+    /// How many processes were spawned (for tests and benchmarks).
+    pub spawned: usize,
+}
+
+impl Restore for Spawn {
+    fn run(&mut self, input: &str) -> io::Result<Result<(), RestoreFailure>> {
+        self.spawned += 1;
+        let mut child = Process::new("iptables-restore")
+            .arg("--noflush")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        if out.status.success() {
+            return Ok(Ok(()));
+        }
+        Ok(Err(parse_failure(&String::from_utf8_lossy(&out.stderr))))
+    }
+}
+
+/// Reads the blamed line and the message out of iptables-restore's stderr.
+pub fn parse_failure(stderr: &str) -> RestoreFailure {
+    let mut line = None;
+    let mut parts = Vec::new();
+    for l in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if l.starts_with("Try `") {
+            continue;
+        }
+        if let Some(rest) = l.strip_prefix("Error occurred at line:") {
+            line = line.or_else(|| rest.trim().parse().ok());
+            continue;
+        }
+        if line.is_none()
+            && let Some(pos) = l.find("line ")
+        {
+            let digits: String = l[pos + 5..].chars().take_while(char::is_ascii_digit).collect();
+            line = digits.parse().ok();
+        }
+        parts.push(l);
+    }
+    RestoreFailure { line, message: parts.join(" ") }
+}
+
+/// `iptables-save -c`, spawned from the calling thread (a namespace worker).
+pub fn save_with_counters() -> io::Result<String> {
+    let out = Process::new("iptables-save").arg("-c").stdin(Stdio::null()).output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "iptables-save failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    String::from_utf8(out.stdout).map_err(io::Error::other)
+}
+
+/// One restore input and where each op sits in it.
+#[derive(Debug)]
+struct Plan {
+    text: String,
+    /// (table, line of its first op, COMMIT line, positions into the batch's op list).
+    sections: Vec<(Table, usize, usize, Vec<usize>)>,
+}
+
+fn plan(ops: &[(Table, &Command)], which: &[usize]) -> Plan {
+    let mut text = String::new();
+    let mut sections = Vec::new();
+    let mut line = 0;
+    for table in Table::ALL {
+        let mine: Vec<usize> = which.iter().copied().filter(|&i| ops[i].0 == table).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("*{table}\n"));
+        line += 1;
+        let first = line + 1;
+        for &i in &mine {
+            text.push_str(&format!("{}\n", ops[i].1));
+            line += 1;
+        }
+        text.push_str("COMMIT\n");
+        line += 1;
+        sections.push((table, first, line, mine));
+    }
+    Plan { text, sections }
+}
+
+fn op_error(table: Table, cmd: &Command, kind: ErrorKind, message: &str) -> OpError {
+    OpError::new(kind, "apply", format!("{table}: {cmd}")).detail(message.to_owned())
+}
+
+/// Runs `ops` (all of one namespace, in order) and returns each op's result as if they had
+/// been run one at a time (see the module docs for how).
+pub fn run_batch(exec: &mut dyn Restore, ops: &[(Table, &Command)]) -> Vec<Result<(), OpError>> {
+    let mut results: Vec<Option<Result<(), OpError>>> = vec![None; ops.len()];
+    let all: Vec<usize> = (0..ops.len()).collect();
+    run(exec, ops, &all, &mut results);
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(OpError::new(ErrorKind::Unexpected, "apply", "iptables")
+                    .detail("internal: op left without a result"))
+            })
+        })
+        .collect()
+}
+
+fn run(
+    exec: &mut dyn Restore,
+    ops: &[(Table, &Command)],
+    which: &[usize],
+    results: &mut [Option<Result<(), OpError>>],
+) {
+    if which.is_empty() {
+        return;
+    }
+    let p = plan(ops, which);
+    let failure = match exec.run(&p.text) {
+        Ok(Ok(())) => {
+            for &i in which {
+                results[i] = Some(Ok(()));
+            }
+            return;
+        }
+        Ok(Err(f)) => f,
+        Err(e) => {
+            for &i in which {
+                let (t, c) = ops[i];
+                results[i] = Some(Err(op_error(
+                    t,
+                    c,
+                    ErrorKind::Unexpected,
+                    &format!("could not run iptables-restore: {e}"),
+                )));
+            }
+            return;
+        }
+    };
+    // The failing section: the one whose lines hold the blamed line (the first without a
+    // line number, or the last when the line is past the end).
+    let s = failure
+        .line
+        .and_then(|l| p.sections.iter().position(|(_, _, end, _)| l <= *end))
+        .unwrap_or(if failure.line.is_some() { p.sections.len() - 1 } else { 0 });
+    for (_, _, _, committed) in &p.sections[..s] {
+        for &i in committed {
+            results[i] = Some(Ok(()));
+        }
+    }
+    let (_, first, _, section) = &p.sections[s];
+    let later: Vec<usize> = p.sections[s + 1..].iter().flat_map(|x| x.3.iter().copied()).collect();
+    // A section of one op failed because of that op, whatever line the message names.
+    let blamed = if section.len() == 1 {
+        section.first()
+    } else {
+        failure.line.and_then(|l| l.checked_sub(*first)).and_then(|k| section.get(k))
+    };
+    if let Some(&i) = blamed {
+        let k = section.iter().position(|&x| x == i).unwrap_or(0);
+        run(exec, ops, &section[..k], results);
+        let (t, c) = ops[i];
+        results[i] = Some(Err(op_error(t, c, iptables_kind(&failure.message), &failure.message)));
+        let rest: Vec<usize> = section[k + 1..].iter().copied().chain(later).collect();
+        run(exec, ops, &rest, results);
+        return;
+    }
+    // The message does not say which op: one process per op until one fails.
+    for (k, &i) in section.iter().enumerate() {
+        run(exec, ops, &[i], results);
+        if matches!(results[i], Some(Err(_))) {
+            let rest: Vec<usize> = section[k + 1..].iter().copied().chain(later).collect();
+            run(exec, ops, &rest, results);
+            return;
+        }
+    }
+    run(exec, ops, &later, results);
+}
+
+/// One counter of `iptables-save -c`: a rule's, or a built-in chain's policy's.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Counter {
+    /// The table.
+    pub table: Table,
+    /// The chain.
+    pub chain: String,
+    /// The 1-based rule number; `None` for the policy.
+    pub rule: Option<u32>,
+    /// Packets counted.
+    pub packets: u64,
+    /// The rule as iptables-save prints it (`-A CHAIN ...`), or the policy (`DROP`).
+    pub text: String,
+}
+
+impl Counter {
+    /// The verdict keyword the rule or policy ends with (`DROP`, `REJECT`, `ACCEPT`, ...).
+    pub fn verdict(&self) -> Option<&str> {
+        if self.rule.is_none() {
+            return Some(self.text.as_str());
+        }
+        let mut words = self.text.split_whitespace();
+        while let Some(w) = words.next() {
+            if w == "-j" {
+                return words.next();
+            }
+        }
+        None
+    }
+}
+
+/// Reads the counters of `iptables-save -c` output (tables other than filter and nat are
+/// skipped).
+pub fn parse_counters(save: &str) -> Vec<Counter> {
+    let mut out = Vec::new();
+    let mut table = None;
+    let mut numbers: Vec<(String, u32)> = Vec::new();
+    for line in save.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            table = Table::ALL.into_iter().find(|x| x.as_str() == t.trim());
+            numbers.clear();
+            continue;
+        }
+        let Some(table) = table else { continue };
+        if let Some(rest) = line.strip_prefix(':') {
+            // `:CHAIN POLICY [p:b]`; user chains have `-` as policy.
+            let mut w = rest.split_whitespace();
+            let (Some(chain), Some(policy), Some(c)) = (w.next(), w.next(), w.next()) else {
+                continue;
+            };
+            if policy != "-" {
+                out.push(Counter {
+                    table,
+                    chain: chain.to_owned(),
+                    rule: None,
+                    packets: packets_of(c),
+                    text: policy.to_owned(),
+                });
+            }
+        } else if line.starts_with('[')
+            && let Some((c, rule)) = line.split_once(' ')
+        {
+            let Some(chain) = rule.strip_prefix("-A ").and_then(|r| r.split_whitespace().next())
+            else {
+                continue;
+            };
+            let n = match numbers.iter_mut().find(|(c, _)| c == chain) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    numbers.push((chain.to_owned(), 1));
+                    1
+                }
+            };
+            out.push(Counter {
+                table,
+                chain: chain.to_owned(),
+                rule: Some(n),
+                packets: packets_of(c),
+                text: rule.to_owned(),
+            });
+        }
+    }
+    out
+}
+
+fn packets_of(c: &str) -> u64 {
+    c.trim_matches(|ch| ch == '[' || ch == ']')
+        .split(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The counters that moved between two readings, with how much.
+pub fn moved(before: &[Counter], after: &[Counter]) -> Vec<(Counter, u64)> {
+    after
+        .iter()
+        .filter_map(|a| {
+            let b = before
+                .iter()
+                .find(|b| b.table == a.table && b.chain == a.chain && b.rule == a.rule)
+                .map_or(0, |b| b.packets);
+            (a.packets > b).then(|| (a.clone(), a.packets - b))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,181 @@
+//! Batch planning against a fake iptables-restore that behaves like the real one: sections
+//! commit one at a time, the run stops at the first failure, and some failures name the op's
+//! line while others name the COMMIT line.
+
+use nettwin_core::iptables::{Command, Table};
+use nettwin_core::names::ChainName;
+
+use super::*;
+
+/// A fake restore: ops whose chain name starts with `BAD` fail naming their line, `LATE`
+/// fail naming the COMMIT line. Committed lines are recorded.
+#[derive(Default)]
+struct Fake {
+    runs: Vec<String>,
+    committed: Vec<String>,
+}
+
+impl Restore for Fake {
+    fn run(&mut self, input: &str) -> io::Result<Result<(), RestoreFailure>> {
+        self.runs.push(input.to_owned());
+        let mut pending = Vec::new();
+        let mut late = None;
+        for (n, line) in input.lines().enumerate() {
+            let n = n + 1;
+            if line.starts_with('*') {
+                pending.clear();
+                late = None;
+            } else if line == "COMMIT" {
+                if let Some(msg) = late {
+                    return Ok(Err(RestoreFailure { line: Some(n), message: msg }));
+                }
+                self.committed.append(&mut pending);
+            } else if line.contains(" BAD") {
+                return Ok(Err(RestoreFailure {
+                    line: Some(n),
+                    message: format!("iptables-restore: line {n} failed: Chain already exists."),
+                }));
+            } else {
+                if line.contains(" LATE") && late.is_none() {
+                    late = Some("Chain 'LATE' does not exist".to_owned());
+                }
+                pending.push(line.to_owned());
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+fn new_chain(name: &str) -> Command {
+    Command::NewChain(ChainName::new(name).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn kinds(results: &[Result<(), OpError>]) -> Vec<Option<ErrorKind>> {
+    results.iter().map(|r| r.as_ref().err().map(|e| e.kind)).collect()
+}
+
+#[test]
+fn a_good_batch_takes_one_process() {
+    let cmds = [new_chain("A"), new_chain("B"), new_chain("C")];
+    let ops: Vec<(Table, &Command)> =
+        vec![(Table::Filter, &cmds[0]), (Table::Nat, &cmds[1]), (Table::Filter, &cmds[2])];
+    let mut fake = Fake::default();
+    let r = run_batch(&mut fake, &ops);
+    assert_eq!(kinds(&r), vec![None, None, None]);
+    assert_eq!(fake.runs.len(), 1);
+    assert_eq!(fake.runs[0], "*filter\n-N A\n-N C\nCOMMIT\n*nat\n-N B\nCOMMIT\n");
+}
+
+#[test]
+fn a_failure_naming_its_line_fails_that_op_only() {
+    let cmds = [new_chain("A"), new_chain("BAD1"), new_chain("C"), new_chain("D")];
+    let ops: Vec<(Table, &Command)> = cmds.iter().map(|c| (Table::Filter, c)).collect();
+    let mut fake = Fake::default();
+    let r = run_batch(&mut fake, &ops);
+    assert_eq!(kinds(&r), vec![None, Some(ErrorKind::AlreadyExists), None, None]);
+    assert_eq!(fake.committed, vec!["-N A", "-N C", "-N D"]);
+    assert_eq!(fake.runs.len(), 3, "the batch, the ops before, the ops after");
+}
+
+#[test]
+fn a_failure_at_commit_falls_back_to_one_process_per_op() {
+    let cmds = [new_chain("A"), new_chain("LATE"), new_chain("C")];
+    let ops: Vec<(Table, &Command)> = cmds.iter().map(|c| (Table::Filter, c)).collect();
+    let mut fake = Fake::default();
+    let r = run_batch(&mut fake, &ops);
+    assert_eq!(kinds(&r), vec![None, Some(ErrorKind::NotFound), None]);
+    assert_eq!(fake.committed, vec!["-N A", "-N C"]);
+}
+
+#[test]
+fn sections_before_the_failing_one_stay_committed() {
+    let cmds = [new_chain("A"), new_chain("B"), new_chain("BAD"), new_chain("E")];
+    let ops: Vec<(Table, &Command)> = vec![
+        (Table::Nat, &cmds[0]),
+        (Table::Filter, &cmds[1]),
+        (Table::Nat, &cmds[2]),
+        (Table::Nat, &cmds[3]),
+    ];
+    let mut fake = Fake::default();
+    let r = run_batch(&mut fake, &ops);
+    assert_eq!(kinds(&r), vec![None, None, Some(ErrorKind::AlreadyExists), None]);
+    assert_eq!(fake.committed, vec!["-N B", "-N A", "-N E"]);
+}
+
+#[test]
+fn every_failure_of_a_batch_is_found() {
+    let cmds = [new_chain("BAD1"), new_chain("LATE"), new_chain("C"), new_chain("BAD2")];
+    let ops: Vec<(Table, &Command)> = cmds.iter().map(|c| (Table::Filter, c)).collect();
+    let mut fake = Fake::default();
+    let r = run_batch(&mut fake, &ops);
+    assert_eq!(
+        kinds(&r),
+        vec![
+            Some(ErrorKind::AlreadyExists),
+            Some(ErrorKind::NotFound),
+            None,
+            Some(ErrorKind::AlreadyExists)
+        ]
+    );
+    assert_eq!(fake.committed, vec!["-N C"]);
+}
+
+#[test]
+fn restore_messages_give_the_blamed_line() {
+    let f = parse_failure("iptables-restore: line 2 failed: Chain already exists.\n");
+    assert_eq!(f.line, Some(2));
+    assert_eq!(f.message, "iptables-restore: line 2 failed: Chain already exists.");
+    let f = parse_failure(
+        "iptables-restore v1.8.9 (nf_tables): \nline 11: RULE_APPEND failed (No such file or directory): rule in chain FORWARD\n",
+    );
+    assert_eq!(f.line, Some(11));
+    let f = parse_failure(
+        "iptables-restore v1.8.9 (nf_tables): Chain 'NOPE' does not exist\nError occurred at line: 3\nTry `iptables-restore -h' or 'iptables-restore --help' for more information.\n",
+    );
+    assert_eq!(f.line, Some(3));
+    assert_eq!(f.message, "iptables-restore v1.8.9 (nf_tables): Chain 'NOPE' does not exist");
+}
+
+const SAVE: &str = "# Generated by iptables-save v1.8.9 (nf_tables)
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [7:420]
+:OUTPUT ACCEPT [0:0]
+:A - [0:0]
+[3:180] -A FORWARD -j A
+[0:0] -A A -s 10.0.0.1/32 -j ACCEPT
+[3:180] -A A -j REJECT --reject-with icmp-port-unreachable
+COMMIT
+*mangle
+:PREROUTING ACCEPT [9:9]
+COMMIT
+";
+
+#[test]
+fn counters_are_numbered_per_chain() {
+    let c = parse_counters(SAVE);
+    let rows: Vec<(&str, Option<u32>, u64)> =
+        c.iter().map(|c| (c.chain.as_str(), c.rule, c.packets)).collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("INPUT", None, 0),
+            ("FORWARD", None, 7),
+            ("OUTPUT", None, 0),
+            ("FORWARD", Some(1), 3),
+            ("A", Some(1), 0),
+            ("A", Some(2), 3)
+        ]
+    );
+    assert_eq!(c[5].verdict(), Some("REJECT"));
+    assert_eq!(c[1].verdict(), Some("DROP"));
+}
+
+#[test]
+fn only_counters_that_grew_moved() {
+    let before = parse_counters(SAVE);
+    let after = parse_counters(&SAVE.replace("[3:180] -A A -j", "[4:240] -A A -j"));
+    let m = moved(&before, &after);
+    assert_eq!(m.len(), 1);
+    assert_eq!((m[0].0.chain.as_str(), m[0].0.rule, m[0].1), ("A", Some(2), 1));
+}

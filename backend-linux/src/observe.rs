@@ -1,0 +1,233 @@
+//! `observe`: the kernel's state of every sandbox namespace in the model's normalized
+//! `Snapshot` form.
+//!
+//! Each namespace's worker reads its own state (link, address and route dumps, /proc/sys,
+//! `iptables-save`, /proc/thread-self/net/{tcp,udp}) and the ids it gives the other sandbox
+//! namespaces; all workers run at once. Then the pieces are put together by name.
+//!
+//! Normalization, following `nettwin_core::snapshot` (each rule is applied here, not left
+//! to chance):
+//! - links of kinds the model does not have (fallback tunnel devices that some kernel
+//!   modules put into every namespace, such as `tunl0` or `sit0`) are left out;
+//! - a veth's peer is named by (namespace, name): `IFLA_LINK_NETNSID` is mapped to a
+//!   sandbox namespace with `RTM_GETNSID`, `IFLA_LINK` to a name in that namespace;
+//! - IPv4 only; routes of the main table only and only unicast ones (the `local` table,
+//!   broadcast and other route types are left out); `proto kernel` is kernel, every other
+//!   protocol is static;
+//! - iptables: `iptables-save` parsed by the model's parser and printed canonically
+//!   (counters zeroed, default tables left out); a namespace where no iptables op ever ran
+//!   has no tables in the kernel and reads as the default rule set without spawning;
+//! - listening sockets are those the kernel lists in LISTEN (TCP) or bound and unconnected
+//!   (UDP), whoever opened them.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+use nettwin_core::addr::IfAddr;
+use nettwin_core::backend::BackendError;
+use nettwin_core::iptables::{Ruleset, parse_save};
+use nettwin_core::names::{IfName, Mac, NetnsName};
+use nettwin_core::snapshot::{LinkSnapshot, NetnsSnapshot};
+use nettwin_core::state::{LinkKind, Route, RouteProto, Socket};
+
+use crate::links::{RawKind, RawLink};
+use crate::netlink::{Netlink, NlError};
+use crate::routes::RawRoute;
+
+/// What one namespace's worker read.
+#[derive(Debug)]
+pub struct RawNetns {
+    /// Links.
+    pub links: Vec<RawLink>,
+    /// (ifindex, address).
+    pub addrs: Vec<(u32, IfAddr)>,
+    /// Main-table routes.
+    pub routes: Vec<RawRoute>,
+    /// Sysctls by dotted name.
+    pub sysctls: Vec<(String, u8)>,
+    /// `iptables-save` output, if iptables was ever used here.
+    pub iptables: Option<String>,
+    /// Listening sockets.
+    pub sockets: Vec<Socket>,
+    /// The id this namespace gives each other sandbox namespace (where it has one).
+    pub nsids: Vec<(NetnsName, i32)>,
+}
+
+/// Why reading a namespace failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A netlink dump failed.
+    #[error("{what}: {source}")]
+    Netlink {
+        /// What was being read.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: NlError,
+    },
+    /// A file or process failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being read.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The id `peer` has as seen from the calling thread's namespace (`None` when unassigned).
+pub fn nsid_of(nl: &mut Netlink, peer: &OwnedFd) -> Result<Option<i32>, NlError> {
+    let mut m = NsidMessage::default();
+    m.attributes.push(NsidAttribute::Fd(peer.as_raw_fd() as u32));
+    match nl.get(RouteNetlinkMessage::GetNsId(m))? {
+        RouteNetlinkMessage::NewNsId(m) => Ok(m.attributes.iter().find_map(|a| match a {
+            NsidAttribute::Id(id) if *id >= 0 => Some(*id),
+            _ => None,
+        })),
+        other => Err(NlError::Decode(format!("unexpected answer {other:?}"))),
+    }
+}
+
+/// Reads one namespace. Runs on its worker; `others` are the other sandbox namespaces.
+pub fn read_netns(
+    nl: &mut Netlink,
+    iptables_used: bool,
+    others: &[(NetnsName, Arc<OwnedFd>)],
+) -> Result<RawNetns, ReadError> {
+    let nle = |what| move |source| ReadError::Netlink { what, source };
+    let ioe = |what| move |source| ReadError::Io { what, source };
+    // The link dump comes first: it assigns ids to the namespaces of veth peers.
+    let links = crate::links::dump(nl).map_err(nle("link dump"))?;
+    let addrs = crate::routes::addr_dump(nl).map_err(nle("address dump"))?;
+    let routes = crate::routes::route_dump(nl).map_err(nle("route dump"))?;
+    let mut nsids = Vec::new();
+    if links.iter().any(|l| l.peer_nsid.is_some()) {
+        for (name, fd) in others {
+            if let Some(id) = nsid_of(nl, fd).map_err(nle("namespace id"))? {
+                nsids.push((name.clone(), id));
+            }
+        }
+    }
+    let names: Vec<String> =
+        links.iter().filter(|l| l.kind != RawKind::Other).map(|l| l.name.clone()).collect();
+    let sysctls = crate::sysctl::snapshot(&names);
+    let iptables = if iptables_used {
+        Some(crate::iptables::save_with_counters().map_err(ioe("iptables-save"))?)
+    } else {
+        None
+    };
+    let sockets = crate::sockets::kernel_listeners().map_err(ioe("listening sockets"))?;
+    Ok(RawNetns { links, addrs, routes, sysctls, iptables, sockets, nsids })
+}
+
+fn inconsistent(what: String) -> BackendError {
+    BackendError::Io { context: "observe".into(), source: std::io::Error::other(what) }
+}
+
+fn if_name(s: &str) -> Result<IfName, BackendError> {
+    IfName::new(s).map_err(|e| inconsistent(format!("the kernel reported a link {s:?}: {e}")))
+}
+
+/// Puts the namespaces' readings together into snapshots.
+pub fn assemble(
+    raw: &BTreeMap<NetnsName, RawNetns>,
+) -> Result<BTreeMap<NetnsName, NetnsSnapshot>, BackendError> {
+    let mut out = BTreeMap::new();
+    for (ns, r) in raw {
+        out.insert(ns.clone(), assemble_one(ns, r, raw)?);
+    }
+    Ok(out)
+}
+
+fn assemble_one(
+    ns: &NetnsName,
+    r: &RawNetns,
+    all: &BTreeMap<NetnsName, RawNetns>,
+) -> Result<NetnsSnapshot, BackendError> {
+    let name_of = |idx: u32| r.links.iter().find(|l| l.index == idx).map(|l| l.name.as_str());
+    let mut links = BTreeMap::new();
+    for l in r.links.iter().filter(|l| l.kind != RawKind::Other) {
+        let kind = match l.kind {
+            RawKind::Loopback => LinkKind::Loopback,
+            RawKind::Bridge => LinkKind::Bridge,
+            _ => {
+                let (peer_ns, peer_links) = match l.peer_nsid {
+                    None => (ns.clone(), &r.links),
+                    Some(id) => {
+                        let peer_ns = r
+                            .nsids
+                            .iter()
+                            .find(|(_, n)| *n == id)
+                            .map(|(name, _)| name.clone())
+                            .ok_or_else(|| {
+                                inconsistent(format!(
+                                    "{ns}/{}: its peer is in namespace id {id}, which is no sandbox namespace",
+                                    l.name
+                                ))
+                            })?;
+                        let links = all.get(&peer_ns).map(|p| &p.links).ok_or_else(|| {
+                            inconsistent(format!(
+                                "{ns}/{}: peer namespace {peer_ns} unread",
+                                l.name
+                            ))
+                        })?;
+                        (peer_ns, links)
+                    }
+                };
+                let peer = l
+                    .peer_index
+                    .and_then(|i| peer_links.iter().find(|p| p.index == i))
+                    .ok_or_else(|| {
+                        inconsistent(format!("{ns}/{}: veth peer not found in {peer_ns}", l.name))
+                    })?;
+                LinkKind::Veth { peer_netns: peer_ns, peer: if_name(&peer.name)? }
+            }
+        };
+        let master = match l.master {
+            Some(i) => Some(if_name(name_of(i).unwrap_or("?"))?),
+            None => None,
+        };
+        let mut addrs: Vec<IfAddr> =
+            r.addrs.iter().filter(|(i, _)| *i == l.index).map(|(_, a)| *a).collect();
+        addrs.sort();
+        let snap = LinkSnapshot {
+            kind,
+            up: l.up,
+            mtu: l.mtu,
+            mac: Mac(l.mac),
+            hairpin: master.as_ref().map(|_| l.hairpin.unwrap_or(false)),
+            master,
+            addrs,
+        };
+        links.insert(if_name(&l.name)?, snap);
+    }
+    let mut routes = Vec::new();
+    for rt in &r.routes {
+        let Some(dev) = rt.oif.and_then(name_of) else { continue };
+        routes.push(Route {
+            dst: rt.dst,
+            via: rt.via,
+            dev: if_name(dev)?,
+            src: rt.src,
+            proto: if rt.kernel { RouteProto::Kernel } else { RouteProto::Static },
+        });
+    }
+    routes.sort();
+    let iptables = match &r.iptables {
+        None => Ruleset::default().to_string(),
+        Some(text) => parse_save(text)
+            .map_err(|e| inconsistent(format!("{ns}: iptables-save did not parse: {e}")))?
+            .to_string(),
+    };
+    Ok(NetnsSnapshot {
+        links,
+        routes,
+        sysctls: r.sysctls.iter().cloned().collect(),
+        iptables,
+        sockets: r.sockets.clone(),
+    })
+}

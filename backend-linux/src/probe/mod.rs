@@ -1,0 +1,454 @@
+//! `probe`: real traffic from the source namespace, and the `Trace` rebuilt from what the
+//! kernel did with it.
+//!
+//! - `send`: the TCP connect, UDP datagram or ICMP echo (always from the probe's source
+//!   port, `default_sport(n)` when it pins none), with a bounded wait.
+//! - `capture`: AF_PACKET captures on every device of every sandbox namespace.
+//! - `packet`: parsing the captured frames.
+//! - `path`: which frames are the probe and its answer, in order, and where the rule
+//!   counters that moved (from `iptables-save -c` before and after) go among them.
+//!
+//! Outcome mapping: connected / datagram received by a listener / echo answered →
+//! delivered; `ECONNREFUSED` → refused (by the REJECT rule whose counter moved, else by the
+//! absence of a listener); `ENETUNREACH`/`EHOSTUNREACH` (or an ICMP unreachable for an echo)
+//! → no-route, unless a REJECT counter moved (refused); no answer in time (or `EPERM`, an
+//! OUTPUT DROP in the sender) → dropped when a DROP rule's or a DROP policy's counter moved,
+//! else timed out (`no-neighbor` when an ARP request went unanswered, else the cause the
+//! kernel's state names — see `silence` — else `no-answer`).
+//!
+//! Probes are independent: each has its own source port and payload token, connections are
+//! closed with an RST, and listeners are drained before sending.
+
+pub(crate) mod capture;
+mod packet;
+mod path;
+mod send;
+mod silence;
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use nettwin_core::addr::{Endpoint, Proto};
+use nettwin_core::backend::BackendError;
+use nettwin_core::names::{IfName, NetnsName};
+use nettwin_core::state::Socket;
+use nettwin_core::trace::{
+    Dir, DropCause, Flow, Hop, Outcome, Probe, Refusal, Silence, Trace, default_sport,
+};
+use nix::errno::Errno;
+
+use crate::backend::LinuxBackend;
+use crate::iptables::{Counter, moved, parse_counters};
+use path::{Key, Seen};
+
+/// How long a delivered TCP connection may take to show up in a listener's accept queue.
+const ACCEPT_WAIT: Duration = Duration::from_millis(200);
+
+/// What one namespace prepared for a probe.
+struct Prepared {
+    names: Vec<(u32, String)>,
+    counters: Option<Vec<Counter>>,
+    /// A capture opened now (the namespace had none yet).
+    capture: Option<OwnedFd>,
+}
+
+/// What the sending side saw.
+enum Sent {
+    /// A listener received it.
+    Delivered { netns: NetnsName, socket: Socket, seen_src: Endpoint },
+    /// The TCP handshake completed but no listener of the sandbox has the connection.
+    Connected,
+    /// The echo was answered.
+    EchoAnswered,
+    /// An ICMP error answered the echo: (type, code).
+    IcmpError(u8, u8),
+    /// The socket reported this errno.
+    Failed(Errno),
+    /// Nothing came back in time.
+    Silence,
+}
+
+fn io_err(context: impl Into<String>, e: impl std::fmt::Display) -> BackendError {
+    BackendError::Io { context: context.into(), source: std::io::Error::other(e.to_string()) }
+}
+
+/// Sends one probe and builds its trace.
+pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
+    if !b.namespaces.contains_key(&probe.from) {
+        return Err(BackendError::BadProbe(format!("no namespace {} in the sandbox", probe.from)));
+    }
+    if probe.proto != Proto::Icmp && probe.dst.port == 0 {
+        return Err(BackendError::BadProbe(format!("a {} probe needs a port", probe.proto)));
+    }
+    let sport = match probe.sport {
+        Some(p) => p,
+        None => {
+            let p = default_sport(b.unpinned);
+            b.unpinned += 1;
+            p
+        }
+    };
+    b.probes += 1;
+    let token = format!("nettwin probe {} #{}", b.sandbox.id(), b.probes).into_bytes();
+
+    let mut prepared = prepare(b)?;
+    for (name, p) in prepared.iter_mut() {
+        let Some(ns) = b.namespaces.get_mut(name) else { continue };
+        if let Some(fd) = p.capture.take() {
+            ns.capture = Some(fd);
+        } else if let Some(fd) = &ns.capture {
+            // Whatever the capture saw since the last probe is not this probe's.
+            capture::read_all(fd);
+        }
+        for l in &mut ns.listeners {
+            l.drain();
+        }
+    }
+    let (sent, local) = send_probe(b, probe, sport, &token)?;
+    // Frames are queued on the captures as the kernel handles them; a moment lets the last
+    // softirq work (on the other CPU) finish.
+    std::thread::sleep(Duration::from_millis(2));
+
+    let mut frames = Vec::new();
+    let mut before: BTreeMap<NetnsName, Vec<Counter>> = BTreeMap::new();
+    for (name, p) in &prepared {
+        let dev = |i: u32| p.names.iter().find(|(x, _)| *x == i).map(|(_, n)| n.clone());
+        let Some(fd) = b.namespaces.get(name).and_then(|ns| ns.capture.as_ref()) else {
+            continue;
+        };
+        for f in capture::read_all(fd) {
+            let (Some(dev), Some(pkt)) = (dev(f.ifindex), packet::parse_frame(&f.data)) else {
+                continue;
+            };
+            let Ok(dev) = IfName::new(&dev) else { continue };
+            let dir = if f.outgoing { Dir::Out } else { Dir::In };
+            frames.push(Seen { netns: name.clone(), dev, dir, ts: f.ts, pkt });
+        }
+        if let Some(c) = &p.counters {
+            before.insert(name.clone(), c.clone());
+        }
+    }
+    drop(prepared);
+    frames.sort_by_key(|s| s.ts);
+    let counters = counters_after(b, &before)?;
+
+    let key = match probe.proto {
+        Proto::Tcp => path::find_isn(&frames, sport).map(Key::Isn),
+        _ => Some(Key::Token(token.clone())),
+    };
+    let (mut hops, reply) = key.as_ref().map(|k| path::hops(&frames, k)).unwrap_or_default();
+    let icmp = key.as_ref().and_then(|k| path::icmp_error(&frames, k));
+    // Without a captured hop, the header is what the sender's socket was given.
+    let flow = hops.first().map(|h| h.packet).unwrap_or_else(|| {
+        let port = |p: u16| if probe.proto == Proto::Icmp { 0 } else { p };
+        let src = local.map_or(probe.src.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED), |l| l.ip);
+        Flow {
+            proto: probe.proto,
+            src: Endpoint::new(src, port(sport)),
+            dst: Endpoint::new(probe.dst.ip, port(probe.dst.port)),
+        }
+    });
+    let sent = match (sent, icmp) {
+        (Sent::Silence, Some((ty, code))) => Sent::IcmpError(ty, code),
+        (s, _) => s,
+    };
+    let silence = match sent {
+        Sent::Silence => silence::diagnose(b, &probe.from, probe.dst.ip, &hops, &counters),
+        _ => None,
+    };
+    let outcome = outcome(probe, sent, &hops, &reply, &counters, &frames, silence)?;
+    path::place_counters(&mut hops, &counters, flow);
+    Ok(Trace { probe: probe.clone(), flow, hops, outcome, reply })
+}
+
+/// Opens captures, reads link names and counters in every namespace, all at once.
+fn prepare(b: &LinuxBackend) -> Result<Vec<(NetnsName, Prepared)>, BackendError> {
+    let mut jobs = Vec::new();
+    for (name, ns) in &b.namespaces {
+        let used = ns.iptables_used;
+        let has_capture = ns.capture.is_some();
+        let job = ns
+            .worker
+            .submit(move |ctx| -> Result<Prepared, String> {
+                let capture = if has_capture {
+                    None
+                } else {
+                    Some(capture::open().map_err(|e| format!("capture: {e}"))?)
+                };
+                let names = settled_links(&mut ctx.nl)?;
+                crate::routes::neigh_flush(&mut ctx.nl).map_err(|e| format!("neighbours: {e}"))?;
+                let counters = if used {
+                    let save = crate::iptables::save_with_counters()
+                        .map_err(|e| format!("iptables-save: {e}"))?;
+                    Some(parse_counters(&save))
+                } else {
+                    None
+                };
+                Ok(Prepared { names, counters, capture })
+            })
+            .map_err(|e| io_err("probe setup", e))?;
+        jobs.push((name.clone(), job));
+    }
+    let mut out = Vec::new();
+    for (name, job) in jobs {
+        let p = job
+            .wait()
+            .map_err(|e| io_err("probe setup", e))?
+            .map_err(|e| io_err(format!("probe setup in {name}"), e))?;
+        out.push((name, p));
+    }
+    Ok(out)
+}
+
+/// How long a probe waits for links that just gained carrier to come into service.
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
+
+/// The links of the worker's namespace, once every running link is in service (see
+/// `RawLink::settled`), as (ifindex, name).
+fn settled_links(nl: &mut crate::netlink::Netlink) -> Result<Vec<(u32, String)>, String> {
+    let until = Instant::now() + SETTLE_WAIT;
+    loop {
+        let links = crate::links::dump(nl).map_err(|e| format!("link dump: {e}"))?;
+        if links.iter().all(|l| l.settled) || Instant::now() >= until {
+            return Ok(links.into_iter().map(|l| (l.index, l.name)).collect());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn counters_after(
+    b: &LinuxBackend,
+    before: &BTreeMap<NetnsName, Vec<Counter>>,
+) -> Result<Vec<(NetnsName, Counter)>, BackendError> {
+    let mut jobs = Vec::new();
+    for name in before.keys() {
+        let Some(ns) = b.namespaces.get(name) else { continue };
+        let job = ns
+            .worker
+            .submit(|_| crate::iptables::save_with_counters())
+            .map_err(|e| io_err("counters", e))?;
+        jobs.push((name.clone(), job));
+    }
+    let mut out = Vec::new();
+    for (name, job) in jobs {
+        let save = job
+            .wait()
+            .map_err(|e| io_err("counters", e))?
+            .map_err(|e| io_err(format!("iptables-save in {name}"), e))?;
+        let old = before.get(&name).map(Vec::as_slice).unwrap_or_default();
+        for (c, _) in moved(old, &parse_counters(&save)) {
+            out.push((name.clone(), c));
+        }
+    }
+    Ok(out)
+}
+
+fn start_error(e: Errno) -> Result<(Sent, Option<Endpoint>), BackendError> {
+    match e {
+        Errno::EADDRNOTAVAIL | Errno::EADDRINUSE | Errno::EINVAL => Err(BackendError::BadProbe(
+            format!("cannot send from that source address and port: {}", e.desc()),
+        )),
+        e => Ok((Sent::Failed(e), None)),
+    }
+}
+
+fn send_probe(
+    b: &mut LinuxBackend,
+    probe: &Probe,
+    sport: u16,
+    token: &[u8],
+) -> Result<(Sent, Option<Endpoint>), BackendError> {
+    let worker = &b
+        .namespaces
+        .get(&probe.from)
+        .ok_or_else(|| BackendError::BadProbe(probe.from.to_string()))?
+        .worker;
+    let (src, dst, timeout) = (probe.src, probe.dst, b.options.probe_timeout);
+    let tok = token.to_vec();
+    let started = match probe.proto {
+        Proto::Tcp => worker.call(move |_| send::start_tcp(src, sport, dst)),
+        Proto::Udp => worker.call(move |_| send::start_udp(src, sport, dst, &tok)),
+        Proto::Icmp => worker.call(move |_| send::start_icmp(src, sport, dst.ip, &tok)),
+    }
+    .map_err(|e| io_err("sending the probe", e))?;
+    let fd = match started {
+        Ok(fd) => fd,
+        Err(e) => return start_error(e),
+    };
+    let deadline = Instant::now() + timeout;
+    match probe.proto {
+        Proto::Tcp => {
+            let result = send::wait_tcp(&fd, timeout);
+            let local = send::local_of(&fd);
+            let sent = match result {
+                send::Connect::Connected => {
+                    let got = wait_listeners(b, Proto::Tcp, None, Instant::now() + ACCEPT_WAIT);
+                    got.unwrap_or(Sent::Connected)
+                }
+                send::Connect::Failed(e) => Sent::Failed(e),
+                send::Connect::TimedOut => Sent::Silence,
+            };
+            crate::sockets::rst_close(fd);
+            Ok((sent, local))
+        }
+        Proto::Udp => {
+            let local = send::local_of(&fd);
+            let got = wait_listeners(b, Proto::Udp, Some((&fd, token)), deadline);
+            Ok((got.unwrap_or(Sent::Silence), local))
+        }
+        Proto::Icmp => {
+            use std::os::fd::AsFd;
+            while !send::wait_any(&[fd.as_fd()], deadline).is_empty() {
+                while let Some(raw) = send::recv_raw(&fd) {
+                    let Some(p) = packet::parse_ipv4(&raw) else { continue };
+                    match (&p.l4, p.quoted()) {
+                        (packet::L4::Icmp { ty: 0, rest, .. }, _) if rest == token => {
+                            return Ok((Sent::EchoAnswered, None));
+                        }
+                        (packet::L4::Icmp { ty, code, .. }, Some(q)) if matches!(&q.l4, packet::L4::Icmp { ty: 8, rest, .. } if rest.windows(token.len()).any(|w| w == token)) =>
+                        {
+                            return Ok((Sent::IcmpError(*ty, *code), None));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Ok((Sent::Silence, None))
+        }
+    }
+}
+
+/// Waits until a listener of protocol `proto` receives something (for UDP: the datagram
+/// carrying `token`), or the sender's socket reports an error, or the time is up.
+fn wait_listeners(
+    b: &mut LinuxBackend,
+    proto: Proto,
+    sender: Option<(&OwnedFd, &[u8])>,
+    until: Instant,
+) -> Option<Sent> {
+    use std::os::fd::AsFd;
+    loop {
+        let mut fds = Vec::new();
+        let mut owners = Vec::new();
+        if let Some((fd, _)) = sender {
+            fds.push(fd.as_fd());
+            owners.push(None);
+        }
+        for (name, ns) in &b.namespaces {
+            for (i, l) in ns.listeners.iter().enumerate() {
+                if l.socket.proto == proto {
+                    fds.push(l.fd());
+                    owners.push(Some((name.clone(), i)));
+                }
+            }
+        }
+        let ready = send::wait_any(&fds, until);
+        drop(fds);
+        if ready.is_empty() {
+            return None;
+        }
+        for r in ready {
+            match &owners[r] {
+                None => {
+                    if let Some(e) = sender.and_then(|(fd, _)| send::socket_error(fd)) {
+                        return Some(Sent::Failed(e));
+                    }
+                }
+                Some((name, i)) => {
+                    let l = b.namespaces.get_mut(name)?.listeners.get_mut(*i)?;
+                    let socket = l.socket;
+                    let wanted = sender.map(|(_, t)| t);
+                    for got in l.drain() {
+                        if wanted.is_none_or(|t| got.payload == t) {
+                            return Some(Sent::Delivered {
+                                netns: name.clone(),
+                                socket,
+                                seen_src: got.peer,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn outcome(
+    probe: &Probe,
+    sent: Sent,
+    hops: &[Hop],
+    reply: &[Hop],
+    counters: &[(NetnsName, Counter)],
+    frames: &[Seen],
+    silence: Option<Silence>,
+) -> Result<Outcome, BackendError> {
+    let last_ns = hops.last().map_or(&probe.from, |h| &h.netns).clone();
+    let answered_from = reply.first().map(|h| h.netns.clone());
+    let reject = || {
+        path::counter_with(counters, "REJECT").map(|(ns, c)| Outcome::Refused {
+            netns: ns.clone(),
+            by: Refusal::Reject {
+                table: c.table,
+                chain: c.chain.clone(),
+                rule: c.rule.unwrap_or(0),
+            },
+        })
+    };
+    let no_route = || {
+        let netns = answered_from.clone().unwrap_or_else(|| probe.from.clone());
+        let dst =
+            hops.iter().rev().find(|h| h.netns == netns).map_or(probe.dst.ip, |h| h.packet.dst.ip);
+        Outcome::NoRoute { netns, dst }
+    };
+    let dropped_or_silent = || {
+        if let Some((ns, c)) = path::counter_with(counters, "DROP") {
+            let by = match c.rule {
+                Some(rule) => DropCause::Rule { table: c.table, chain: c.chain.clone(), rule },
+                None => DropCause::Policy { table: c.table, chain: c.chain.clone() },
+            };
+            return Some(Outcome::Dropped { netns: ns.clone(), by });
+        }
+        None
+    };
+    Ok(match sent {
+        Sent::Delivered { netns, socket, seen_src } => {
+            Outcome::Delivered { netns, socket: Some(socket), seen_src }
+        }
+        Sent::Connected | Sent::EchoAnswered => {
+            let netns = answered_from.clone().unwrap_or(last_ns);
+            let seen_src = reply.first().map_or(probe_src(probe, hops), |h| h.packet.dst);
+            Outcome::Delivered { netns, socket: None, seen_src }
+        }
+        Sent::Failed(Errno::ECONNREFUSED) | Sent::IcmpError(3, 3) => {
+            reject().unwrap_or_else(|| Outcome::Refused {
+                netns: answered_from.unwrap_or(last_ns),
+                by: Refusal::NoListener,
+            })
+        }
+        Sent::Failed(Errno::ENETUNREACH | Errno::EHOSTUNREACH) | Sent::IcmpError(3, _) => {
+            reject().unwrap_or_else(no_route)
+        }
+        Sent::Failed(Errno::EPERM) => dropped_or_silent()
+            .ok_or_else(|| io_err("probe", "EPERM from the sender and no DROP counter moved"))?,
+        Sent::Silence | Sent::IcmpError(..) => dropped_or_silent().unwrap_or_else(|| {
+            let why = match (path::unanswered_arp(frames), silence) {
+                (Some((ip, _, dev)), _) => Silence::NoNeighbor { ip, dev },
+                (None, Some(why)) => why,
+                (None, None) => Silence::NoAnswer,
+            };
+            let netns = path::unanswered_arp(frames).map_or(last_ns, |(_, ns, _)| ns);
+            Outcome::TimedOut { netns, why }
+        }),
+        Sent::Failed(e) => {
+            return Err(io_err("probe", format!("the sender saw {e:?}: {}", e.desc())));
+        }
+    })
+}
+
+fn probe_src(probe: &Probe, hops: &[Hop]) -> Endpoint {
+    hops.last()
+        .map_or(Endpoint::new(probe.src.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED), 0), |h| {
+            h.packet.src
+        })
+}

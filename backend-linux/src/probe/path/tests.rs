@@ -1,0 +1,160 @@
+//! Frames to hops without a kernel: matching through NAT, one packet per direction, and
+//! where counters go.
+
+use nettwin_core::iptables::Table;
+
+use super::*;
+
+fn seen(ns: &str, dev: &str, dir: Dir, ts: u128, pkt: Packet) -> Seen {
+    Seen {
+        netns: NetnsName::new(ns).unwrap_or_else(|e| panic!("{e}")),
+        dev: IfName::new(dev).unwrap_or_else(|e| panic!("{e}")),
+        dir,
+        ts,
+        pkt,
+    }
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn tcp(src: &str, dst: &str, id: u16, seq: u32, ack: u32, flags: u8) -> Packet {
+    Packet::Ipv4(Ipv4 {
+        src: ip(src),
+        dst: ip(dst),
+        id,
+        l4: L4::Tcp { sport: 40000, dport: 7000, seq, ack, flags },
+    })
+}
+
+/// A SYN DNATed on the host, its SYN-ACK, and unrelated noise.
+fn frames() -> Vec<Seen> {
+    vec![
+        seen("world", "up0", Dir::Out, 1, tcp("192.0.2.1", "192.0.2.10", 7, 1000, 0, TCP_SYN)),
+        seen("host", "eth0", Dir::In, 2, tcp("192.0.2.1", "192.0.2.10", 7, 1000, 0, TCP_SYN)),
+        seen("host", "nomad", Dir::Out, 3, tcp("192.0.2.1", "172.26.64.2", 7, 1000, 0, TCP_SYN)),
+        seen(
+            "host",
+            "veth1",
+            Dir::Out,
+            4,
+            Packet::Arp { op: 1, sender: ip("172.26.64.1"), target: ip("172.26.64.9") },
+        ),
+        seen("a1", "eth0", Dir::In, 5, tcp("192.0.2.1", "172.26.64.2", 7, 1000, 0, TCP_SYN)),
+        seen(
+            "a1",
+            "eth0",
+            Dir::Out,
+            6,
+            tcp("172.26.64.2", "192.0.2.1", 0, 5000, 1001, TCP_SYN | TCP_ACK),
+        ),
+        seen(
+            "host",
+            "eth0",
+            Dir::Out,
+            7,
+            tcp("192.0.2.10", "192.0.2.1", 0, 5000, 1001, TCP_SYN | TCP_ACK),
+        ),
+        seen("world", "up0", Dir::Out, 8, tcp("192.0.2.1", "192.0.2.10", 8, 1001, 5001, TCP_ACK)),
+    ]
+}
+
+#[test]
+fn a_syn_is_followed_through_dnat_by_its_sequence_number() {
+    let f = frames();
+    let key = Key::Isn(find_isn(&f, 40000).unwrap_or_else(|| panic!("no SYN")));
+    let (fwd, reply) = hops(&f, &key);
+    let path: Vec<String> =
+        fwd.iter().map(|h| format!("{} {} {}", h.netns, h.packet.dst, h.dir == Dir::In)).collect();
+    assert_eq!(
+        path,
+        [
+            "world 192.0.2.10:7000 false",
+            "host 192.0.2.10:7000 true",
+            "host 172.26.64.2:7000 false",
+            "a1 172.26.64.2:7000 true"
+        ]
+    );
+    assert_eq!(reply.len(), 2, "SYN-ACK only, not the handshake's last ACK");
+    assert_eq!(reply[1].packet.src.ip, ip("192.0.2.10"));
+}
+
+#[test]
+fn an_icmp_error_quoting_the_token_is_the_reply() {
+    let udp = Ipv4 {
+        src: ip("10.0.0.1"),
+        dst: ip("10.0.0.2"),
+        id: 1,
+        l4: L4::Udp { sport: 40000, dport: 53, payload: b"tok".to_vec() },
+    };
+    let mut quote = vec![0x45, 0, 0, 31, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    quote.extend_from_slice(&[0x9c, 0x40, 0, 53, 0, 11, 0, 0]);
+    quote.extend_from_slice(b"tok");
+    let err = Ipv4 {
+        src: ip("10.0.0.2"),
+        dst: ip("10.0.0.1"),
+        id: 9,
+        l4: L4::Icmp { ty: 3, code: 3, id: 0, rest: quote },
+    };
+    let f = vec![
+        seen("a", "v", Dir::Out, 1, Packet::Ipv4(udp)),
+        seen("b", "w", Dir::Out, 2, Packet::Ipv4(err)),
+    ];
+    let key = Key::Token(b"tok".to_vec());
+    let (fwd, reply) = hops(&f, &key);
+    assert_eq!((fwd.len(), reply.len()), (1, 1));
+    assert_eq!(icmp_error(&f, &key), Some((3, 3)));
+}
+
+#[test]
+fn an_unanswered_arp_names_the_first_device_it_left() {
+    let f = vec![
+        seen(
+            "host",
+            "nomad",
+            Dir::Out,
+            1,
+            Packet::Arp { op: 1, sender: ip("172.26.64.1"), target: ip("172.26.64.9") },
+        ),
+        seen(
+            "host",
+            "veth1",
+            Dir::Out,
+            2,
+            Packet::Arp { op: 1, sender: ip("172.26.64.1"), target: ip("172.26.64.9") },
+        ),
+    ];
+    let got = unanswered_arp(&f).map(|(ip, ns, dev)| format!("{ip} {ns} {dev}"));
+    assert_eq!(got.as_deref(), Some("172.26.64.9 host nomad"));
+    assert_eq!(unanswered_arp(&frames()[..3]), None);
+}
+
+fn counter(chain: &str, rule: Option<u32>, text: &str) -> Counter {
+    Counter { table: Table::Nat, chain: chain.into(), rule, packets: 1, text: text.into() }
+}
+
+#[test]
+fn counters_go_before_the_namespaces_first_out_hop_else_after_its_last() {
+    let f = frames();
+    let key = Key::Isn(1000);
+    let (mut fwd, _) = hops(&f, &key);
+    let sent = fwd[0].packet;
+    let host: NetnsName = "host".parse().unwrap_or_else(|e| panic!("{e}"));
+    let a1: NetnsName = "a1".parse().unwrap_or_else(|e| panic!("{e}"));
+    let counters = vec![
+        (host.clone(), counter("PREROUTING", Some(1), "-A PREROUTING -j DNAT")),
+        (a1.clone(), counter("INPUT", None, "DROP")),
+    ];
+    place_counters(&mut fwd, &counters, sent);
+    let order: Vec<String> = fwd
+        .iter()
+        .map(|h| match &h.step {
+            Step::Counters { chain, .. } => format!("{} {chain}", h.netns),
+            _ => format!("{} {:?}", h.netns, h.dir),
+        })
+        .collect();
+    assert_eq!(order, ["world Out", "host In", "host PREROUTING", "host Out", "a1 In", "a1 INPUT"]);
+    assert_eq!(counter_with(&counters, "DROP").map(|(ns, _)| ns.as_str()), Some("a1"));
+    assert_eq!(counter_with(&counters, "REJECT"), None);
+}

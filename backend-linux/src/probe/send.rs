@@ -1,0 +1,156 @@
+//! The probe's own traffic: a TCP connect, a UDP datagram or an ICMP echo, always from the
+//! probe's source port (the echo identifier for ICMP). Sockets are opened on the source
+//! namespace's worker (`start_*`); waiting happens on the caller's thread, which needs no
+//! namespace to poll a socket.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nettwin_core::addr::Endpoint;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{
+    AddressFamily, SockFlag, SockProtocol, SockType, SockaddrIn, bind, connect, getsockopt, send,
+    sendto, setsockopt, socket, sockopt,
+};
+
+fn sa(ip: Ipv4Addr, port: u16) -> SockaddrIn {
+    SockaddrIn::from(SocketAddrV4::new(ip, port))
+}
+
+fn stream_or_dgram(ty: SockType) -> Result<OwnedFd, Errno> {
+    socket(AddressFamily::Inet, ty, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, None)
+}
+
+/// Opens a TCP socket bound to `src:sport` and starts connecting to `dst`. Run on the source
+/// namespace's worker.
+pub fn start_tcp(src: Option<Ipv4Addr>, sport: u16, dst: Endpoint) -> Result<OwnedFd, Errno> {
+    let fd = stream_or_dgram(SockType::Stream)?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    bind(fd.as_raw_fd(), &sa(src.unwrap_or(Ipv4Addr::UNSPECIFIED), sport))?;
+    match connect(fd.as_raw_fd(), &sa(dst.ip, dst.port)) {
+        Ok(()) | Err(Errno::EINPROGRESS) => Ok(fd),
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens a connected UDP socket (with `IP_RECVERR`, so that every ICMP error is reported)
+/// bound to `src:sport` and sends `token` to `dst`. Run on the source namespace's worker.
+pub fn start_udp(
+    src: Option<Ipv4Addr>,
+    sport: u16,
+    dst: Endpoint,
+    token: &[u8],
+) -> Result<OwnedFd, Errno> {
+    let fd = stream_or_dgram(SockType::Datagram)?;
+    setsockopt(&fd, sockopt::Ipv4RecvErr, &true)?;
+    bind(fd.as_raw_fd(), &sa(src.unwrap_or(Ipv4Addr::UNSPECIFIED), sport))?;
+    connect(fd.as_raw_fd(), &sa(dst.ip, dst.port))?;
+    send(fd.as_raw_fd(), token, nix::sys::socket::MsgFlags::empty())?;
+    Ok(fd)
+}
+
+/// Opens a raw ICMP socket (bound to `src` if given) and sends an echo request with
+/// identifier `id` and payload `token` to `dst`. Run on the source namespace's worker.
+pub fn start_icmp(
+    src: Option<Ipv4Addr>,
+    id: u16,
+    dst: Ipv4Addr,
+    token: &[u8],
+) -> Result<OwnedFd, Errno> {
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Raw,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        SockProtocol::Icmp,
+    )?;
+    if let Some(src) = src {
+        bind(fd.as_raw_fd(), &sa(src, 0))?;
+    }
+    let msg = super::packet::echo_request(id, token);
+    sendto(fd.as_raw_fd(), &msg, &sa(dst, 0), nix::sys::socket::MsgFlags::empty())?;
+    Ok(fd)
+}
+
+/// The local address a socket was given (after connect or send), unless unbound.
+pub fn local_of(fd: &OwnedFd) -> Option<Endpoint> {
+    let a: SockaddrIn = nix::sys::socket::getsockname(fd.as_raw_fd()).ok()?;
+    (!a.ip().is_unspecified()).then(|| Endpoint::new(a.ip(), a.port()))
+}
+
+/// The pending error of a socket (`SO_ERROR`), if any.
+pub fn socket_error(fd: &OwnedFd) -> Option<Errno> {
+    match getsockopt(fd, sockopt::SocketError) {
+        Ok(0) => None,
+        Ok(e) => Some(Errno::from_raw(e)),
+        Err(e) => Some(e),
+    }
+}
+
+/// How a TCP connect ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Connect {
+    /// The handshake completed.
+    Connected,
+    /// Refused or failed with this errno.
+    Failed(Errno),
+    /// Nothing came back in time.
+    TimedOut,
+}
+
+/// Waits for a connect started by `start_tcp`.
+pub fn wait_tcp(fd: &OwnedFd, timeout: Duration) -> Connect {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms =
+            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
+        match poll(&mut fds, ms) {
+            Ok(0) => return Connect::TimedOut,
+            Ok(_) => {
+                return match socket_error(fd) {
+                    None => Connect::Connected,
+                    Some(e) => Connect::Failed(e),
+                };
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Connect::Failed(e),
+        }
+    }
+}
+
+/// Waits until one of `fds` is readable (or has an error) or the time is up; returns the
+/// indexes of the ready ones (empty on timeout).
+pub fn wait_any(fds: &[std::os::fd::BorrowedFd<'_>], until: Instant) -> Vec<usize> {
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let ms =
+            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
+        let mut polls: Vec<PollFd<'_>> =
+            fds.iter().map(|f| PollFd::new(*f, PollFlags::POLLIN)).collect();
+        match poll(&mut polls, ms) {
+            Ok(0) => return Vec::new(),
+            Ok(_) => {
+                return polls
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
+                    .map(|(i, _)| i)
+                    .collect();
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => return Vec::new(),
+        }
+    }
+}
+
+/// Reads one IPv4 packet from a raw socket (non-blocking).
+pub fn recv_raw(fd: &OwnedFd) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 2048];
+    let n = nix::sys::socket::recv(fd.as_raw_fd(), &mut buf, nix::sys::socket::MsgFlags::empty())
+        .ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
