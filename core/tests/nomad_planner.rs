@@ -463,3 +463,35 @@ fn add_of_a_placed_alloc_and_del_of_an_unknown_one_are_refused() {
     assert_eq!(again.error, PlanError::Duplicate(A1.into()));
     assert_eq!(p.del(A2, DelMode::Normal), Err(PlanError::Unknown(A2.into())));
 }
+
+#[rstest::rstest]
+#[case(&[])]
+#[case(&[("http", 25000, 8080)])]
+#[case(&[("a", 7000, 7000), ("b", 25001, 80), ("c", 28314, 28314)])]
+fn add_then_del_leaves_only_the_shared_leftovers_and_a_second_round_adds_none(
+    #[case] ports: &[(&str, u16, u16)],
+) {
+    let mut p = planner(ClientConfig::defaults(HOST_IP), 9);
+    let start = Snapshot::of(p.state());
+    p.add(placement(A1, "a1", ports)).expect("added");
+    p.del(A1, DelMode::Normal).expect("known");
+    let once = Snapshot::of(p.state());
+    // What stays is what the plugins never undo: the bridge and its address, ip_forward,
+    // the shared chains and jumps; nothing of the allocation itself.
+    let host = &once.namespaces["host"];
+    assert!(!once.namespaces.contains_key("a1"));
+    assert!(!host.iptables.contains("172.26.64.2"), "{}", host.iptables);
+    assert!(!host.iptables.contains(A1), "{}", host.iptables);
+    assert_eq!(host.links.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["lo", "nomad"]);
+    assert_ne!(once, start);
+    // A second round (another id) returns to the same state but for IPAM's memory.
+    p.add(placement(A2, "a2", ports)).expect("added");
+    p.del(A2, DelMode::Normal).expect("known");
+    let mut twice = Snapshot::of(p.state());
+    let mut once = once;
+    once.ipam.clear();
+    twice.ipam.clear();
+    assert_eq!(once.diff(&twice), Vec::<String>::new());
+    // Tearing down twice is refused by the client, which no longer knows the allocation.
+    assert_eq!(p.del(A2, DelMode::Normal), Err(PlanError::Unknown(A2.into())));
+}
