@@ -30,10 +30,24 @@ fn sim() -> Result<Box<dyn Backend>, Report> {
 }
 
 fn linux() -> Result<Box<dyn Backend>, Report> {
-    Err(miette::miette!("the linux backend (nettwin-linux) is not part of this build yet"))
+    let backend = nettwin_linux::LinuxBackend::new().map_err(crate::diag::error)?;
+    Ok(Box::new(backend))
 }
 
 /// `nettwin gc`: removes what killed linux-backend runs left behind.
 pub fn gc() -> Result<ExitCode, Report> {
-    Err(miette::miette!("the linux backend (nettwin-linux) is not part of this build yet"))
+    let report = nettwin_linux::gc();
+    for name in &report.names {
+        println!("removed {}", name.display());
+    }
+    for dir in &report.dirs {
+        println!("removed {}", dir.display());
+    }
+    for (path, why) in &report.failures {
+        eprintln!("could not remove {}: {why}", path.display());
+    }
+    if report.names.is_empty() && report.dirs.is_empty() && report.failures.is_empty() {
+        println!("nothing to remove");
+    }
+    Ok(if report.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
