@@ -54,7 +54,8 @@ fn label(kind: &ProblemKind) -> &'static str {
         ProblemKind::UnknownNetns { .. } => "no step creates this namespace",
         ProblemKind::DuplicateProbe { .. } => "second probe with this name",
         ProblemKind::SeenSrcNotDelivered { .. } => "only checkable when delivered",
-        ProblemKind::NomadNotSupported => "reserved for the planner",
+        ProblemKind::NomadNotSupported { .. } => "not supported yet",
+        ProblemKind::NomadPlan { .. } => "the planner refused this",
     }
 }
 

@@ -5,13 +5,14 @@
 //! - `backends`: choosing and opening `--backend sim|linux|both`.
 //! - `diag`: scenario problems and other errors rendered with miette, the offending text
 //!   underlined.
-//! - `trace`, `check`, `show`: one module per subcommand.
+//! - `trace`, `check`, `show`, `plan`: one module per subcommand.
 //!
 //! This is the only place that prints, picks colors or decides exit codes.
 
 mod backends;
 mod check;
 mod diag;
+mod plan;
 mod show;
 mod trace;
 
@@ -38,8 +39,10 @@ Examples:
   nettwin trace scenarios/library/seed-journey.yaml
   nettwin trace scenarios/library/seed-journey.yaml --probe 'the world reaches the allocation' --format json
   nettwin check scenarios/
-  nettwin show scenarios/library/port-mapping-host-vs-bridge.yaml --as iptables-save
+  nettwin show scenarios/library/job-bridge-mode.yaml --as iptables-save
   nettwin --backend both check scenarios/library/hairpin.yaml
+  nettwin plan core/tests/data/jobs/cloak-bridge.nomad.hcl
+  nettwin plan --diff core/tests/data/jobs/cloak-host.nomad.hcl core/tests/data/jobs/cloak-bridge.nomad.hcl
   nettwin gc";
 
 /// The backends `--backend` accepts.
@@ -94,6 +97,33 @@ Examples:
         #[arg(long = "as", value_enum)]
         view: ViewChoice,
     },
+    /// Plan a Nomad job the way a client with the CNI reference plugins sets it up: per
+    /// allocation the ops (ip/iptables commands) and the host's iptables-save; with --diff,
+    /// the network state before and after updating a job from OLD to NEW.
+    #[command(after_help = "\
+Examples:
+  nettwin plan core/tests/data/jobs/cloak-bridge.nomad.hcl
+  nettwin plan job.nomad.hcl --client client.hcl --seed 7
+  nettwin plan --diff old.nomad.hcl new.nomad.hcl
+
+The client file is HCL: a Nomad agent configuration's client block (bridge_network_name,
+bridge_network_subnet, bridge_network_hairpin_mode, min_dynamic_port, max_dynamic_port,
+bind_wildcard_default_host_network, reserved { reserved_ports }) plus
+nettwin { host_ip = \"192.0.2.10\" }; other blocks are ignored.")]
+    Plan {
+        /// The job file (HCL jobspec).
+        #[arg(required_unless_present = "diff", conflicts_with = "diff")]
+        job: Option<PathBuf>,
+        /// Compare two versions of a job instead: OLD is planned, then updated to NEW.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+        diff: Option<Vec<PathBuf>>,
+        /// The client's settings (see below); Nomad's defaults on 192.0.2.10 without it.
+        #[arg(long)]
+        client: Option<PathBuf>,
+        /// The seed of allocation ids, veth names, MACs and dynamic ports.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Remove what killed linux-backend runs left behind (namespaces with nettwin's prefix).
     #[command(after_help = "Example:\n  sudo nettwin gc")]
     Gc,
@@ -144,6 +174,11 @@ fn main() -> ExitCode {
         }
         Command::Check { paths } => check::run(&paths, cli.backend),
         Command::Show { file, view } => show::run(&file, view.into(), cli.backend),
+        Command::Plan { job, diff, client, seed } => match (job, diff.as_deref()) {
+            (_, Some([old, new])) => plan::diff(old, new, client.as_deref(), seed),
+            (Some(job), _) => plan::run(&job, client.as_deref(), seed),
+            _ => Err(miette::miette!("nettwin plan needs a job file, or --diff OLD NEW")),
+        },
         Command::Gc => backends::gc(),
     };
     match result {
@@ -192,6 +227,20 @@ mod tests {
         assert!(Cli::try_parse_from(["nettwin", "show", "a.yaml", "--as", "ip-link"]).is_err());
         let cli = Cli::parse_from(["nettwin", "show", "a.yaml", "--as", "iptables-save"]);
         assert!(matches!(cli.command, Command::Show { view: ViewChoice::IptablesSave, .. }));
+    }
+
+    #[test]
+    fn plan_takes_a_job_or_two_versions_to_diff() {
+        let cli = Cli::parse_from(["nettwin", "plan", "j.hcl", "--client", "c.hcl", "--seed", "7"]);
+        assert!(matches!(cli.command, Command::Plan { job: Some(_), seed: 7, .. }));
+        let cli = Cli::parse_from(["nettwin", "plan", "--diff", "a.hcl", "b.hcl"]);
+        match cli.command {
+            Command::Plan { diff: Some(d), job: None, .. } => assert_eq!(d.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["nettwin", "plan"]).is_err());
+        assert!(Cli::try_parse_from(["nettwin", "plan", "--diff", "a.hcl"]).is_err());
+        assert!(Cli::try_parse_from(["nettwin", "plan", "j.hcl", "--diff", "a", "b"]).is_err());
     }
 
     #[test]

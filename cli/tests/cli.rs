@@ -130,6 +130,83 @@ fn help_shows_examples() {
     assert!(text.contains("nettwin check scenarios/"), "{text}");
 }
 
+#[test]
+fn every_example_in_help_names_files_that_exist() {
+    let text = stdout(&nettwin(&["--help"]));
+    let files: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| w.ends_with(".yaml") || w.ends_with(".hcl"))
+        .collect();
+    assert!(files.len() >= 4, "{text}");
+    for f in files {
+        assert!(root().join(f).is_file(), "--help names {f}, which does not exist");
+    }
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+const JOBS: &str = "core/tests/data/jobs";
+
+#[test]
+fn plan_prints_each_allocation_with_its_ops_and_iptables_save_deterministically() {
+    let job = format!("{JOBS}/cloak-bridge.nomad.hcl");
+    let a = nettwin(&["plan", &job]);
+    let text = stdout(&a);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(text.contains("== allocation 1/2: "), "{text}");
+    assert!(text.contains("ip netns exec host iptables -t nat -N CNI-HOSTPORT-DNAT"), "{text}");
+    assert!(text.contains("-- iptables-save of host after this allocation\n*filter\n"), "{text}");
+    assert_eq!(a.stdout, nettwin(&["plan", &job]).stdout, "same seed, same plan");
+    assert_ne!(a.stdout, nettwin(&["plan", &job, "--seed", "2"]).stdout);
+}
+
+#[test]
+fn plan_diff_from_host_to_bridge_mode_marks_what_comes_and_goes() {
+    let (old, new) =
+        (format!("{JOBS}/cloak-host.nomad.hcl"), format!("{JOBS}/cloak-bridge.nomad.hcl"));
+    let out = nettwin(&["plan", "--diff", &old, &new]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "~ Task Group: \"redis\" (1 create, 1 destroy)",
+        "  + Link \"nomad\": bridge, up, mtu 1500, 172.26.64.1/20",
+        "  - Listening \"tcp 192.0.2.10:7000\"",
+        "  ~ Sysctl \"net.ipv4.ip_forward\": \"0\" => \"1\"",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn plan_errors_name_the_file_line_and_column_or_the_unsupported_block() {
+    let out = nettwin(&["plan", &format!("{JOBS}/syntax-error.nomad.hcl")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("syntax-error.nomad.hcl: line 9, column 3: HCL syntax error"), "{err}");
+    let out = nettwin(&["plan", &format!("{JOBS}/unsupported-cni.nomad.hcl")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("is not supported yet"), "{err}");
+    assert!(err.contains("network"), "{err}");
+}
+
+#[test]
+fn plan_reads_a_client_file() {
+    let dir = std::env::temp_dir().join(format!("nettwin-cli-client-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let client = dir.join("client.hcl");
+    std::fs::write(
+        &client,
+        "client {\n  bridge_network_subnet = \"10.88.0.0/24\"\n}\nnettwin {\n  host_ip = \"198.51.100.7\"\n}\n",
+    )
+    .expect("client file");
+    let job = format!("{JOBS}/cloak-bridge.nomad.hcl");
+    let out = nettwin(&["plan", &job, "--client", &client.display().to_string()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("subnet 10.88.0.0/24, host 198.51.100.7"), "{text}");
+    assert!(text.contains("addr add 10.88.0.2/24 dev eth0"), "{text}");
 }

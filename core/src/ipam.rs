@@ -21,7 +21,7 @@
 //! Architecture invariant: no I/O. The store is exchanged as a map from file name to the
 //! exact file bytes; the linux backend writes and reads those files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -265,16 +265,17 @@ impl Owner {
         self.0.trim().split_once(LINE_BREAK).map(|(_, ifname)| ifname)
     }
 
-    /// host-local's match for (id, ifname): trimmed content equals `id\r\nifname`.
-    fn matches(&self, id: &str, ifname: &str) -> bool {
-        let rest = self.0.trim().strip_prefix(id.trim());
-        rest.and_then(|r| r.strip_prefix(LINE_BREAK)) == Some(ifname)
+    /// What host-local compares when it looks for an owner: the trimmed content. A file
+    /// matches (id, ifname) when this is `id\r\nifname` (ids trimmed), and matches the
+    /// legacy form when this is the trimmed id alone.
+    fn key(&self) -> &str {
+        self.0.trim()
     }
+}
 
-    /// host-local's backwards-compatible match: trimmed content equals the id alone.
-    fn matches_legacy(&self, id: &str) -> bool {
-        self.0.trim() == id.trim()
-    }
+/// The key host-local's match of (id, ifname) compares lease files with.
+fn owner_key(id: &str, ifname: &str) -> String {
+    format!("{}{LINE_BREAK}{ifname}", id.trim())
 }
 
 /// Why a store directory could not be read back.
@@ -289,10 +290,15 @@ pub enum StoreError {
 }
 
 /// The state of one host-local network: its range, its leases and its store files.
+///
+/// Invariant: `owners` indexes `leases` by each lease's trimmed content, so that finding
+/// the addresses of an owner (host-local reads every file for it) costs a lookup, not a
+/// scan of the store.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct HostLocal {
     range: IpRange,
     leases: BTreeMap<Ipv4Addr, Owner>,
+    owners: BTreeMap<String, BTreeSet<Ipv4Addr>>,
     /// The content of `last_reserved_ip.0`, verbatim (host-local ignores it unless it
     /// parses as an address inside the range).
     last_reserved: Option<String>,
@@ -304,7 +310,13 @@ pub struct HostLocal {
 impl HostLocal {
     /// A network whose store does not exist yet.
     pub fn new(range: IpRange) -> HostLocal {
-        HostLocal { range, leases: BTreeMap::new(), last_reserved: None, created: false }
+        HostLocal {
+            range,
+            leases: BTreeMap::new(),
+            owners: BTreeMap::new(),
+            last_reserved: None,
+            created: false,
+        }
     }
 
     /// The range.
@@ -317,9 +329,36 @@ impl HostLocal {
         self.leases.iter().map(|(ip, o)| (*ip, o))
     }
 
-    /// The address held by (id, ifname), if any.
+    /// The address held by (id, ifname), if any (the lowest, should there be several).
     pub fn lease_of(&self, id: &str, ifname: &str) -> Option<Ipv4Addr> {
-        self.leases.iter().find(|(_, o)| o.matches(id, ifname)).map(|(ip, _)| *ip)
+        self.owned(&owner_key(id, ifname)).next()
+    }
+
+    /// The addresses whose lease file has this trimmed content, ascending.
+    fn owned(&self, key: &str) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.owners.get(key).into_iter().flatten().copied()
+    }
+
+    fn insert_lease(&mut self, ip: Ipv4Addr, owner: Owner) {
+        self.owners.entry(owner.key().to_owned()).or_default().insert(ip);
+        if let Some(old) = self.leases.insert(ip, owner) {
+            self.unindex(ip, &old);
+        }
+    }
+
+    fn remove_lease(&mut self, ip: Ipv4Addr) {
+        if let Some(old) = self.leases.remove(&ip) {
+            self.unindex(ip, &old);
+        }
+    }
+
+    fn unindex(&mut self, ip: Ipv4Addr, owner: &Owner) {
+        if let Some(set) = self.owners.get_mut(owner.key()) {
+            set.remove(&ip);
+            if set.is_empty() {
+                self.owners.remove(owner.key());
+            }
+        }
     }
 
     /// The last reserved address, if the file holds one that parses (`net.ParseIP`: no
@@ -335,12 +374,17 @@ impl HostLocal {
     /// reserved address. On error nothing changes except that the store now exists.
     pub fn allocate(&mut self, id: &str, ifname: &str) -> Result<Lease, IpamError> {
         self.created = true;
+        self.try_allocate(id, ifname)
+    }
+
+    /// ADD without host-local's side effect on error: on error nothing changes at all, not
+    /// even the store's existence (what `State::apply`'s atomicity needs).
+    pub fn try_allocate(&mut self, id: &str, ifname: &str) -> Result<Lease, IpamError> {
         // GetByID walks the directory in lexical file-name order.
         let mut held: Vec<(String, Ipv4Addr)> = self
-            .leases
-            .iter()
-            .filter(|(_, o)| o.matches(id, ifname) || o.matches_legacy(id))
-            .map(|(ip, _)| (ip.to_string(), *ip))
+            .owned(&owner_key(id, ifname))
+            .chain(self.owned(id.trim()))
+            .map(|ip| (ip.to_string(), ip))
             .collect();
         held.sort();
         if let Some((_, ip)) = held.into_iter().find(|(_, ip)| self.range.contains(*ip)) {
@@ -350,7 +394,8 @@ impl HostLocal {
         let Some(ip) = ip else {
             return Err(IpamError::Exhausted { range: self.range });
         };
-        self.leases.insert(ip, Owner::new(id, ifname));
+        self.created = true;
+        self.insert_lease(ip, Owner::new(id, ifname));
         self.last_reserved = Some(ip.to_string());
         Ok(Lease {
             addr: IfAddr { ip, prefix: self.range.subnet.prefix() },
@@ -383,18 +428,12 @@ impl HostLocal {
     /// whose legacy file holds the id alone. Releasing nothing succeeds.
     pub fn release(&mut self, id: &str, ifname: &str) -> Vec<Ipv4Addr> {
         self.created = true;
-        let mut gone: Vec<Ipv4Addr> =
-            self.leases.iter().filter(|(_, o)| o.matches(id, ifname)).map(|(ip, _)| *ip).collect();
+        let mut gone: Vec<Ipv4Addr> = self.owned(&owner_key(id, ifname)).collect();
         if gone.is_empty() {
-            gone = self
-                .leases
-                .iter()
-                .filter(|(_, o)| o.matches_legacy(id))
-                .map(|(ip, _)| *ip)
-                .collect();
+            gone = self.owned(id.trim()).collect();
         }
         for ip in &gone {
-            self.leases.remove(ip);
+            self.remove_lease(*ip);
         }
         gone
     }
@@ -435,9 +474,7 @@ impl HostLocal {
             }
             // Lease files are named by the address as Go prints it.
             match name.parse::<Ipv4Addr>() {
-                Ok(ip) if ip.to_string() == *name => {
-                    hl.leases.insert(ip, Owner(text()?));
-                }
+                Ok(ip) if ip.to_string() == *name => hl.insert_lease(ip, Owner(text()?)),
                 _ => return Err(StoreError::UnknownFile(name.clone())),
             }
         }

@@ -9,6 +9,9 @@
 //! - `snapshot`: the normalized observed state both backends report.
 //! - `trace`: `Probe`, `Trace`, hops, steps and outcomes.
 //! - `backend`: the `Backend` trait both backends implement.
+//! - `ipam`: host-local's allocator and its on-disk store, as data.
+//! - `nomad`: the Nomad planner: jobspecs and client files, the CNI plugins' steps, the
+//!   ops of each allocation's setup and teardown, `nettwin plan` and `plan --diff` as data.
 //! - `show`: a `Snapshot` rendered like `ip -br addr`, `ip route`, `iptables-save`, `ss`,
 //!   `bridge link`.
 //!

@@ -3,16 +3,17 @@
 //! plugins (containernetworking-plugins 1.1.1, iptables 1.8.9 nf_tables) in
 //! `tests/data/cni/e*/` (how they were captured: docs/cni-facts.md).
 //!
-//! The rule set here is the minimal model of `tests/common`, enough to resolve the steps'
-//! conditions and print the result; the real rule set lives in `iptables::ruleset`.
+//! The steps' conditions are resolved with `cni_rules::resolve` against the real rule set
+//! (`iptables::Ruleset`), which applies the commands with iptables' checks and prints
+//! them as `iptables-save` does.
 
 mod common;
 
 use std::net::Ipv4Addr;
 
-use common::{TextRules, assert_save};
+use common::{append, apply_steps, assert_save};
 use nettwin_core::addr::{Cidr, IfAddr, Proto};
-use nettwin_core::iptables::{IfacePattern, Match, Neg, PortRange, Rule, Table, Target};
+use nettwin_core::iptables::{IfacePattern, Match, Neg, PortRange, Rule, Ruleset, Table, Target};
 use nettwin_core::names::ChainName;
 use nettwin_core::nomad::cni_names::NOMAD_ADMIN_CHAIN;
 use nettwin_core::nomad::cni_rules::{
@@ -69,26 +70,26 @@ fn alloc(id: &'static str, addr: &str, maps: &[(Option<&str>, u16, u16, Proto)])
 }
 
 /// The CNI ADD chain (loopback and the bridge's links do no iptables work).
-fn cni_add(r: &mut TextRules, a: &Alloc) {
-    r.apply_steps(&bridge_masq_add("nomad", a.id, a.addr));
-    r.apply_steps(&firewall_add(&admin(), &[a.addr.ip]));
-    r.apply_steps(portmap_add("nomad", a.id, a.addr, &a.maps).steps());
+fn cni_add(r: &mut Ruleset, a: &Alloc) {
+    apply_steps(r, &bridge_masq_add("nomad", a.id, a.addr));
+    apply_steps(r, &firewall_add(&admin(), &[a.addr.ip]));
+    apply_steps(r, portmap_add("nomad", a.id, a.addr, &a.maps).steps());
 }
 
 /// The CNI DEL chain in reverse, with the cached result; `iface` says whether the
 /// container's interface was still there for the bridge plugin to find.
-fn cni_del(r: &mut TextRules, a: &Alloc, maps: &[PortMapping], cached: bool, iface: bool) {
-    r.apply_steps(&portmap_del("nomad", a.id, maps));
+fn cni_del(r: &mut Ruleset, a: &Alloc, maps: &[PortMapping], cached: bool, iface: bool) {
+    apply_steps(r, &portmap_del("nomad", a.id, maps));
     if cached {
-        r.apply_steps(&firewall_del(&[a.addr.ip]));
+        apply_steps(r, &firewall_del(&[a.addr.ip]));
     }
-    r.apply_steps(&bridge_masq_del("nomad", a.id, iface.then_some(a.addr)));
+    apply_steps(r, &bridge_masq_del("nomad", a.id, iface.then_some(a.addr)));
 }
 
-fn nomad_admin(r: &mut TextRules, subnet: &str) {
+fn nomad_admin(r: &mut Ruleset, subnet: &str) {
     let subnet: Cidr = subnet.parse().expect("subnet");
     let bridge = IfacePattern::new("nomad").expect("interface");
-    r.apply_steps(&nomad_admin_add(&admin(), &bridge, subnet));
+    apply_steps(r, &nomad_admin_add(&admin(), &bridge, subnet));
 }
 
 const TCP: Proto = Proto::Tcp;
@@ -116,7 +117,7 @@ fn three_allocations_then_their_dels_match_experiment_1() {
             (None, 9999, 99, TCP),
         ],
     );
-    let mut r = TextRules::default();
+    let mut r = Ruleset::default();
     assert_save(&r, "e1/00-empty.save");
     nomad_admin(&mut r, "172.26.64.0/20");
     assert_save(&r, "e1/01-admin.save");
@@ -141,14 +142,16 @@ fn three_allocations_then_their_dels_match_experiment_1() {
 
 #[test]
 fn existing_rules_host_ip_and_portless_allocations_match_experiment_2() {
-    let mut r = TextRules::default();
-    r.seed(
+    let mut r = Ruleset::default();
+    append(
+        &mut r,
         Table::Filter,
         "FORWARD",
         Rule { in_iface: iface("eth0"), out_iface: iface("eth0"), ..bare(Target::Drop) },
     );
     let ten: Cidr = "10.0.0.0/8".parse().expect("cidr");
-    r.seed(
+    append(
+        &mut r,
         Table::Nat,
         "POSTROUTING",
         Rule { src: Some(Neg::plain(ten)), out_iface: iface("eth0"), ..bare(Target::Masquerade) },
@@ -158,10 +161,11 @@ fn existing_rules_host_ip_and_portless_allocations_match_experiment_2() {
         matches: vec![tcp_dport(1)],
         ..bare(Target::Accept)
     };
-    r.seed(Table::Nat, "PREROUTING", port1.clone());
-    r.seed(Table::Nat, "OUTPUT", port1);
+    append(&mut r, Table::Nat, "PREROUTING", port1.clone());
+    append(&mut r, Table::Nat, "OUTPUT", port1);
     nomad_admin(&mut r, "172.26.64.0/29");
-    r.seed(
+    append(
+        &mut r,
         Table::Filter,
         NOMAD_ADMIN_CHAIN,
         Rule { matches: vec![Match::Comment("extra".into())], ..bare(Target::Return) },
@@ -199,7 +203,7 @@ fn existing_rules_host_ip_and_portless_allocations_match_experiment_2() {
 
 #[test]
 fn portless_first_allocation_long_port_lists_and_del_without_mappings_match_experiment_5() {
-    let mut r = TextRules::default();
+    let mut r = Ruleset::default();
     nomad_admin(&mut r, "172.26.64.0/20");
     let c1 = alloc("c1-no-ports", "172.26.64.2/20", &[]);
     cni_add(&mut r, &c1);
@@ -216,15 +220,18 @@ fn portless_first_allocation_long_port_lists_and_del_without_mappings_match_expe
     assert_save(&r, "e5/03-del-nomaps.save");
     // By hand: flush NOMAD-ADMIN, drop the admin jump, delete the chain. The firewall
     // plugin recreates both (the chain empty) at the next ADD.
-    r.apply_steps(&[
-        IptStep::ClearChain { table: Table::Filter, chain: admin() },
-        IptStep::DeleteJumpsTo {
-            table: Table::Filter,
-            chain: ChainName::new("CNI-FORWARD").expect("chain"),
-            target: admin(),
-        },
-        IptStep::DeleteChain { table: Table::Filter, chain: admin() },
-    ]);
+    apply_steps(
+        &mut r,
+        &[
+            IptStep::ClearChain { table: Table::Filter, chain: admin() },
+            IptStep::DeleteJumpsTo {
+                table: Table::Filter,
+                chain: ChainName::new("CNI-FORWARD").expect("chain"),
+                target: admin(),
+            },
+            IptStep::DeleteChain { table: Table::Filter, chain: admin() },
+        ],
+    );
     cni_add(&mut r, &alloc("c4", "172.26.64.4/20", &[]));
     assert_save(&r, "e5/04-readd-admin.save");
 }

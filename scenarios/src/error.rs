@@ -102,7 +102,18 @@ pub enum ProblemKind {
         /// The expected outcome.
         outcome: &'static str,
     },
-    /// A `nomad:` section, which the planner will expand once it exists.
-    #[error("the nomad section is not supported yet; write the topology as steps")]
-    NomadNotSupported,
+    /// A `nomad:` setting the planner does not model yet (a network mode other than host
+    /// or bridge, ...).
+    #[error("{what} is not supported yet")]
+    NomadNotSupported {
+        /// The setting, named with its group.
+        what: String,
+    },
+    /// The `nomad:` section could not be planned: Nomad's or the plugins' own refusal
+    /// (a static port collision, an exhausted subnet, a duplicate port label, ...).
+    #[error("{message}")]
+    NomadPlan {
+        /// The refusal, in Nomad's or the plugins' words.
+        message: String,
+    },
 }

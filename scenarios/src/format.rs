@@ -13,7 +13,7 @@ use nettwin_core::addr::Proto;
 use nettwin_core::error::ErrorKind;
 use nettwin_core::names::NetnsName;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 /// The whole file.
@@ -27,13 +27,97 @@ pub struct ScenarioFile {
     /// Low-level steps, applied in order.
     #[serde(default)]
     pub steps: Vec<Spanned<StepEntry>>,
-    /// Reserved for the Nomad planner: client settings and groups that it expands into steps
-    /// before `steps`. Its shape is not settled; the loader refuses it for now, by place.
+    /// A Nomad client and one job's groups, which the planner expands into steps (the
+    /// standard host, then each allocation's setup and tasks) before `steps`.
     #[serde(default)]
-    pub nomad: Option<Spanned<IgnoredAny>>,
+    pub nomad: Option<Spanned<NomadEntry>>,
     /// Flows to send once every step ran, each with what must happen to it.
     #[serde(default)]
     pub probes: Vec<ProbeEntry>,
+}
+
+/// The `nomad:` section: a client and the groups of one job.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NomadEntry {
+    /// The seed of allocation ids, veth names, MACs and dynamic ports (default 1).
+    #[serde(default)]
+    pub seed: Option<Spanned<u64>>,
+    /// The job's name (default: the scenario's name); part of every seeded id.
+    #[serde(default)]
+    pub job: Option<Spanned<String>>,
+    /// The client's settings (Nomad's defaults when absent).
+    #[serde(default)]
+    pub client: Option<Spanned<ClientEntry>>,
+    /// The task groups, in order.
+    pub groups: Vec<Spanned<GroupEntry>>,
+}
+
+/// The client settings of a `nomad:` section, named as in Nomad's client block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    /// `bridge_network_name` (default `nomad`).
+    #[serde(default)]
+    pub bridge: Option<Spanned<Parsed<nettwin_core::names::IfName>>>,
+    /// `bridge_network_subnet` (default 172.26.64.0/20).
+    #[serde(default)]
+    pub subnet: Option<Spanned<Parsed<nettwin_core::addr::Cidr>>>,
+    /// The client's address on `eth0` towards the world (default 192.0.2.10).
+    #[serde(default)]
+    pub host_ip: Option<Spanned<Parsed<std::net::Ipv4Addr>>>,
+    /// `bridge_network_hairpin_mode` (default false).
+    #[serde(default)]
+    pub hairpin_mode: Option<bool>,
+    /// `bind_wildcard_default_host_network` (default true).
+    #[serde(default)]
+    pub bind_wildcard_default_host_network: Option<bool>,
+    /// `min_dynamic_port` (default 20000).
+    #[serde(default)]
+    pub min_dynamic_port: Option<Spanned<u16>>,
+    /// `max_dynamic_port` (default 32000).
+    #[serde(default)]
+    pub max_dynamic_port: Option<Spanned<u16>>,
+    /// `reserved.reserved_ports`, as a list.
+    #[serde(default)]
+    pub reserved_ports: Vec<u16>,
+}
+
+/// One task group of a `nomad:` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEntry {
+    /// The group's name; probes name its allocation by it.
+    pub name: Spanned<String>,
+    /// `host` (default) or `bridge`; anything else is not supported yet.
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
+    /// How many allocations (default 1).
+    #[serde(default)]
+    pub count: Option<Spanned<u32>>,
+    /// The `port` blocks.
+    #[serde(default)]
+    pub ports: Vec<Spanned<PortEntry>>,
+    /// Allocation ids to use instead of the seeded ones, by index.
+    #[serde(default)]
+    pub alloc_ids: Vec<Spanned<String>>,
+    /// Host veth names to use instead of the seeded ones, by index.
+    #[serde(default)]
+    pub veths: Vec<Spanned<Parsed<nettwin_core::names::IfName>>>,
+}
+
+/// One `port "label" { static, to }` block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortEntry {
+    /// The label.
+    pub label: String,
+    /// A static host port; a dynamic one when absent.
+    #[serde(default, rename = "static")]
+    pub static_port: Option<u16>,
+    /// The port inside the allocation (default: the host port).
+    #[serde(default)]
+    pub to: Option<u16>,
 }
 
 /// One step: op text, or op text with the error it must fail with.

@@ -5,13 +5,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use nettwin_core::names::NetnsName;
 use nettwin_core::op::{Op, text::parse_op};
 use nettwin_core::trace::Probe;
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter, Spanned};
 
 use crate::error::{InvalidScenario, LoadError, Problem, ProblemKind};
 use crate::format::{OutcomeKind, ProbeEntry, ScenarioFile, StepEntry};
-use crate::scenario::{Expectation, ExpectedError, PathPattern, ProbeCase, Scenario, Step};
+use crate::scenario::{
+    Expectation, ExpectedError, HopPattern, PathPattern, ProbeCase, Scenario, Step,
+};
 use crate::source::{Place, SourceFile};
 
 /// Reads and loads one scenario file; `path` as given names the file in messages.
@@ -58,7 +61,7 @@ fn col(c: u64) -> usize {
 }
 
 /// The place of a spanned value: its bytes when known, else the token at its position.
-fn place_of<T>(file: &SourceFile, s: &Spanned<T>) -> Place {
+pub(crate) fn place_of<T>(file: &SourceFile, s: &Spanned<T>) -> Place {
     let loc = s.referenced;
     let span = loc.span();
     match (span.byte_offset(), span.byte_len()) {
@@ -72,11 +75,20 @@ fn place_of<T>(file: &SourceFile, s: &Spanned<T>) -> Place {
 
 /// Checks the meaning of a file that has the right shape; pushes every problem found.
 fn check(file: &SourceFile, raw: ScenarioFile, problems: &mut Vec<Problem>) -> Scenario {
-    if let Some(nomad) = &raw.nomad {
-        let place = key_place(file, "nomad").unwrap_or_else(|| place_of(file, nomad));
-        problems.push(Problem { place, kind: ProblemKind::NomadNotSupported });
-    }
-    let steps = check_steps(file, &raw.steps, problems);
+    let nomad = raw
+        .nomad
+        .as_ref()
+        .map(|n| crate::nomad::expand(file, &raw.name.value, n, problems))
+        .unwrap_or_default();
+    let mut steps = nomad.steps;
+    let known: BTreeSet<String> = steps
+        .iter()
+        .filter_map(|s| match &s.op {
+            Op::NetnsAdd { name } => Some(name.to_string()),
+            _ => None,
+        })
+        .collect();
+    steps.extend(check_steps(file, &raw.steps, known, problems));
     let created: BTreeSet<&str> = steps
         .iter()
         .filter_map(|s| match &s.op {
@@ -84,7 +96,7 @@ fn check(file: &SourceFile, raw: ScenarioFile, problems: &mut Vec<Problem>) -> S
             _ => None,
         })
         .collect();
-    let probes = check_probes(file, &raw.probes, &created, problems);
+    let probes = check_probes(file, &raw.probes, &created, &nomad.aliases, problems);
     Scenario {
         file: file.clone(),
         name: raw.name.value,
@@ -94,25 +106,14 @@ fn check(file: &SourceFile, raw: ScenarioFile, problems: &mut Vec<Problem>) -> S
     }
 }
 
-/// The place of a top-level key (`nomad:` at the start of a line).
-fn key_place(file: &SourceFile, key: &str) -> Option<Place> {
-    let needle = format!("{key}:");
-    let mut offset = 0;
-    for line in file.text.split_inclusive('\n') {
-        if line.starts_with(&needle) {
-            return Some(file.place(offset..offset + key.len()));
-        }
-        offset += line.len();
-    }
-    None
-}
-
+/// Checks the `steps:`; `known` holds the namespaces earlier steps (the `nomad:`
+/// section's) created.
 fn check_steps(
     file: &SourceFile,
     entries: &[Spanned<StepEntry>],
+    mut known: BTreeSet<String>,
     problems: &mut Vec<Problem>,
 ) -> Vec<Step> {
-    let mut known: BTreeSet<String> = BTreeSet::new();
     let mut steps = Vec::new();
     for entry in entries {
         let (text, place, expect) = match &entry.value {
@@ -186,12 +187,15 @@ fn word_in_scalar(file: &SourceFile, scalar: &Place, value: &str, word: &str) ->
     }
 }
 
+/// Checks the probes; a namespace may be named by an alias (a `nomad:` group's name).
 fn check_probes(
     file: &SourceFile,
     entries: &[ProbeEntry],
     created: &BTreeSet<&str>,
+    aliases: &BTreeMap<String, NetnsName>,
     problems: &mut Vec<Problem>,
 ) -> Vec<ProbeCase> {
+    let resolve = |n: &NetnsName| aliases.get(n.as_str()).cloned().unwrap_or_else(|| n.clone());
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut probes = Vec::new();
     let unknown = |place: Place, name: &str, what: &'static str, problems: &mut Vec<_>| {
@@ -210,9 +214,11 @@ fn check_probes(
                 kind: ProblemKind::DuplicateProbe { name: e.name.value.clone(), first_line },
             });
         }
-        unknown(place_of(file, &e.from), e.from.value.as_str(), "probe source", problems);
-        if let Some(at) = &e.expect.at {
-            unknown(place_of(file, at), at.value.as_str(), "expected namespace", problems);
+        let from = resolve(&e.from.value);
+        unknown(place_of(file, &e.from), from.as_str(), "probe source", problems);
+        let at = e.expect.at.as_ref().map(|a| (resolve(&a.value), place_of(file, a)));
+        if let Some((at, place)) = &at {
+            unknown(place.clone(), at.as_str(), "expected namespace", problems);
         }
         let outcome = e.expect.outcome.value;
         if let Some(s) = &e.expect.seen_src
@@ -224,18 +230,26 @@ fn check_probes(
             });
         }
         let path = e.expect.path.as_ref().map(|p| {
+            let mut hops = Vec::new();
             for hop in &p.value {
-                if let Some(ns) = hop.value.0.exact_netns() {
+                let mut pattern = hop.value.0.clone();
+                if let HopPattern::Hop { netns, .. } = &mut pattern
+                    && let Some(real) = aliases.get(netns.as_str())
+                {
+                    *netns = real.to_string();
+                }
+                if let Some(ns) = pattern.exact_netns() {
                     unknown(place_of(file, hop), ns, "path namespace", problems);
                 }
+                hops.push(pattern);
             }
-            PathPattern(p.value.iter().map(|h| h.value.0.clone()).collect())
+            PathPattern(hops)
         });
         let to = e.to.value.0;
         probes.push(ProbeCase {
             probe: Probe {
                 name: e.name.value.clone(),
-                from: e.from.value.clone(),
+                from,
                 src: e.src.as_ref().map(|s| s.value.0),
                 sport: e.sport.as_ref().map(|s| s.value),
                 dst: to.dst,
@@ -243,7 +257,7 @@ fn check_probes(
             },
             expect: Expectation {
                 outcome,
-                at: e.expect.at.as_ref().map(|a| a.value.clone()),
+                at: at.map(|(a, _)| a),
                 seen_src: e.expect.seen_src.as_ref().map(|s| s.value.0),
                 path,
             },

@@ -119,7 +119,20 @@ fn corpus(file: &str) -> PathBuf {
     "a probe named \"to itself\" already exists (line 6)"
 )]
 #[case("missing-expect.yaml", 8, 5, "to", "missing field `expect`")]
-#[case("nomad-section.yaml", 3, 1, "nomad", "the nomad section is not supported yet")]
+#[case(
+    "nomad-cni-mode.yaml",
+    6,
+    13,
+    "cni/mynet",
+    "group \"web\": network mode \"cni/mynet\" (supported: host, bridge) is not supported yet"
+)]
+#[case(
+    "nomad-port-collision.yaml",
+    6,
+    15,
+    "b",
+    "placing an allocation of group \"b\" failed: network: reserved port collision web=8080"
+)]
 fn malformed_scenario_is_refused_at_the_offending_text(
     #[case] file: &str,
     #[case] line: usize,

@@ -71,6 +71,14 @@ impl TableRules {
 
     /// The base chains reaching `chain` and the longest path from them.
     pub(super) fn above(&self, chain: &str) -> Above {
+        // Without a walk: a base chain is its own only base; a user chain nothing jumps to
+        // is reached by none.
+        if let Some(bit) = self.hook_bit(chain) {
+            return Above { hooks: bit, depth: Some(0) };
+        }
+        if self.chains.get(chain).is_some_and(|c| c.callers.is_empty()) {
+            return Above { hooks: 0, depth: None };
+        }
         let callers = |n: &str| -> Vec<&str> {
             if self.hook_bit(n).is_some() {
                 return Vec::new();
@@ -93,6 +101,10 @@ impl TableRules {
     /// The chains reached from `chain`, the hooks their NAT targets allow, and the
     /// longest path below it.
     pub(super) fn below<'a>(&'a self, chain: &'a str) -> Below<'a> {
+        // Without a walk: a chain that jumps nowhere has only itself below.
+        if let Some(c) = self.chains.get(chain).filter(|c| c.callees.is_empty()) {
+            return Below { chains: BTreeSet::from([chain]), mask: own_mask(c), height: Some(0) };
+        }
         let callees = |n: &str| -> Vec<&str> {
             self.chains
                 .get(n)

@@ -19,11 +19,14 @@
 //!
 //! Architecture invariant: no command clones a table or walks the whole jump graph; each
 //! chain keeps its callers and callees with rule counts, and checks walk only the chains
-//! above the target chain and below the jumped-to chain. Chains live in hash-indexed maps
-//! (insertion-ordered, so iteration is deterministic); `chains()` sorts for printing.
+//! above the target chain and below the jumped-to chain; each chain counts its rules by
+//! hash, so that `-C` and `-D` of a missing rule need no scan. Chains live in hash-indexed
+//! maps (insertion-ordered, so iteration is deterministic); `chains()` sorts for printing.
 
 use indexmap::IndexMap;
+use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use super::rule::{Command, Match, Policy, Rule, RuleRef, Table, Target};
 use super::values::is_target_name;
@@ -55,6 +58,97 @@ pub(super) struct Chain {
     pub(super) nat: [u32; 3],
     /// Built-in chains: whether the kernel has it yet.
     pub(super) materialized: bool,
+    /// How many rules of the chain have each rule hash, so that "is this rule there" (the
+    /// `-C` of every idempotent CNI step) and a `-D` of a missing rule cost a lookup, not
+    /// a scan of a chain with thousands of rules.
+    pub(super) hashes: BTreeMap<u64, u32>,
+}
+
+/// A rule's hash for `Chain::hashes`.
+fn rule_hash(rule: &Rule) -> u64 {
+    let mut h = FxHasher(0);
+    rule.hash(&mut h);
+    h.finish()
+}
+
+/// The multiply-rotate hash rustc uses internally ("FxHash"): fast on short keys and
+/// deterministic. Collisions only cost a scan of the chain, never a wrong answer.
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Chain {
+    /// Whether the chain may hold `rule`: false means it does not.
+    fn may_hold(&self, rule: &Rule) -> bool {
+        self.hashes.get(&rule_hash(rule)).is_some_and(|n| *n > 0)
+    }
+
+    fn count(&mut self, rule: &Rule, add: bool) {
+        let key = rule_hash(rule);
+        match self.hashes.get_mut(&key) {
+            Some(n) if add => *n += 1,
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.hashes.remove(&key);
+            }
+            None if add => {
+                self.hashes.insert(key, 1);
+            }
+            None => {}
+        }
+    }
+
+    fn clear_rules(&mut self) {
+        self.rules.rules.clear();
+        self.hashes.clear();
+        self.callees.clear();
+        self.nat = [0; 3];
+    }
 }
 
 /// The chains of one table. Guaranteed: the built-in chains are always present with a
@@ -118,6 +212,12 @@ impl TableRules {
         self.exists
     }
 
+    /// Whether `chain` holds `rule` (which must be canonical, as `Rule::canonical` makes
+    /// it): what `iptables -C` answers.
+    pub fn contains_rule(&self, chain: &str, rule: &Rule) -> bool {
+        self.chains.get(chain).is_some_and(|c| c.may_hold(rule) && c.rules.rules.contains(rule))
+    }
+
     /// How many rules jump or go to `chain`.
     pub fn references(&self, chain: &str) -> u32 {
         self.chains.get(chain).map_or(0, |c| c.callers.values().sum())
@@ -149,10 +249,8 @@ impl TableRules {
             Command::DeleteChain(name) => self.delete_chain(name),
             Command::Flush(None) => {
                 for c in self.chains.values_mut() {
-                    c.rules.rules.clear();
+                    c.clear_rules();
                     c.callers.clear();
-                    c.callees.clear();
-                    c.nat = [0; 3];
                 }
                 Ok(())
             }
@@ -186,7 +284,8 @@ impl TableRules {
                 self.jump_target_exists(name, &rule, "delete from")?;
                 let bad =
                     || self.err(ErrorKind::NotFound, "delete from", name.as_str(), "Bad rule");
-                let chain = self.chains.get(name.as_str()).ok_or_else(bad)?;
+                let chain = self.chains.get(name.as_str()).filter(|c| c.may_hold(&rule));
+                let chain = chain.ok_or_else(bad)?;
                 let at = chain.rules.rules.iter().position(|r| *r == rule).ok_or_else(bad)?;
                 self.remove_at(name, at);
                 Ok(())
@@ -296,9 +395,7 @@ impl TableRules {
             }
         }
         if let Some(c) = self.chains.get_mut(name.as_str()) {
-            c.rules.rules.clear();
-            c.callees.clear();
-            c.nat = [0; 3];
+            c.clear_rules();
         }
         self.touch(name.as_str());
         Ok(())
@@ -327,6 +424,7 @@ impl TableRules {
         self.check_rule(name, &rule)?;
         self.link(name, &rule, true);
         if let Some(c) = self.chains.get_mut(name.as_str()) {
+            c.count(&rule, true);
             c.rules.rules.insert(at, rule);
         }
         self.touch(name.as_str());
@@ -334,7 +432,11 @@ impl TableRules {
     }
 
     fn remove_at(&mut self, name: &ChainName, at: usize) {
-        let removed = self.chains.get_mut(name.as_str()).map(|c| c.rules.rules.remove(at));
+        let removed = self.chains.get_mut(name.as_str()).map(|c| {
+            let rule = c.rules.rules.remove(at);
+            c.count(&rule, false);
+            rule
+        });
         if let Some(rule) = removed {
             self.link(name, &rule, false);
         }

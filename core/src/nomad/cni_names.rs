@@ -62,11 +62,13 @@ const CHAIN_PREFIX: &str = "CNI-";
 
 /// `prefix` followed by the hex SHA-512 of `to_hash`, cut to `len` bytes.
 fn hash_with_prefix(len: usize, prefix: &str, to_hash: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha512::digest(to_hash.as_bytes());
     let mut out = String::with_capacity(prefix.len() + 2 * digest.len());
     out.push_str(prefix);
     for b in digest.iter() {
-        out.push_str(&format!("{b:02x}"));
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     out.truncate(len);
     out

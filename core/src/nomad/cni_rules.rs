@@ -3,8 +3,9 @@
 //!
 //! Every plugin is idempotent in its own way ("create the chain unless it exists", "insert
 //! at the top unless the rule is there", "delete, ignoring not found"), so each step
-//! carries that condition; whoever executes the steps resolves it against the current
-//! rules (the planner does, against what it knows of the host). Rules are built in the
+//! carries that condition; [`resolve`] decides it against the current rules of the
+//! namespace and gives the unconditional commands (the planner resolves against the
+//! model of the host it plans for). Rules are built in the
 //! canonical form iptables-save prints them back in (`-d 172.26.64.2/20` given by a plugin
 //! is kept as `172.26.64.0/20`, `-s 127.0.0.1` as `127.0.0.1/32`), so they compare equal
 //! to rules read back from the kernel.
@@ -27,7 +28,8 @@ use super::cni_names::{
 use super::ports::AssignedPort;
 use crate::addr::{Cidr, IfAddr, Proto};
 use crate::iptables::{
-    AddrType, CtStates, IfacePattern, Match, Neg, PortDir, PortRange, Rule, Table, Target,
+    AddrType, Command, CtStates, IfacePattern, Match, Neg, PortDir, PortRange, Rule, RuleRef,
+    Ruleset, Table, Target,
 };
 use crate::names::ChainName;
 
@@ -254,13 +256,22 @@ fn firewall_ip_rules(ip: Ipv4Addr) -> [Rule; 2] {
     ]
 }
 
-/// The firewall plugin's ADD (iptables backend) for the container's IPv4 addresses.
+/// The firewall plugin's ADD (iptables backend) for the container's IPv4 addresses:
+/// [`firewall_setup`], then [`firewall_ip_steps`].
 pub fn firewall_add(admin: &ChainName, ips: &[Ipv4Addr]) -> Vec<IptStep> {
     if ips.is_empty() {
         return Vec::new();
     }
+    let mut steps = firewall_setup(admin);
+    steps.extend(firewall_ip_steps(ips));
+    steps
+}
+
+/// The part of the firewall plugin's ADD that is the same for every container: its
+/// chain, the admin chain, and the jumps inserted at the top.
+pub fn firewall_setup(admin: &ChainName) -> Vec<IptStep> {
     let fwd = chain(FORWARD_CHAIN);
-    let mut steps = vec![
+    vec![
         ensure(Table::Filter, &fwd),
         ensure(Table::Filter, admin),
         insert(
@@ -279,11 +290,15 @@ pub fn firewall_add(admin: &ChainName, ips: &[Ipv4Addr]) -> Vec<IptStep> {
                 ..rule(Target::Jump(admin.clone()))
             },
         ),
-    ];
-    for ip in ips {
-        steps.extend(firewall_ip_rules(*ip).map(|r| append(Table::Filter, &fwd, r)));
-    }
-    steps
+    ]
+}
+
+/// The firewall plugin's two rules per container address, appended to its chain.
+pub fn firewall_ip_steps(ips: &[Ipv4Addr]) -> Vec<IptStep> {
+    let fwd = chain(FORWARD_CHAIN);
+    ips.iter()
+        .flat_map(|ip| firewall_ip_rules(*ip).map(|r| append(Table::Filter, &fwd, r)))
+        .collect()
 }
 
 /// The firewall plugin's DEL: the container's rules go (from the cached result, so also
@@ -322,7 +337,8 @@ fn port_match(proto: Proto, port: u16) -> Match {
 }
 
 /// portmap's ADD for one container address (`forwardPorts` with `snat: true`). No
-/// mappings, no work: not even the shared chains or `route_localnet`.
+/// mappings, no work: not even the shared chains or `route_localnet`. Made of
+/// [`portmap_shared_masq`], the sysctl, [`portmap_shared_dnat`] and [`portmap_container`].
 pub fn portmap_add(
     network: &str,
     container_id: &str,
@@ -332,9 +348,20 @@ pub fn portmap_add(
     if mappings.is_empty() {
         return PortmapAdd::default();
     }
-    let (setmark, masq, dnat) =
-        (chain(HOSTPORT_SETMARK_CHAIN), chain(HOSTPORT_MASQ_CHAIN), chain(HOSTPORT_DNAT_CHAIN));
-    let before_localnet = vec![
+    let mut after = portmap_shared_dnat();
+    after.extend(portmap_container(network, container_id, addr, mappings));
+    PortmapAdd {
+        before_localnet: portmap_shared_masq(),
+        route_localnet: true,
+        after_localnet: after,
+    }
+}
+
+/// portmap's shared SETMARK and MASQ chains, their rules and the POSTROUTING jump (the
+/// same for every container; before `route_localnet`).
+pub fn portmap_shared_masq() -> Vec<IptStep> {
+    let (setmark, masq) = (chain(HOSTPORT_SETMARK_CHAIN), chain(HOSTPORT_MASQ_CHAIN));
+    vec![
         ensure(Table::Nat, &setmark),
         append(
             Table::Nat,
@@ -361,18 +388,36 @@ pub fn portmap_add(
                 ..rule(Target::Jump(masq.clone()))
             },
         ),
-    ];
-    let mut after = vec![ensure(Table::Nat, &dnat)];
+    ]
+}
+
+/// portmap's shared CNI-HOSTPORT-DNAT chain and its PREROUTING and OUTPUT jumps (the same
+/// for every container; after `route_localnet`).
+pub fn portmap_shared_dnat() -> Vec<IptStep> {
+    let dnat = chain(HOSTPORT_DNAT_CHAIN);
+    let mut steps = vec![ensure(Table::Nat, &dnat)];
     let local = Match::AddrType { src: None, dst: Some(Neg::plain(AddrType::Local)) };
     for entry in ["PREROUTING", "OUTPUT"] {
-        after.push(append(
+        steps.push(append(
             Table::Nat,
             &builtin(entry),
             Rule { matches: vec![local.clone()], ..rule(Target::Jump(dnat.clone())) },
         ));
     }
+    steps
+}
+
+/// portmap's work for one container: its DNAT chain, three rules per mapping, and the
+/// multiport jumps to it from CNI-HOSTPORT-DNAT.
+pub fn portmap_container(
+    network: &str,
+    container_id: &str,
+    addr: IfAddr,
+    mappings: &[PortMapping],
+) -> Vec<IptStep> {
+    let (setmark, dnat) = (chain(HOSTPORT_SETMARK_CHAIN), chain(HOSTPORT_DNAT_CHAIN));
     let dn = portmap_dnat_chain(network, container_id);
-    after.push(ensure(Table::Nat, &dn));
+    let mut after = vec![ensure(Table::Nat, &dn)];
     for m in mappings {
         let dst = match m.host_ip {
             Some(ip) if !ip.is_unspecified() => host(ip),
@@ -421,7 +466,7 @@ pub fn portmap_add(
             ));
         }
     }
-    PortmapAdd { before_localnet, route_localnet: true, after_localnet: after }
+    after
 }
 
 /// Host ports per protocol, protocols sorted by name, ports in mapping order, duplicates
@@ -459,6 +504,111 @@ pub fn portmap_del(network: &str, container_id: &str, mappings: &[PortMapping]) 
         IptStep::ClearChain { table: Table::Nat, chain: sn.clone() },
         IptStep::DeleteChain { table: Table::Nat, chain: sn },
     ]
+}
+
+/// Whether `chain` of `table` holds `rule` (as `iptables -C` answers). The rules built
+/// here are canonical by construction, so they compare as they are.
+fn has_rule(rules: &Ruleset, table: Table, chain: &ChainName, rule: &Rule) -> bool {
+    debug_assert_eq!(*rule, rule.canonical(), "plugin rules are built canonical");
+    rules.table(table).contains_rule(chain.as_str(), rule)
+}
+
+fn has_chain(rules: &Ruleset, table: Table, chain: &ChainName) -> bool {
+    rules.table(table).chain(chain.as_str()).is_some()
+}
+
+/// What a step comes to against the current rules.
+enum Decision {
+    /// Nothing to do.
+    Skip,
+    /// The step's own command (`-N`, `-I 1`, `-A`, `-D`, `-X`).
+    Run,
+    /// `ClearChain` of a missing chain: `-N`.
+    Create,
+    /// `DeleteJumpsTo`: `-D` of each of these rules.
+    DeleteEach(Vec<Rule>),
+}
+
+fn decide(step: &IptStep, rules: &Ruleset) -> Decision {
+    let run = |yes: bool| if yes { Decision::Run } else { Decision::Skip };
+    match step {
+        IptStep::EnsureChain { table, chain } => run(!has_chain(rules, *table, chain)),
+        IptStep::InsertUnique { table, chain, rule }
+        | IptStep::AppendUnique { table, chain, rule } => {
+            run(!has_rule(rules, *table, chain, rule))
+        }
+        IptStep::DeleteRule { table, chain, rule } => run(has_rule(rules, *table, chain, rule)),
+        IptStep::ClearChain { table, chain } if has_chain(rules, *table, chain) => Decision::Run,
+        IptStep::ClearChain { .. } => Decision::Create,
+        IptStep::DeleteChain { table, chain } => run(has_chain(rules, *table, chain)),
+        IptStep::DeleteJumpsTo { table, chain, target } => Decision::DeleteEach(
+            rules
+                .table(*table)
+                .chain(chain.as_str())
+                .into_iter()
+                .flat_map(|c| &c.rules)
+                .filter(|r| r.target.chain() == Some(target))
+                .cloned()
+                .collect(),
+        ),
+    }
+}
+
+/// The commands a plugin runs for `step` in a namespace whose rules are `rules`: the
+/// step's condition decided, the result unconditional (`-N` only for a missing chain,
+/// `-A` only for a missing rule, `-D` for each rule found, ...). Apply the commands before
+/// resolving the next step: later steps see what earlier ones did.
+pub fn resolve(step: IptStep, rules: &Ruleset) -> Vec<(Table, Command)> {
+    let decision = decide(&step, rules);
+    let (table, chain) = step.target();
+    let (table, chain) = (table, chain.clone());
+    match (decision, step) {
+        (Decision::Skip, _) => Vec::new(),
+        (Decision::Create, _) => vec![(table, Command::NewChain(chain))],
+        (Decision::DeleteEach(found), _) => found
+            .into_iter()
+            .map(|r| (table, Command::Delete(chain.clone(), RuleRef::Spec(r))))
+            .collect(),
+        (Decision::Run, step) => vec![(table, step.into_command())],
+    }
+}
+
+/// [`resolve`] for a step that is kept (a template the planner reuses on every ADD):
+/// decides without cloning and clones only what it emits.
+pub fn resolve_ref(step: &IptStep, rules: &Ruleset) -> Vec<(Table, Command)> {
+    match decide(step, rules) {
+        Decision::Skip => Vec::new(),
+        _ => resolve(step.clone(), rules),
+    }
+}
+
+impl IptStep {
+    /// The table and chain the step works on.
+    pub fn target(&self) -> (Table, &ChainName) {
+        match self {
+            IptStep::EnsureChain { table, chain }
+            | IptStep::InsertUnique { table, chain, .. }
+            | IptStep::AppendUnique { table, chain, .. }
+            | IptStep::DeleteRule { table, chain, .. }
+            | IptStep::ClearChain { table, chain }
+            | IptStep::DeleteChain { table, chain }
+            | IptStep::DeleteJumpsTo { table, chain, .. } => (*table, chain),
+        }
+    }
+
+    /// The step's own command, run unconditionally. `DeleteJumpsTo` has none (it lists the
+    /// chain and deletes what it finds), so [`decide`] never asks for it.
+    fn into_command(self) -> Command {
+        match self {
+            IptStep::EnsureChain { chain, .. } => Command::NewChain(chain),
+            IptStep::InsertUnique { chain, rule, .. } => Command::Insert(chain, 1, rule),
+            IptStep::AppendUnique { chain, rule, .. } => Command::Append(chain, rule),
+            IptStep::DeleteRule { chain, rule, .. } => Command::Delete(chain, RuleRef::Spec(rule)),
+            IptStep::ClearChain { chain, .. } => Command::Flush(Some(chain)),
+            IptStep::DeleteJumpsTo { .. } => unreachable!("DeleteJumpsTo decides DeleteEach"),
+            IptStep::DeleteChain { chain, .. } => Command::DeleteChain(chain),
+        }
+    }
 }
 
 #[cfg(test)]

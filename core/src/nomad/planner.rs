@@ -4,36 +4,44 @@
 //! Two halves, as in Nomad: [`Planner::schedule`] places a group's allocation (allocation
 //! id, host ports), as the servers do; [`Planner::add`] and [`Planner::del`] are the
 //! client's network setup and teardown for a placement, as `Op` lists for a backend to
-//! execute. The planner keeps its own view of what it has built on the host (chains,
-//! rules, bridge address, veth names, IPAM, ports), so that the plugins' "unless it
-//! exists" conditions are decided here and every emitted op is unconditional. It assumes
-//! the host namespace exists and holds no CNI state it did not plan, except rules given
-//! with [`Planner::assume_rule`].
+//! execute. [`Planner::start_tasks`] stands in for the tasks: each binds its ports.
+//!
+//! The ops are the truth. The planner keeps a model `State` of the host (and of the
+//! allocations' namespaces) and applies every op it emits to it as it goes; each "unless it
+//! exists" condition of the plugins is decided against that state, and the address
+//! `eth0` gets is the one `IpamAllocate` returned when applied. There is no second
+//! allocator and no second view of the rules that could drift from what the ops do:
+//! replaying the emitted ops on a copy of the starting state gives the planner's state.
 //!
 //! ADD of a bridge-mode allocation (docs/cni-facts.md, "What the planner emits"):
 //! the allocation's namespace; NOMAD-ADMIN; loopback (`lo` up); bridge (bridge, veth pair,
 //! host end up/master/hairpin, IPAM, `eth0` address/up/default route, gateway address,
 //! `ip_forward`, masquerade); firewall; portmap (with `route_localnet` between its shared
-//! chains and its DNAT chains). DEL: portmap, firewall, bridge (IPAM release, `eth0`,
-//! masquerade teardown only if the interface was still there), loopback (`lo` down), then
-//! the namespace goes.
+//! chains and its DNAT chains). DEL: the tasks' sockets close; then portmap, firewall,
+//! bridge (IPAM release, `eth0` and the masquerade teardown only if the interface was
+//! still there), loopback (`lo` down), and the namespace goes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use super::client::{CONTAINER_IFNAME, ClientConfig, NETWORK_NAME};
 use super::cni_names::NOMAD_ADMIN_CHAIN;
 use super::cni_rules::{
-    IptStep, PortMapping, bridge_masq_add, bridge_masq_del, firewall_add, firewall_del,
-    nomad_admin_add, nomad_port_mappings, portmap_add, portmap_del,
+    IptStep, PortMapping, bridge_masq_add, bridge_masq_del, firewall_del, firewall_ip_steps,
+    firewall_setup, nomad_admin_add, nomad_port_mappings, portmap_container, portmap_del,
+    portmap_shared_dnat, portmap_shared_masq, resolve, resolve_ref,
 };
 use super::jobspec::{Group, Job, NetworkMode};
 use super::ports::{AssignedPort, PortError, PortIndex};
 use super::seed::{Seed, SplitMix64};
-use crate::addr::{Cidr, IfAddr};
-use crate::ipam::{HostLocal, IpRange, IpamError, RangeConfig, RangeError};
-use crate::iptables::{Command, IfacePattern, Rule, RuleRef, Table};
+use crate::addr::{Cidr, Endpoint, IfAddr, Proto};
+use crate::error::{ErrorKind, OpError};
+use crate::ipam::{HostLocal, IpRange, RangeConfig, RangeError};
+use crate::iptables::IfacePattern;
 use crate::names::{ChainName, IfName, NameError, NetnsName};
-use crate::op::{LinkChange, Op, RouteSpec, SysctlKey};
+use crate::op::{Effect, LinkChange, Op, RouteSpec, SysctlKey};
+use crate::state::State;
 
 /// Why planning failed.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
@@ -48,9 +56,9 @@ pub enum PlanError {
         plugin: &'static str,
         /// The plugin's message.
         message: String,
-        /// The IPAM error behind it.
+        /// The model's refusal behind it, if any.
         #[source]
-        source: IpamError,
+        source: Option<Box<OpError>>,
     },
     /// The client's subnet is not a usable host-local range.
     #[error("bridge network subnet: {0}")]
@@ -67,6 +75,19 @@ pub enum PlanError {
     /// The allocation id is not known.
     #[error("allocation {0} is not set up")]
     Unknown(String),
+    /// The host namespace the plan is for is not in the starting state.
+    #[error("the host namespace {0} does not exist")]
+    NoHost(NetnsName),
+    /// The model refused an op of the plan: the starting state conflicts with what Nomad
+    /// and the plugins would build (say a link already named like the planned veth).
+    #[error("`{op}` failed: {source}")]
+    Model {
+        /// The op, as text.
+        op: String,
+        /// The refusal.
+        #[source]
+        source: Box<OpError>,
+    },
 }
 
 /// Where an allocation lands: id, namespace, mode and host ports.
@@ -82,6 +103,28 @@ pub struct Placement {
     pub mode: NetworkMode,
     /// The host ports, static first.
     pub ports: Vec<AssignedPort>,
+    /// The host veth name to use instead of the seeded one.
+    pub veth: Option<IfName>,
+}
+
+/// What a caller fixes instead of the seed for one allocation (a scenario pinning names).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Pin {
+    /// The allocation id.
+    pub alloc_id: Option<String>,
+    /// The allocation's namespace (Nomad names it after the id).
+    pub netns: Option<NetnsName>,
+    /// The host end of its veth pair.
+    pub veth: Option<IfName>,
+}
+
+/// A socket a task listens on: where, and which address.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TaskSocket {
+    /// tcp (the model's tasks serve tcp).
+    pub proto: Proto,
+    /// The bound address.
+    pub at: Endpoint,
 }
 
 /// A placement that has been set up: what the plugins built for it.
@@ -89,19 +132,45 @@ pub struct Placement {
 pub struct Alloc {
     /// The placement.
     pub placement: Placement,
-    /// `eth0`'s address (bridge mode).
+    /// `eth0`'s address (bridge mode), as IPAM handed it out.
     pub addr: Option<IfAddr>,
     /// The host end of the veth pair (bridge mode).
     pub veth: Option<IfName>,
     /// What portmap was given.
     pub mappings: Vec<PortMapping>,
+    /// Where the tasks listen, once started: the host namespace in host mode, the
+    /// allocation's namespace in bridge mode.
+    pub sockets: Vec<TaskSocket>,
 }
 
-/// A failed ADD: what ran before the failing plugin, which nothing undoes, and why.
+impl Alloc {
+    /// The namespace the allocation's tasks run in, given the host's.
+    pub fn netns<'a>(&'a self, host: &'a NetnsName) -> &'a NetnsName {
+        match self.placement.mode {
+            NetworkMode::Host => host,
+            NetworkMode::Bridge => &self.placement.netns,
+        }
+    }
+}
+
+/// One allocation of a planned job: the placement with what was built, the network setup
+/// (Nomad's network hook and the CNI chain) and the tasks' sockets.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AllocPlan {
+    /// The allocation as set up.
+    pub alloc: Alloc,
+    /// Network setup, in order.
+    pub setup: Vec<Op>,
+    /// The tasks binding their ports.
+    pub tasks: Vec<Op>,
+}
+
+/// A failed ADD: what ran, which nothing undoes, and why.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 #[error("failed to configure network: {error}")]
 pub struct AddFailure {
-    /// The ops that ran (and stay) before the failure.
+    /// The ops that ran and stay; when a plugin failed, the last one is the op that
+    /// failed (it changed nothing).
     pub ops: Vec<Op>,
     /// The failure.
     #[source]
@@ -118,71 +187,105 @@ pub enum DelMode {
     NetnsAlreadyGone,
 }
 
-/// What the planner knows exists on the host.
-#[derive(Clone, PartialEq, Eq, Debug)]
-struct HostView {
-    chains: BTreeMap<(Table, String), Vec<Rule>>,
-    bridge_addrs: Option<Vec<IfAddr>>,
-    veths: BTreeSet<IfName>,
-}
-
-impl HostView {
-    fn new() -> HostView {
-        let mut chains = BTreeMap::new();
-        for table in Table::ALL {
-            for c in table.builtin_chains() {
-                chains.insert((table, (*c).to_owned()), Vec::new());
-            }
-        }
-        HostView { chains, bridge_addrs: None, veths: BTreeSet::new() }
-    }
+/// The steps that are the same on every ADD of a client, built once and resolved by
+/// reference (their rules are only cloned when a command is emitted).
+#[derive(Debug)]
+struct SharedSteps {
+    admin: Vec<IptStep>,
+    firewall: Vec<IptStep>,
+    portmap_masq: Vec<IptStep>,
+    portmap_dnat: Vec<IptStep>,
 }
 
 /// The planner for one client (one host namespace).
 #[derive(Clone, Debug)]
 pub struct Planner {
+    shared: Arc<SharedSteps>,
     client: ClientConfig,
     host: NetnsName,
     seed: Seed,
-    admin: ChainName,
-    bridge_match: IfacePattern,
-    ipam: HostLocal,
+    gateway: Ipv4Addr,
     ports: PortIndex,
     port_rng: SplitMix64,
-    view: HostView,
+    state: State,
     allocs: BTreeMap<String, Alloc>,
 }
 
 impl Planner {
-    /// A planner for a client with these settings whose host is namespace `host`, on a
-    /// host with no CNI state yet.
+    /// A planner for a client with these settings, on a bare host: the model holds only
+    /// the namespace `host` (with `lo` down), as `ip netns add` makes it.
     pub fn new(client: ClientConfig, host: NetnsName, seed: Seed) -> Result<Planner, PlanError> {
+        let mut state = State::new();
+        state.apply(&Op::NetnsAdd { name: host.clone() }).map_err(|source| PlanError::Model {
+            op: format!("ip netns add {host}"),
+            source: Box::new(source),
+        })?;
+        Planner::on(state, client, host, seed)
+    }
+
+    /// A planner for a client whose host is namespace `host` of `state` (a scenario's
+    /// topology, with whatever rules and links it already has).
+    pub fn on(
+        state: State,
+        client: ClientConfig,
+        host: NetnsName,
+        seed: Seed,
+    ) -> Result<Planner, PlanError> {
+        if state.netns(host.as_str()).is_none() {
+            return Err(PlanError::NoHost(host));
+        }
         let range = IpRange::new(&RangeConfig::subnet(client.subnet))?;
         let bridge_match = IfacePattern::new(client.bridge.as_str())
             .ok_or_else(|| PlanError::BridgeName(client.bridge.to_string()))?;
+        let admin = ChainName::new(NOMAD_ADMIN_CHAIN)?;
+        let shared = Arc::new(SharedSteps {
+            admin: nomad_admin_add(&admin, &bridge_match, client.subnet),
+            firewall: firewall_setup(&admin),
+            portmap_masq: portmap_shared_masq(),
+            portmap_dnat: portmap_shared_dnat(),
+        });
         Ok(Planner {
+            shared,
             ports: PortIndex::new(client.min_dynamic_port, client.max_dynamic_port),
             port_rng: seed.stream(&["ports", host.as_str()]),
-            admin: ChainName::new(NOMAD_ADMIN_CHAIN)?,
-            ipam: HostLocal::new(range),
-            view: HostView::new(),
+            gateway: range.gateway(),
             allocs: BTreeMap::new(),
-            bridge_match,
             client,
             host,
             seed,
+            state,
         })
     }
 
-    /// Tells the planner that the host already has `rule` at the end of `chain` (rules the
-    /// scenario put there before any allocation), creating the chain if needed.
-    pub fn assume_rule(&mut self, table: Table, chain: &ChainName, rule: Rule) {
-        self.view.chains.entry((table, chain.to_string())).or_default().push(rule);
+    /// The client settings.
+    pub fn client(&self) -> &ClientConfig {
+        &self.client
     }
 
-    /// The host-local state the plan leads to (to compare with a real store).
-    pub fn ipam(&self) -> &HostLocal {
-        &self.ipam
+    /// The host namespace.
+    pub fn host(&self) -> &NetnsName {
+        &self.host
+    }
+
+    /// The model after every op planned so far.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The model after every op planned so far, by value.
+    pub fn into_state(self) -> State {
+        self.state
+    }
+
+    /// The host-local store of Nomad's network, once an ADD or DEL touched it.
+    pub fn ipam(&self) -> Option<&HostLocal> {
+        self.state.ipam_pools().get(NETWORK_NAME)
+    }
+
+    /// Takes host ports on the client's address before any allocation (the client's
+    /// `reserved.reserved_ports`).
+    pub fn reserve_host_ports(&mut self, ports: &[u16]) {
+        self.ports.reserve(self.client.host_ip, ports.iter().copied());
     }
 
     /// The host ports in use.
@@ -203,8 +306,23 @@ impl Planner {
         group: &Group,
         index: u32,
     ) -> Result<Placement, PlanError> {
-        let alloc_id = self.seed.alloc_id(job, &group.name, index);
-        let netns = NetnsName::new(&alloc_id)?;
+        self.schedule_pinned(job, group, index, &Pin::default())
+    }
+
+    /// [`Planner::schedule`] with the names `pin` fixes instead of the seeded ones.
+    pub fn schedule_pinned(
+        &mut self,
+        job: &str,
+        group: &Group,
+        index: u32,
+        pin: &Pin,
+    ) -> Result<Placement, PlanError> {
+        let alloc_id =
+            pin.alloc_id.clone().unwrap_or_else(|| self.seed.alloc_id(job, &group.name, index));
+        let netns = match &pin.netns {
+            Some(n) => n.clone(),
+            None => NetnsName::new(&alloc_id)?,
+        };
         let ports =
             self.ports.assign(self.client.host_ip, &group.network.ports, &mut self.port_rng)?;
         Ok(Placement {
@@ -213,50 +331,65 @@ impl Planner {
             netns,
             mode: group.network.mode,
             ports,
+            veth: pin.veth.clone(),
         })
     }
 
-    /// Schedules and sets up every allocation of a job, group by group; stops at the first
-    /// failure.
-    pub fn plan_job(&mut self, job: &Job) -> Result<Vec<(Alloc, Vec<Op>)>, AddFailure> {
+    /// Schedules, sets up and starts every allocation of a job, group by group; stops at
+    /// the first failure (whose ops stay applied to the model).
+    pub fn plan_job(&mut self, job: &Job) -> Result<Vec<AllocPlan>, AddFailure> {
         let mut out = Vec::new();
         for group in &job.groups {
             for index in 0..group.count {
                 let placement = self
                     .schedule(&job.name, group, index)
                     .map_err(|error| AddFailure { ops: Vec::new(), error })?;
-                out.push(self.add(placement)?);
+                let id = placement.alloc_id.clone();
+                let (_, setup) = self.add(placement)?;
+                let tasks =
+                    self.start_tasks(&id).map_err(|error| AddFailure { ops: Vec::new(), error })?;
+                let alloc = self.allocs.get(&id).cloned().ok_or_else(|| AddFailure {
+                    ops: Vec::new(),
+                    error: PlanError::Unknown(id.clone()),
+                })?;
+                out.push(AllocPlan { alloc, setup, tasks });
             }
         }
         Ok(out)
     }
 
-    /// The client's setup of one placement. Host mode needs no op (the task binds its
-    /// ports itself). On failure the ops that already ran are returned with the error and
-    /// stay applied, as with the real plugins.
+    /// The client's network setup of one placement. Host mode needs no op (the tasks bind
+    /// host ports themselves). On failure the ops that already ran are returned with the
+    /// error and stay applied, as with the real plugins.
     pub fn add(&mut self, placement: Placement) -> Result<(Alloc, Vec<Op>), AddFailure> {
-        let fail = |ops: Vec<Op>, error: PlanError| AddFailure { ops, error };
         if self.allocs.contains_key(&placement.alloc_id) {
-            return Err(fail(Vec::new(), PlanError::Duplicate(placement.alloc_id)));
+            let error = PlanError::Duplicate(placement.alloc_id);
+            return Err(AddFailure { ops: Vec::new(), error });
         }
-        let mut alloc = Alloc { placement, addr: None, veth: None, mappings: Vec::new() };
-        if alloc.placement.mode == NetworkMode::Host {
-            self.ports.reserve(self.client.host_ip, alloc.placement.ports.iter().map(|p| p.value));
-            self.allocs.insert(alloc.placement.alloc_id.clone(), alloc.clone());
-            return Ok((alloc, Vec::new()));
+        let mut alloc =
+            Alloc { placement, addr: None, veth: None, mappings: Vec::new(), sockets: Vec::new() };
+        let host_ip = self.client.host_ip;
+        // A first ADD emits some 45 ops, later ones about 30.
+        let mut ops = Vec::with_capacity(48);
+        if alloc.placement.mode == NetworkMode::Bridge
+            && let Err(error) = self.bridge_add(&mut alloc, &mut ops)
+        {
+            self.ports.release(&alloc.placement.ports);
+            return Err(AddFailure { ops, error });
         }
-        let mut ops = Vec::new();
-        match self.bridge_add(&mut alloc, &mut ops) {
-            Ok(()) => {
-                self.ports
-                    .reserve(self.client.host_ip, alloc.placement.ports.iter().map(|p| p.value));
-                self.allocs.insert(alloc.placement.alloc_id.clone(), alloc.clone());
-                Ok((alloc, ops))
+        self.ports.reserve(host_ip, alloc.placement.ports.iter().map(|p| p.value));
+        self.allocs.insert(alloc.placement.alloc_id.clone(), alloc.clone());
+        Ok((alloc, ops))
+    }
+
+    /// Applies `op` to the model and records it.
+    fn emit(&mut self, ops: &mut Vec<Op>, op: Op) -> Result<Effect, PlanError> {
+        match self.state.apply(&op) {
+            Ok(effect) => {
+                ops.push(op);
+                Ok(effect)
             }
-            Err(error) => {
-                self.ports.release(&alloc.placement.ports);
-                Err(fail(ops, error))
-            }
+            Err(source) => Err(PlanError::Model { op: op.to_string(), source: Box::new(source) }),
         }
     }
 
@@ -266,240 +399,266 @@ impl Planner {
         let host = self.host.clone();
         let bridge = self.client.bridge.clone();
         let eth0 = IfName::new(CONTAINER_IFNAME)?;
-        let lo = IfName::new("lo")?;
         // Nomad: the namespace, then its admin chain and rule.
-        ops.push(Op::NetnsAdd { name: ns.clone() });
-        let admin = nomad_admin_add(&self.admin, &self.bridge_match, self.client.subnet);
-        self.iptables(&admin, ops);
+        self.emit(ops, Op::NetnsAdd { name: ns.clone() })?;
+        let shared = Arc::clone(&self.shared);
+        self.iptables_shared(&shared.admin, ops)?;
         // loopback.
-        ops.push(Op::LinkSet { netns: ns.clone(), name: lo, change: LinkChange::Up });
-        // bridge: the bridge, up on every ADD.
-        if self.view.bridge_addrs.is_none() {
-            let mac = Some(self.seed.mac(host.as_str(), bridge.as_str()));
-            ops.push(Op::BridgeAdd { netns: host.clone(), name: bridge.clone(), mac });
-            self.view.bridge_addrs = Some(Vec::new());
-        }
-        ops.push(Op::LinkSet { netns: host.clone(), name: bridge.clone(), change: LinkChange::Up });
+        let lo = IfName::new("lo")?;
+        self.emit(ops, Op::LinkSet { netns: ns.clone(), name: lo, change: LinkChange::Up })?;
+        // bridge: the bridge if missing, and up on every ADD.
+        self.ensure_bridge(ops)?;
+        let up = LinkChange::Up;
+        self.emit(ops, Op::LinkSet { netns: host.clone(), name: bridge.clone(), change: up })?;
         // bridge: the veth pair, made in the container, host end moved out.
-        let veth = self.veth_name(&id)?;
-        ops.push(Op::VethAdd {
-            netns: ns.clone(),
-            name: eth0.clone(),
-            mac: Some(self.seed.mac(ns.as_str(), eth0.as_str())),
-            peer_netns: host.clone(),
-            peer: veth.clone(),
-            peer_mac: Some(self.seed.mac(host.as_str(), veth.as_str())),
-        });
-        self.view.veths.insert(veth.clone());
+        let veth = match &alloc.placement.veth {
+            Some(v) => v.clone(),
+            None => self.veth_name(&id),
+        };
+        self.emit(
+            ops,
+            Op::VethAdd {
+                netns: ns.clone(),
+                name: eth0.clone(),
+                mac: Some(self.seed.mac(ns.as_str(), eth0.as_str())),
+                peer_netns: host.clone(),
+                peer: veth.clone(),
+                peer_mac: Some(self.seed.mac(host.as_str(), veth.as_str())),
+            },
+        )?;
         alloc.veth = Some(veth.clone());
         for change in [
             LinkChange::Up,
             LinkChange::Master(bridge.clone()),
             LinkChange::Hairpin(self.client.hairpin_mode),
         ] {
-            ops.push(Op::LinkSet { netns: host.clone(), name: veth.clone(), change });
+            self.emit(ops, Op::LinkSet { netns: host.clone(), name: veth.clone(), change })?;
         }
         // bridge: host-local.
-        let gateway = self.ipam.range().gateway();
-        ops.push(Op::IpamAllocate {
+        let addr = self.ipam_allocate(&id, &eth0, ops)?;
+        alloc.addr = Some(addr);
+        // bridge: the container's address, link and routes.
+        self.emit(ops, Op::AddrAdd { netns: ns.clone(), dev: eth0.clone(), addr })?;
+        let up = LinkChange::Up;
+        self.emit(ops, Op::LinkSet { netns: ns.clone(), name: eth0.clone(), change: up })?;
+        let default =
+            RouteSpec { dst: Cidr::DEFAULT, via: Some(self.gateway), dev: Some(eth0), src: None };
+        self.emit(ops, Op::RouteAdd { netns: ns, route: default })?;
+        // bridge: the gateway address (forceAddress replaces another IPv4 address).
+        self.ensure_gateway_addr(IfAddr { ip: self.gateway, prefix: addr.prefix }, ops)?;
+        let forward = Op::Sysctl { netns: host.clone(), key: SysctlKey::IpForward, value: true };
+        self.emit(ops, forward)?;
+        self.iptables(bridge_masq_add(NETWORK_NAME, &id, addr), ops)?;
+        // firewall.
+        self.iptables_shared(&shared.firewall, ops)?;
+        self.iptables(firewall_ip_steps(&[addr.ip]), ops)?;
+        // portmap (`portmap_add`: nothing at all without mappings).
+        alloc.mappings = nomad_port_mappings(&alloc.placement.ports, self.client.portmap_host_ip());
+        if alloc.mappings.is_empty() {
+            return Ok(());
+        }
+        self.iptables_shared(&shared.portmap_masq, ops)?;
+        let key = SysctlKey::RouteLocalnet(bridge);
+        self.emit(ops, Op::Sysctl { netns: host, key, value: true })?;
+        self.iptables_shared(&shared.portmap_dnat, ops)?;
+        self.iptables(portmap_container(NETWORK_NAME, &id, addr, &alloc.mappings), ops)
+    }
+
+    /// `ensureBridge`: creates the bridge unless the host has it; a link of that name that
+    /// is not a bridge fails the plugin with its text.
+    fn ensure_bridge(&mut self, ops: &mut Vec<Op>) -> Result<(), PlanError> {
+        let bridge = self.client.bridge.clone();
+        let existing = self.state.netns(self.host.as_str()).and_then(|h| h.link(bridge.as_str()));
+        match existing {
+            Some(link) if link.is_bridge() => Ok(()),
+            Some(_) => Err(PlanError::Plugin {
+                plugin: "bridge",
+                message: format!(
+                    "failed to create bridge {bridge:?}: {bridge:?} already exists but is not a bridge"
+                ),
+                source: None,
+            }),
+            None => {
+                let mac = Some(self.seed.mac(self.host.as_str(), bridge.as_str()));
+                let op = Op::BridgeAdd { netns: self.host.clone(), name: bridge, mac };
+                self.emit(ops, op).map(drop)
+            }
+        }
+    }
+
+    /// `ensureAddr` with `forceAddress`: walks the bridge's IPv4 addresses in order; the
+    /// gateway address ends the walk, any other address is deleted; the gateway address is
+    /// added if the walk did not find it.
+    fn ensure_gateway_addr(&mut self, gw: IfAddr, ops: &mut Vec<Op>) -> Result<(), PlanError> {
+        let (host, bridge) = (self.host.clone(), self.client.bridge.clone());
+        loop {
+            let first = self
+                .state
+                .netns(host.as_str())
+                .and_then(|h| h.link(bridge.as_str()))
+                .and_then(|l| l.addrs.first().copied());
+            match first {
+                Some(a) if a == gw => return Ok(()),
+                Some(old) => {
+                    let op = Op::AddrDel { netns: host.clone(), dev: bridge.clone(), addr: old };
+                    self.emit(ops, op)?;
+                }
+                None => {
+                    let op = Op::AddrAdd { netns: host.clone(), dev: bridge.clone(), addr: gw };
+                    return self.emit(ops, op).map(drop);
+                }
+            }
+        }
+    }
+
+    /// host-local's ADD, applied to the model: the address is whatever it hands out. Its
+    /// refusals (exhausted range, duplicate) are the bridge plugin's failure; the op that
+    /// failed is recorded, since it ran.
+    fn ipam_allocate(
+        &mut self,
+        id: &str,
+        eth0: &IfName,
+        ops: &mut Vec<Op>,
+    ) -> Result<IfAddr, PlanError> {
+        let op = Op::IpamAllocate {
             pool: NETWORK_NAME.to_owned(),
             subnet: self.client.subnet,
-            gateway: Some(gateway),
-            id: id.clone(),
+            gateway: Some(self.gateway),
+            id: id.to_owned(),
             ifname: eth0.clone(),
-        });
-        let lease = self.ipam.allocate(&id, eth0.as_str()).map_err(|source| PlanError::Plugin {
-            plugin: "bridge",
-            message: source.plugin_message(),
-            source,
-        })?;
-        alloc.addr = Some(lease.addr);
-        // bridge: the container's address, link and routes.
-        ops.push(Op::AddrAdd { netns: ns.clone(), dev: eth0.clone(), addr: lease.addr });
-        ops.push(Op::LinkSet { netns: ns.clone(), name: eth0.clone(), change: LinkChange::Up });
-        ops.push(Op::RouteAdd {
-            netns: ns,
-            route: RouteSpec {
-                dst: Cidr::DEFAULT,
-                via: Some(lease.gateway),
-                dev: Some(eth0),
-                src: None,
-            },
-        });
-        // bridge: the gateway address (forceAddress replaces another IPv4 address).
-        let gw = IfAddr { ip: lease.gateway, prefix: lease.addr.prefix };
-        let addrs = self.view.bridge_addrs.get_or_insert_with(Vec::new);
-        if !addrs.contains(&gw) {
-            for old in addrs.drain(..) {
-                ops.push(Op::AddrDel { netns: host.clone(), dev: bridge.clone(), addr: old });
+        };
+        let result = self.state.apply(&op);
+        let text = op.to_string();
+        ops.push(op);
+        match result {
+            Ok(Effect::Allocated(addr)) => Ok(addr),
+            Ok(Effect::Done) => Err(PlanError::Model {
+                op: text,
+                source: Box::new(
+                    OpError::new(ErrorKind::Unexpected, "allocate from", NETWORK_NAME)
+                        .detail("IPAM handed out no address"),
+                ),
+            }),
+            Err(e) if matches!(e.kind, ErrorKind::PoolExhausted | ErrorKind::AlreadyExists) => {
+                let message = e.detail.clone().unwrap_or_else(|| e.to_string());
+                Err(PlanError::Plugin { plugin: "bridge", message, source: Some(Box::new(e)) })
             }
-            ops.push(Op::AddrAdd { netns: host.clone(), dev: bridge.clone(), addr: gw });
-            addrs.push(gw);
+            Err(source) => Err(PlanError::Model { op: text, source: Box::new(source) }),
         }
-        ops.push(Op::Sysctl { netns: host.clone(), key: SysctlKey::IpForward, value: true });
-        self.iptables(&bridge_masq_add(NETWORK_NAME, &id, lease.addr), ops);
-        // firewall.
-        self.iptables(&firewall_add(&self.admin.clone(), &[lease.addr.ip]), ops);
-        // portmap.
-        alloc.mappings = nomad_port_mappings(&alloc.placement.ports, self.client.portmap_host_ip());
-        let pm = portmap_add(NETWORK_NAME, &id, lease.addr, &alloc.mappings);
-        self.iptables(&pm.before_localnet, ops);
-        if pm.route_localnet {
-            ops.push(Op::Sysctl {
-                netns: host,
-                key: SysctlKey::RouteLocalnet(bridge),
-                value: true,
-            });
-        }
-        self.iptables(&pm.after_localnet, ops);
-        Ok(())
     }
 
     /// A host veth name for the container: the seeded one, or the next one from the same
     /// stream if the host already has it (the plugin retries on EEXIST).
-    fn veth_name(&self, id: &str) -> Result<IfName, PlanError> {
+    fn veth_name(&self, id: &str) -> IfName {
+        let host = self.state.netns(self.host.as_str());
+        let taken = |name: &IfName| host.is_some_and(|h| h.link(name.as_str()).is_some());
         let mut name = self.seed.veth_name(id);
         let mut n = 0u32;
-        while self.view.veths.contains(&name) {
+        while taken(&name) {
             n += 1;
             name = self.seed.veth_name(&format!("{id}#{n}"));
         }
-        Ok(name)
+        name
     }
 
-    /// The client's teardown of an allocation.
+    /// The tasks of a set-up allocation bind their ports, tcp: in host mode each port on
+    /// the host's address (`NOMAD_ADDR_<label>`), in bridge mode each `to` port on any
+    /// address of the allocation's namespace. Two labels with the same port bind once.
+    pub fn start_tasks(&mut self, alloc_id: &str) -> Result<Vec<Op>, PlanError> {
+        let alloc =
+            self.allocs.get(alloc_id).ok_or_else(|| PlanError::Unknown(alloc_id.to_owned()))?;
+        if !alloc.sockets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let netns = alloc.netns(&self.host).clone();
+        let mut sockets: Vec<TaskSocket> = Vec::new();
+        for p in &alloc.placement.ports {
+            let at = match alloc.placement.mode {
+                NetworkMode::Host => Endpoint::new(self.client.host_ip, p.value),
+                NetworkMode::Bridge => Endpoint::new(Ipv4Addr::UNSPECIFIED, p.to),
+            };
+            let socket = TaskSocket { proto: Proto::Tcp, at };
+            if !sockets.contains(&socket) {
+                sockets.push(socket);
+            }
+        }
+        let mut ops = Vec::new();
+        for s in &sockets {
+            self.emit(&mut ops, Op::Listen { netns: netns.clone(), proto: s.proto, at: s.at })?;
+        }
+        if let Some(a) = self.allocs.get_mut(alloc_id) {
+            a.sockets = sockets;
+        }
+        Ok(ops)
+    }
+
+    /// The client's teardown of an allocation: its tasks stop (their sockets close), then
+    /// the CNI DEL chain runs and the namespace goes.
     pub fn del(&mut self, alloc_id: &str, mode: DelMode) -> Result<Vec<Op>, PlanError> {
         let alloc =
             self.allocs.remove(alloc_id).ok_or_else(|| PlanError::Unknown(alloc_id.to_owned()))?;
         self.ports.release(&alloc.placement.ports);
         let mut ops = Vec::new();
+        let alive = mode == DelMode::Normal || alloc.placement.mode == NetworkMode::Host;
+        if alive {
+            let netns = alloc.netns(&self.host).clone();
+            for s in &alloc.sockets {
+                let op = Op::Close { netns: netns.clone(), proto: s.proto, at: s.at };
+                self.emit(&mut ops, op)?;
+            }
+        }
         let Some(addr) = alloc.addr else { return Ok(ops) };
         let ns = alloc.placement.netns.clone();
-        let alive = mode == DelMode::Normal;
         if !alive {
-            ops.push(Op::NetnsDel { name: ns.clone() });
+            self.emit(&mut ops, Op::NetnsDel { name: ns.clone() })?;
         }
-        self.iptables(&portmap_del(NETWORK_NAME, alloc_id, &alloc.mappings), &mut ops);
-        self.iptables(&firewall_del(&[addr.ip]), &mut ops);
-        // bridge: the interface first (if the namespace is there), then host-local.
+        self.iptables(portmap_del(NETWORK_NAME, alloc_id, &alloc.mappings), &mut ops)?;
+        self.iptables(firewall_del(&[addr.ip]), &mut ops)?;
+        // bridge: host-local first, then the interface (if the namespace is there), and
+        // the masquerade rules of the addresses the interface still had.
         let eth0 = IfName::new(CONTAINER_IFNAME)?;
-        if alive {
-            ops.push(Op::LinkDel { netns: ns.clone(), name: eth0.clone() });
-        }
-        ops.push(Op::IpamRelease {
+        let release = Op::IpamRelease {
             pool: NETWORK_NAME.to_owned(),
             id: alloc_id.to_owned(),
             ifname: eth0.clone(),
-        });
-        self.ipam.release(alloc_id, eth0.as_str());
-        if let Some(veth) = &alloc.veth {
-            self.view.veths.remove(veth);
+        };
+        self.emit(&mut ops, release)?;
+        if alive {
+            self.emit(&mut ops, Op::LinkDel { netns: ns.clone(), name: eth0 })?;
         }
         let found = alive.then_some(addr);
-        self.iptables(&bridge_masq_del(NETWORK_NAME, alloc_id, found), &mut ops);
+        self.iptables(bridge_masq_del(NETWORK_NAME, alloc_id, found), &mut ops)?;
         if alive {
-            ops.push(Op::LinkSet {
-                netns: ns.clone(),
-                name: IfName::new("lo")?,
-                change: LinkChange::Down,
-            });
-            ops.push(Op::NetnsDel { name: ns });
+            let lo = IfName::new("lo")?;
+            let down = LinkChange::Down;
+            self.emit(&mut ops, Op::LinkSet { netns: ns.clone(), name: lo, change: down })?;
+            self.emit(&mut ops, Op::NetnsDel { name: ns })?;
         }
         Ok(ops)
     }
 
-    /// Decides the plugins' conditions against the view, emits the unconditional
-    /// commands and updates the view.
-    fn iptables(&mut self, steps: &[IptStep], ops: &mut Vec<Op>) {
+    /// [`Planner::iptables`] for the shared steps, resolved by reference.
+    fn iptables_shared(&mut self, steps: &[IptStep], ops: &mut Vec<Op>) -> Result<(), PlanError> {
         for step in steps {
-            for (table, cmd) in self.resolve(step) {
-                self.note(table, &cmd);
-                ops.push(Op::Iptables { netns: self.host.clone(), table, cmd });
+            let host = self.state.netns(self.host.as_str());
+            let cmds = host.map(|h| resolve_ref(step, &h.firewall)).unwrap_or_default();
+            for (table, cmd) in cmds {
+                self.emit(ops, Op::Iptables { netns: self.host.clone(), table, cmd })?;
             }
         }
+        Ok(())
     }
 
-    fn has_rule(&self, table: Table, chain: &ChainName, rule: &Rule) -> bool {
-        self.view.chains.get(&(table, chain.to_string())).is_some_and(|r| r.contains(rule))
-    }
-
-    fn has_chain(&self, table: Table, chain: &ChainName) -> bool {
-        self.view.chains.contains_key(&(table, chain.to_string()))
-    }
-
-    fn resolve(&self, step: &IptStep) -> Vec<(Table, Command)> {
-        match step {
-            IptStep::EnsureChain { table, chain } => (!self.has_chain(*table, chain))
-                .then(|| (*table, Command::NewChain(chain.clone())))
-                .into_iter()
-                .collect(),
-            IptStep::InsertUnique { table, chain, rule } => (!self.has_rule(*table, chain, rule))
-                .then(|| (*table, Command::Insert(chain.clone(), 1, rule.clone())))
-                .into_iter()
-                .collect(),
-            IptStep::AppendUnique { table, chain, rule } => (!self.has_rule(*table, chain, rule))
-                .then(|| (*table, Command::Append(chain.clone(), rule.clone())))
-                .into_iter()
-                .collect(),
-            IptStep::DeleteRule { table, chain, rule } => self
-                .has_rule(*table, chain, rule)
-                .then(|| (*table, Command::Delete(chain.clone(), RuleRef::Spec(rule.clone()))))
-                .into_iter()
-                .collect(),
-            IptStep::ClearChain { table, chain } => {
-                let cmd = if self.has_chain(*table, chain) {
-                    Command::Flush(Some(chain.clone()))
-                } else {
-                    Command::NewChain(chain.clone())
-                };
-                vec![(*table, cmd)]
+    /// Resolves the plugins' steps against the host's rules, one at a time, and emits
+    /// (and applies) the resulting commands.
+    fn iptables(&mut self, steps: Vec<IptStep>, ops: &mut Vec<Op>) -> Result<(), PlanError> {
+        for step in steps {
+            let host = self.state.netns(self.host.as_str());
+            let cmds = host.map(|h| resolve(step, &h.firewall)).unwrap_or_default();
+            for (table, cmd) in cmds {
+                self.emit(ops, Op::Iptables { netns: self.host.clone(), table, cmd })?;
             }
-            IptStep::DeleteChain { table, chain } => self
-                .has_chain(*table, chain)
-                .then(|| (*table, Command::DeleteChain(chain.clone())))
-                .into_iter()
-                .collect(),
-            IptStep::DeleteJumpsTo { table, chain, target } => self
-                .view
-                .chains
-                .get(&(*table, chain.to_string()))
-                .into_iter()
-                .flatten()
-                .filter(|r| r.target.chain() == Some(target))
-                .map(|r| (*table, Command::Delete(chain.clone(), RuleRef::Spec(r.clone()))))
-                .collect(),
         }
-    }
-
-    fn note(&mut self, table: Table, cmd: &Command) {
-        let chains = &mut self.view.chains;
-        match cmd {
-            Command::NewChain(c) => {
-                chains.insert((table, c.to_string()), Vec::new());
-            }
-            Command::DeleteChain(c) => {
-                chains.remove(&(table, c.to_string()));
-            }
-            Command::Flush(Some(c)) => {
-                if let Some(r) = chains.get_mut(&(table, c.to_string())) {
-                    r.clear();
-                }
-            }
-            Command::Append(c, rule) => {
-                chains.entry((table, c.to_string())).or_default().push(rule.clone());
-            }
-            Command::Insert(c, _, rule) => {
-                chains.entry((table, c.to_string())).or_default().insert(0, rule.clone());
-            }
-            Command::Delete(c, RuleRef::Spec(rule)) => {
-                if let Some(r) = chains.get_mut(&(table, c.to_string()))
-                    && let Some(i) = r.iter().position(|x| x == rule)
-                {
-                    r.remove(i);
-                }
-            }
-            // The planner emits no other command.
-            Command::Flush(None) | Command::Delete(_, RuleRef::Index(_)) | Command::Policy(..) => {}
-        }
+        Ok(())
     }
 }

@@ -23,22 +23,27 @@ impl State {
                 OpError::new(ErrorKind::InvalidArgument, "allocate from", pool)
                     .detail(e.plugin_message())
             })?;
-        // host-local reads its range from the configuration on every call; the store
-        // (leases, last reserved address) is per network name.
-        let mut hl = match self.ipam.get(pool) {
-            Some(old) if old.range() == &range => old.clone(),
-            Some(old) => HostLocal::from_store(range, &old.to_store()).map_err(|e| {
-                OpError::new(ErrorKind::Unexpected, "allocate from", pool).detail(e.to_string())
-            })?,
-            None => HostLocal::new(range),
-        };
-        let lease = hl.allocate(id, ifname.as_str()).map_err(|e| {
+        let refused = |e: IpamError| {
             let kind = match e {
                 IpamError::Exhausted { .. } => ErrorKind::PoolExhausted,
                 IpamError::Duplicate { .. } => ErrorKind::AlreadyExists,
             };
             OpError::new(kind, "allocate from", pool).detail(e.plugin_message())
-        })?;
+        };
+        // host-local reads its range from the configuration on every call; the store
+        // (leases, last reserved address) is per network name. The common case, the same
+        // range as last time, allocates in place (`try_allocate` changes nothing on error).
+        if let Some(hl) = self.ipam.get_mut(pool).filter(|hl| hl.range() == &range) {
+            let lease = hl.try_allocate(id, ifname.as_str()).map_err(refused)?;
+            return Ok(Effect::Allocated(lease.addr));
+        }
+        let mut hl = match self.ipam.get(pool) {
+            Some(old) => HostLocal::from_store(range, &old.to_store()).map_err(|e| {
+                OpError::new(ErrorKind::Unexpected, "allocate from", pool).detail(e.to_string())
+            })?,
+            None => HostLocal::new(range),
+        };
+        let lease = hl.try_allocate(id, ifname.as_str()).map_err(refused)?;
         self.ipam.insert(pool.to_owned(), hl);
         Ok(Effect::Allocated(lease.addr))
     }

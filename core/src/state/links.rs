@@ -155,7 +155,7 @@ impl State {
                 if let Some(old) = old.filter(|o| o != bridge) {
                     ns.bridge_mtu_auto_adjust(&old);
                 }
-                ns.bridge_mtu_auto_adjust(bridge);
+                ns.bridge_mtu_port_joined(bridge, name);
             }
             LinkChange::NoMaster => {
                 let old = link.master.clone();
@@ -293,6 +293,24 @@ impl Netns {
             self.flush_routes_via(name);
             self.addresses_changed();
         }
+    }
+
+    /// `bridge_mtu_auto_adjust` after `port` joined `bridge`, without walking every link
+    /// when the answer is known: a port whose MTU equals the bridge's leaves it as it is
+    /// (whether or not the bridge had other ports), a smaller one becomes the bridge's.
+    fn bridge_mtu_port_joined(&mut self, bridge: &IfName, port: &IfName) {
+        let (Some(br), Some(p)) = (self.links.get(bridge), self.links.get(port)) else { return };
+        if br.mtu_set_by_user || p.mtu == br.mtu {
+            return;
+        }
+        if p.mtu < br.mtu {
+            let mtu = p.mtu;
+            if let Some(br) = self.links.get_mut(bridge) {
+                br.mtu = mtu;
+            }
+            return;
+        }
+        self.bridge_mtu_auto_adjust(bridge);
     }
 
     /// Re-computes an auto-sized bridge's MTU: the smallest port MTU, or 1500 without ports.
