@@ -63,6 +63,10 @@ pub(crate) struct Answer {
     from: NetnsName,
     flow: Flow,
     inner: Option<Flow>,
+    /// The receiving stack answers from an address it does not have (a route through
+    /// `lo` delivered a foreign destination): the answer's route lookup fails and it is
+    /// never sent. REJECT and routers' ICMP errors may use any source.
+    unsendable: bool,
 }
 
 /// How a walk ended.
@@ -156,15 +160,10 @@ pub(crate) fn trace(
     if let Some(a) = end.answer {
         w.mode = Mode::Answer { sender: from, origin: flow };
         let start = Pkt::new(a.flow, a.inner);
-        // The answer's output route needs its source to be local (`__ip_dev_find`): one
-        // from an address the namespace only received for (a route through `lo` delivers
-        // anything locally) is never sent.
-        let from_here =
-            a.flow.src.ip.is_unspecified() || w.ns_topo(&a.from).is_local(a.flow.src.ip);
-        let back = if from_here {
-            w.output(&a.from, start).unwrap_or_else(|e| e)
-        } else {
+        let back = if a.unsendable {
             End::timed_out(&a.from, Silence::NoAnswer)
+        } else {
+            w.output(&a.from, start).unwrap_or_else(|e| e)
         };
         reply = std::mem::take(&mut w.hops);
         if !back.reached {
@@ -310,7 +309,7 @@ impl<'s> Walk<'s> {
             src: Endpoint::new(src, 0),
             dst: Endpoint::new(pkt.flow.src.ip, 0),
         };
-        Some(Answer { from: ns.clone(), flow, inner: Some(pkt.flow) })
+        Some(Answer { from: ns.clone(), flow, inner: Some(pkt.flow), unsendable: false })
     }
 
     /// An ICMP error about a packet this namespace delivered locally (no listener): from
@@ -319,7 +318,15 @@ impl<'s> Walk<'s> {
     fn icmp_error_here(&self, ns: &NetnsName, pkt: &Pkt) -> Option<Answer> {
         let mut a = self.icmp_error(ns, pkt)?;
         a.flow.src = Endpoint::new(pkt.flow.dst.ip, 0);
-        Some(a)
+        Some(self.from_stack(ns, a))
+    }
+
+    /// An answer of the receiving stack itself (SYN-ACK, RST, echo reply, port
+    /// unreachable): its source is the packet's destination, and its route lookup fails
+    /// unless that is an address of the namespace (`__ip_dev_find`).
+    pub(crate) fn from_stack(&self, ns: &NetnsName, mut a: Answer) -> Answer {
+        a.unsendable = !self.ns_topo(ns).is_local(a.flow.src.ip);
+        a
     }
 
     /// The source of an ICMP error: the destination when it is local, else what routing
@@ -338,6 +345,6 @@ impl<'s> Walk<'s> {
         if self.replying() {
             return None;
         }
-        Some(Answer { from: ns.clone(), flow: pkt.flow.reversed(), inner: None })
+        Some(Answer { from: ns.clone(), flow: pkt.flow.reversed(), inner: None, unsendable: false })
     }
 }

@@ -228,7 +228,8 @@ impl<'s> Walk<'s> {
         if pkt.flow.proto == Proto::Icmp {
             let outcome =
                 Outcome::Delivered { netns: ns.clone(), socket: None, seen_src: pkt.flow.src };
-            return Ok(End::of(outcome).with_answer(self.reversed(ns, pkt)));
+            let answer = self.reversed(ns, pkt).map(|a| self.from_stack(ns, a));
+            return Ok(End::of(outcome).with_answer(answer));
         }
         let netns = self.netns(ns)?;
         let f = &pkt.flow;
@@ -246,12 +247,12 @@ impl<'s> Walk<'s> {
                 let outcome =
                     Outcome::Delivered { netns: ns.clone(), socket: Some(socket), seen_src: f.src };
                 let answer = if f.proto == Proto::Tcp { self.reversed(ns, pkt) } else { None };
-                Ok(End::of(outcome).with_answer(answer))
+                Ok(End::of(outcome).with_answer(answer.map(|a| self.from_stack(ns, a))))
             }
             None => {
                 let outcome = Outcome::Refused { netns: ns.clone(), by: Refusal::NoListener };
                 let answer = if f.proto == Proto::Tcp {
-                    self.reversed(ns, pkt)
+                    self.reversed(ns, pkt).map(|a| self.from_stack(ns, a))
                 } else {
                     self.icmp_error_here(ns, pkt)
                 };
