@@ -133,10 +133,8 @@ fn help_shows_examples() {
 #[test]
 fn every_example_in_help_names_files_that_exist() {
     let text = stdout(&nettwin(&["--help"]));
-    let files: Vec<&str> = text
-        .split_whitespace()
-        .filter(|w| w.ends_with(".yaml") || w.ends_with(".hcl"))
-        .collect();
+    let files: Vec<&str> =
+        text.split_whitespace().filter(|w| w.ends_with(".yaml") || w.ends_with(".hcl")).collect();
     assert!(files.len() >= 4, "{text}");
     for f in files {
         assert!(root().join(f).is_file(), "--help names {f}, which does not exist");
