@@ -4,8 +4,9 @@
 //! with one section per table (`*filter ... COMMIT`, `*nat ... COMMIT`). Ops of different
 //! tables commute (no command of one table reads or changes the other), so grouping them by
 //! table gives the same results as running them in order; within a table the order is kept.
-//! A flush starts a new section of its table: iptables-nft silently drops what the same
-//! transaction appended to the flushed chain, refusals included.
+//! A flush or a chain deletion starts a new section of its table: iptables-nft silently
+//! drops what the same transaction appended to a flushed chain, refusals included, and
+//! checks a deletion against its cache, where an earlier policy change does not show.
 //!
 //! Each COMMIT is atomic, and iptables-restore stops at the first failure, so a failed run
 //! tells exactly which sections were committed. To report each op's result as if the ops
@@ -128,12 +129,13 @@ fn plan(ops: &[(Table, &Command)], which: &[usize]) -> Plan {
     let mut line = 0;
     for table in Table::ALL {
         let mine: Vec<usize> = which.iter().copied().filter(|&i| ops[i].0 == table).collect();
-        // iptables-nft drops the rules a batch appended or inserted into a chain when the
-        // same batch flushes it (so their refusals never reach the kernel): a flush starts
-        // a new section.
+        // A flush and a chain deletion start a new section: iptables-nft drops the rules a
+        // transaction appended to a chain when the same transaction flushes it (their
+        // refusals never reach the kernel), and it checks a deletion against its cache,
+        // where a policy set earlier in the transaction does not show yet.
         let mut chunks: Vec<Vec<usize>> = Vec::new();
         for i in mine {
-            let flush = matches!(ops[i].1, Command::Flush(_));
+            let flush = matches!(ops[i].1, Command::Flush(_) | Command::DeleteChain(_));
             match chunks.last_mut() {
                 Some(chunk) if !flush => chunk.push(i),
                 _ => chunks.push(vec![i]),

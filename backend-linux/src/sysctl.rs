@@ -33,6 +33,10 @@ pub const PRISTINE: &[(&str, u8)] = &[
     // noise in the captures a probe reads.
     ("/proc/sys/net/ipv6/conf/all/disable_ipv6", 1),
     ("/proc/sys/net/ipv6/conf/default/disable_ipv6", 1),
+    // Not a default either: a namespace reports its link-local multicast groups (IGMP)
+    // when its links come up, which moves iptables counters (a probe reads rule hits from
+    // them) and would be blamed on whatever probe runs then.
+    ("/proc/sys/net/ipv4/igmp_link_local_mcast_reports", 0),
 ];
 
 /// Reads a small numeric sysctl (`None` when the file is missing or holds something

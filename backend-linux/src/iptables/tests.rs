@@ -207,15 +207,19 @@ fn only_counters_that_grew_moved() {
 }
 
 #[test]
-fn a_flush_starts_a_new_section_of_its_table() {
+fn a_flush_or_a_chain_deletion_starts_a_new_section_of_its_table() {
     let flush = Command::Flush(Some(ChainName::new("A").unwrap_or_else(|e| panic!("{e}"))));
-    let cmds = [new_chain("A"), flush, new_chain("B")];
+    let delete = Command::DeleteChain(ChainName::new("B").unwrap_or_else(|e| panic!("{e}")));
+    let cmds = [new_chain("A"), flush, new_chain("B"), delete];
     let ops: Vec<(Table, &Command)> = cmds.iter().map(|c| (Table::Filter, c)).collect();
     let mut fake = Fake::default();
     let r = run_batch(&mut fake, &ops);
-    assert_eq!(kinds(&r), vec![None, None, None]);
+    assert_eq!(kinds(&r), vec![None, None, None, None]);
     assert_eq!(fake.runs.len(), 1);
-    assert_eq!(fake.runs[0], "*filter\n-N A\nCOMMIT\n*filter\n-F A\n-N B\nCOMMIT\n");
+    assert_eq!(
+        fake.runs[0],
+        "*filter\n-N A\nCOMMIT\n*filter\n-F A\n-N B\nCOMMIT\n*filter\n-X B\nCOMMIT\n"
+    );
 }
 
 #[test]

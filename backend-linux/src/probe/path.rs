@@ -49,8 +49,31 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The ISN of the probe's SYN: the first SYN without ACK from source port `sport` in time
-/// order, else (a source NAT rewrote the port before any capture) the first such SYN.
+/// order, else (a source NAT rewrote the port before any capture) the first such SYN, else
+/// (the SYN never reached a device: the sender's own OUTPUT rejected it) what the answer
+/// says of it: an ICMP error quoting a SYN from `sport`, or a reset acknowledging one.
 pub fn find_isn(frames: &[Seen], sport: u16) -> Option<u32> {
+    find_syn(frames, sport).or_else(|| {
+        frames.iter().find_map(|s| {
+            let Packet::Ipv4(p) = &s.pkt else { return None };
+            match (&p.l4, p.quoted()) {
+                (_, Some(Ipv4 { l4: L4::Tcp { seq, flags, sport: q, .. }, .. }))
+                    if q == sport && flags & TCP_SYN != 0 =>
+                {
+                    Some(seq)
+                }
+                (L4::Tcp { dport, ack, flags, .. }, None)
+                    if *dport == sport && flags & TCP_RST != 0 && flags & TCP_ACK != 0 =>
+                {
+                    Some(ack.wrapping_sub(1))
+                }
+                _ => None,
+            }
+        })
+    })
+}
+
+fn find_syn(frames: &[Seen], sport: u16) -> Option<u32> {
     let syn = |s: &Seen| match &s.pkt {
         Packet::Ipv4(Ipv4 { l4: L4::Tcp { seq, flags, sport: p, .. }, .. })
             if flags & TCP_SYN != 0 && flags & TCP_ACK == 0 =>

@@ -92,7 +92,14 @@ impl<'s> Walk<'s> {
         match (t.decision, rule) {
             (Decision::Reject(with), Some(rule)) => {
                 let answer = match with {
-                    RejectWith::TcpReset if pkt.flow.proto.has_ports() => self.reversed(ns, pkt),
+                    // A reset for a bridged frame goes straight out of its port
+                    // (nf_send_reset keeps the MACs and skips routing and hooks).
+                    RejectWith::TcpReset if pkt.flow.proto.has_ports() => {
+                        self.reversed(ns, pkt).map(|mut a| {
+                            a.direct = self.bridge_port.clone();
+                            a
+                        })
+                    }
                     _ => self.icmp_error(ns, pkt),
                 };
                 End::of(Outcome::Refused {

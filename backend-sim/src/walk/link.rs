@@ -163,13 +163,22 @@ impl<'s> Walk<'s> {
         if br_nf {
             let devs = Devs { input: Some(br.as_str()), output: None };
             if self.nat_dst(ns, "PREROUTING", &mut pkt, &devs)? {
-                // br_nf_pre_routing_finish: a new destination routed out of this same
-                // bridge is bridged to its owner; anything else goes up the stack.
+                // br_nf_pre_routing_finish routes the new destination as received on the
+                // bridge: a martian is dropped there and then (no hop); a destination
+                // forwarded out of this same bridge is bridged to its owner; anything else
+                // (local, routed elsewhere, not forwarded: ip_forward 0 makes the lookup
+                // end in an unreachable local route) goes up the stack.
                 let netns = self.netns(ns)?;
                 let topo = self.ns_topo(ns);
                 let dst = pkt.flow.dst.ip;
+                let localnet = topo.link(br.as_str()).is_some_and(|l| l.route_localnet);
+                let loopback = pkt.flow.src.ip.is_loopback() || dst.is_loopback();
+                if (loopback && !localnet) || topo.has_address(pkt.flow.src.ip) {
+                    return Err(End::timed_out(ns, Silence::Martian));
+                }
                 dest = L2Owner::Local;
                 if !topo.is_local(dst)
+                    && netns.ip_forward
                     && let Some(r) = netns.lookup(dst)
                     && r.dev == *br
                 {
@@ -205,11 +214,27 @@ impl<'s> Walk<'s> {
         self.hop(ns, Some(br), Dir::Bridge, &pkt, Step::Bridge { to: to.clone(), learned: true })?;
         if br_nf {
             let devs = Devs { input: Some(br.as_str()), output: Some(br.as_str()) };
-            self.filter(ns, "FORWARD", &mut pkt, &devs)?;
+            self.bridge_port = Some(port.clone());
+            let forward = self.filter(ns, "FORWARD", &mut pkt, &devs);
+            self.bridge_port = None;
+            forward?;
             let out = Devs { input: None, output: Some(br.as_str()) };
             self.nat_src(ns, "POSTROUTING", &mut pkt, &out, nexthop)?;
         }
         self.veth_out(ns, &to, nexthop, pkt, Arp::Done)
+    }
+}
+
+impl Walk<'_> {
+    /// Sends `pkt` out of veth `dev` as an already addressed frame (no ARP, no routing).
+    pub(crate) fn veth_out_resolved(
+        &mut self,
+        ns: &NetnsName,
+        dev: &IfName,
+        nexthop: Ipv4Addr,
+        pkt: Pkt,
+    ) -> Go {
+        self.veth_out(ns, dev, nexthop, pkt, Arp::Done)
     }
 }
 

@@ -67,20 +67,27 @@ pub(crate) struct Answer {
     /// `lo` delivered a foreign destination): the answer's route lookup fails and it is
     /// never sent. REJECT and routers' ICMP errors may use any source.
     unsendable: bool,
+    /// Sent straight out of this bridge port, without routing or hooks: the TCP reset a
+    /// REJECT in br_netfilter's FORWARD answers a bridged frame with.
+    direct: Option<IfName>,
 }
 
 /// How a walk ended.
 #[derive(Clone, Debug)]
 pub(crate) struct End {
     outcome: Outcome,
-    answer: Option<Answer>,
+    /// Boxed: an `End` travels in every `Err` of the walk.
+    answer: Option<Box<Answer>>,
     /// For an answer's walk: it reached the original sender.
     reached: bool,
+    /// The sender learned the outcome from its own send call (EPERM: its OUTPUT rejected
+    /// a datagram or an echo), whatever becomes of the answer.
+    told: bool,
 }
 
 impl End {
     fn of(outcome: Outcome) -> End {
-        End { outcome, answer: None, reached: false }
+        End { outcome, answer: None, reached: false, told: false }
     }
 
     fn timed_out(netns: &NetnsName, why: Silence) -> End {
@@ -88,7 +95,7 @@ impl End {
     }
 
     fn with_answer(mut self, answer: Option<Answer>) -> End {
-        self.answer = answer;
+        self.answer = answer.map(Box::new);
         self
     }
 }
@@ -123,6 +130,8 @@ pub(crate) struct Walk<'s> {
     faults: Faults,
     /// Neighbour entries learned during this probe (forward and answer).
     neigh: neigh::Neighbours,
+    /// While br_netfilter's FORWARD runs for a bridged frame: the port it came in on.
+    bridge_port: Option<IfName>,
 }
 
 /// One namespace of the walk: its state, indexes and firewall.
@@ -151,6 +160,7 @@ pub(crate) fn trace(
         scratch: RefCell::new(Scratch::default()),
         faults,
         neigh: neigh::Neighbours::default(),
+        bridge_port: None,
     };
     let from = w.canonical(&probe.from).map_or_else(|| probe.from.clone(), |(n, _)| n);
     let end = w.output(&from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
@@ -160,16 +170,20 @@ pub(crate) fn trace(
     if let Some(a) = end.answer {
         w.mode = Mode::Answer { sender: from, origin: flow };
         let start = Pkt::new(a.flow, a.inner);
-        let back = if a.unsendable {
-            End::timed_out(&a.from, Silence::NoAnswer)
-        } else {
-            w.output(&a.from, start).unwrap_or_else(|e| e)
+        let back = match &a.direct {
+            _ if a.unsendable => End::timed_out(&a.from, Silence::NoAnswer),
+            Some(port) => {
+                w.veth_out_resolved(&a.from, port, a.flow.dst.ip, start).unwrap_or_else(|e| e)
+            }
+            None => w.output(&a.from, start).unwrap_or_else(|e| e),
         };
         reply = std::mem::take(&mut w.hops);
         if !back.reached {
             let last = reply.last().map_or(a.flow, |h| h.packet);
             let netns = outcome_netns(&back.outcome).clone();
-            outcome = unanswered(outcome, &back.outcome);
+            if !end.told {
+                outcome = unanswered(outcome, &back.outcome);
+            }
             reply.push(Hop {
                 netns,
                 device: None,
@@ -309,7 +323,13 @@ impl<'s> Walk<'s> {
             src: Endpoint::new(src, 0),
             dst: Endpoint::new(pkt.flow.src.ip, 0),
         };
-        Some(Answer { from: ns.clone(), flow, inner: Some(pkt.flow), unsendable: false })
+        Some(Answer {
+            from: ns.clone(),
+            flow,
+            inner: Some(pkt.flow),
+            unsendable: false,
+            direct: None,
+        })
     }
 
     /// An ICMP error about a packet this namespace delivered locally (no listener): from
@@ -318,13 +338,13 @@ impl<'s> Walk<'s> {
     fn icmp_error_here(&self, ns: &NetnsName, pkt: &Pkt) -> Option<Answer> {
         let mut a = self.icmp_error(ns, pkt)?;
         a.flow.src = Endpoint::new(pkt.flow.dst.ip, 0);
-        Some(self.from_stack(ns, a))
+        Some(self.stack_answer(ns, a))
     }
 
     /// An answer of the receiving stack itself (SYN-ACK, RST, echo reply, port
     /// unreachable): its source is the packet's destination, and its route lookup fails
     /// unless that is an address of the namespace (`__ip_dev_find`).
-    pub(crate) fn from_stack(&self, ns: &NetnsName, mut a: Answer) -> Answer {
+    pub(crate) fn stack_answer(&self, ns: &NetnsName, mut a: Answer) -> Answer {
         a.unsendable = !self.ns_topo(ns).is_local(a.flow.src.ip);
         a
     }
@@ -345,6 +365,12 @@ impl<'s> Walk<'s> {
         if self.replying() {
             return None;
         }
-        Some(Answer { from: ns.clone(), flow: pkt.flow.reversed(), inner: None, unsendable: false })
+        Some(Answer {
+            from: ns.clone(),
+            flow: pkt.flow.reversed(),
+            inner: None,
+            unsendable: false,
+            direct: None,
+        })
     }
 }

@@ -93,14 +93,27 @@ impl<'s> Walk<'s> {
             &mut pkt,
             &Devs { input: None, output: Some(dev.as_str()) },
         )? {
-            via = self.route_hop(ns, &pkt)?;
+            // The socket already has its route: a DNAT the stack cannot route again drops
+            // the packet (ip_route_me_harder fails), and the sender only waits.
+            via = self.route_hop(ns, &pkt).map_err(|end| match end.outcome {
+                Outcome::NoRoute { .. } => End::timed_out(ns, Silence::NoAnswer),
+                _ => end,
+            })?;
         }
         let dev = out_dev(&via);
         if refused(self, &dev, &pkt) {
             return Err(End::timed_out(ns, Silence::Martian));
         }
         let devs = Devs { input: None, output: Some(dev.as_str()) };
-        self.filter(ns, "OUTPUT", &mut pkt, &devs)?;
+        self.filter(ns, "OUTPUT", &mut pkt, &devs).map_err(|mut end| {
+            // A datagram or an echo its own OUTPUT rejects fails the send call (EPERM);
+            // a connect does not fail, and waits for the answer like any other.
+            let probe = matches!(self.mode, Mode::Probe);
+            if probe && pkt.flow.proto != Proto::Tcp {
+                end.told = matches!(end.outcome, Outcome::Refused { .. });
+            }
+            end
+        })?;
         let nexthop = match &via {
             Via::Local => pkt.flow.dst.ip,
             Via::Route(r) => r.via.unwrap_or(pkt.flow.dst.ip),
@@ -221,14 +234,14 @@ impl<'s> Walk<'s> {
             if to_sender {
                 let outcome =
                     Outcome::Delivered { netns: ns.clone(), socket: None, seen_src: f.src };
-                return Ok(End { outcome, answer: None, reached: true });
+                return Ok(End { outcome, answer: None, reached: true, told: false });
             }
             return Err(End::timed_out(ns, Silence::NoAnswer));
         }
         if pkt.flow.proto == Proto::Icmp {
             let outcome =
                 Outcome::Delivered { netns: ns.clone(), socket: None, seen_src: pkt.flow.src };
-            let answer = self.reversed(ns, pkt).map(|a| self.from_stack(ns, a));
+            let answer = self.reversed(ns, pkt).map(|a| self.stack_answer(ns, a));
             return Ok(End::of(outcome).with_answer(answer));
         }
         let netns = self.netns(ns)?;
@@ -247,12 +260,12 @@ impl<'s> Walk<'s> {
                 let outcome =
                     Outcome::Delivered { netns: ns.clone(), socket: Some(socket), seen_src: f.src };
                 let answer = if f.proto == Proto::Tcp { self.reversed(ns, pkt) } else { None };
-                Ok(End::of(outcome).with_answer(answer.map(|a| self.from_stack(ns, a))))
+                Ok(End::of(outcome).with_answer(answer.map(|a| self.stack_answer(ns, a))))
             }
             None => {
                 let outcome = Outcome::Refused { netns: ns.clone(), by: Refusal::NoListener };
                 let answer = if f.proto == Proto::Tcp {
-                    self.reversed(ns, pkt).map(|a| self.from_stack(ns, a))
+                    self.reversed(ns, pkt).map(|a| self.stack_answer(ns, a))
                 } else {
                     self.icmp_error_here(ns, pkt)
                 };
