@@ -162,6 +162,7 @@ impl NsTopo {
             local_table: ns.local_table,
             lo_nets: ns.lo_nets.clone(),
             route_src: ns.route_src.clone(),
+            addr_seq: ns.addr_seq.clone(),
         };
         NsTopo { local, loopback_nets, bridges, links, netns }
     }
@@ -256,5 +257,6 @@ fn empty_netns() -> Netns {
         local_table: false,
         lo_nets: Vec::new(),
         route_src: BTreeMap::new(),
+        addr_seq: BTreeMap::new(),
     }
 }

@@ -39,6 +39,9 @@ impl<'s> Walk<'s> {
                 self.hop(ns, Some(dev), Dir::In, &pkt, Step::Seen)?;
                 self.input(ns, dev, pkt, false)
             }
+            // A bridge port transmits, but the ARP answer it asks for comes back into the
+            // bridge, not to the port's own stack: its neighbour never resolves.
+            LinkKind::Veth { .. } if link.master.is_some() => Err(no_neighbor(ns, nexthop, dev)),
             LinkKind::Veth { .. } => self.veth_out(ns, dev, nexthop, pkt, Arp::Ask),
             LinkKind::Bridge => {
                 if !link.up {
@@ -162,7 +165,10 @@ impl<'s> Walk<'s> {
         let mut bridged_dnat = false;
         if br_nf {
             let devs = Devs { input: Some(br.as_str()), output: None };
-            if self.nat_dst(ns, "PREROUTING", &mut pkt, &devs)? {
+            let before = pkt.flow.dst.ip;
+            // Only a new destination address sends the frame through routing
+            // (`br_nf_ipv4_daddr_was_changed`); a new port alone leaves it bridged.
+            if self.nat_dst(ns, "PREROUTING", &mut pkt, &devs)? && pkt.flow.dst.ip != before {
                 // br_nf_pre_routing_finish routes the new destination as received on the
                 // bridge: a martian is dropped there and then (no hop); a destination
                 // forwarded out of this same bridge is bridged to its owner; anything else
@@ -182,7 +188,7 @@ impl<'s> Walk<'s> {
                     && let Some(r) = netns.lookup(dst)
                     && r.dev == *br
                 {
-                    nexthop = r.via.unwrap_or(dst);
+                    nexthop = netns.next_hop(r, dst);
                     dest = topo
                         .l2_owner(br.as_str(), nexthop)
                         .ok_or_else(|| no_neighbor(ns, nexthop, br))?;

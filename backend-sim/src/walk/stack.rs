@@ -116,7 +116,7 @@ impl<'s> Walk<'s> {
         })?;
         let nexthop = match &via {
             Via::Local => pkt.flow.dst.ip,
-            Via::Route(r) => r.via.unwrap_or(pkt.flow.dst.ip),
+            Via::Route(r) => self.netns(ns)?.next_hop(r, pkt.flow.dst.ip),
         };
         self.nat_src(ns, "POSTROUTING", &mut pkt, &devs, nexthop)?;
         match via {
@@ -201,7 +201,7 @@ impl<'s> Walk<'s> {
         pkt.ttl -= 1;
         let devs = Devs { input: Some(dev.as_str()), output: Some(route.dev.as_str()) };
         self.filter(ns, "FORWARD", &mut pkt, &devs)?;
-        let nexthop = route.via.unwrap_or(pkt.flow.dst.ip);
+        let nexthop = self.netns(ns)?.next_hop(&route, pkt.flow.dst.ip);
         let out = Devs { input: None, output: Some(route.dev.as_str()) };
         self.nat_src(ns, "POSTROUTING", &mut pkt, &out, nexthop)?;
         // A router that gets no ARP answer says so with ICMP host unreachable, but only

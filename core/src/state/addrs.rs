@@ -18,8 +18,7 @@ impl State {
         dev: &IfName,
         addr: IfAddr,
     ) -> Result<Effect, OpError> {
-        let ns = self.ns_mut(netns)?;
-        let link = ns.links.get_mut(dev).ok_or_else(|| missing_link(netns, dev))?;
+        let link = self.ns(netns)?.links.get(dev).ok_or_else(|| missing_link(netns, dev))?;
         if !link.ipv4 {
             return Err(OpError::new(ErrorKind::NoBufferSpace, "add address", addr)
                 .detail(format!("{dev} has no IPv4 configuration (MTU below 68)")));
@@ -28,6 +27,10 @@ impl State {
             return Err(OpError::new(ErrorKind::AlreadyExists, "add address", addr)
                 .detail(format!("already on {dev}")));
         }
+        let seq = self.take_order();
+        let ns = self.ns_mut(netns)?;
+        ns.addr_seq.insert((dev.clone(), addr), seq);
+        let Some(link) = ns.links.get_mut(dev) else { return Err(missing_link(netns, dev)) };
         let primary = !link.addrs.iter().any(|a| same_subnet(a, &addr));
         link.addrs.push(addr);
         ns.local_table = true;
@@ -101,33 +104,12 @@ impl State {
                 return Err(missing_link(netns, dev));
             }
             (Some(via), dev) => {
-                // The kernel looks the gateway up at link scope, restricted to `dev` when
-                // given: the local table first (an address of this namespace: the route
-                // goes through the link holding it, `lo` for lo's networks), then the main
-                // table's link-scope routes.
-                let local = ns.local_route(*via).map(|(n, _)| n);
-                match local.filter(|l| dev.as_ref().is_none_or(|d| d == *l)) {
-                    Some(l) => l.clone(),
-                    None => {
-                        let onlink = ns.routes.iter().filter(|r| r.via.is_none()).filter(|r| {
-                            r.dst.contains(*via) && dev.as_ref().is_none_or(|d| d == &r.dev)
-                        });
-                        // The longest prefix; among equals, the oldest route.
-                        let best = onlink.fold(None::<&Route>, |b, r| match b {
-                            Some(b) if b.dst.prefix() >= r.dst.prefix() => Some(b),
-                            _ => Some(r),
-                        });
-                        let Some(r) = best else {
-                            return Err(OpError::new(
-                                ErrorKind::Unreachable,
-                                "add route",
-                                object(),
-                            )
-                            .detail(format!("gateway {via} is not on a connected network")));
-                        };
-                        r.dev.clone()
-                    }
-                }
+                // The kernel looks the gateway up at link scope (see `gateway_link`).
+                let Some((l, _)) = ns.gateway_link(*via, dev.as_ref()) else {
+                    return Err(OpError::new(ErrorKind::Unreachable, "add route", object())
+                        .detail(format!("gateway {via} is not on a connected network")));
+                };
+                l.clone()
             }
             (None, Some(dev)) => dev.clone(),
             (None, None) => {

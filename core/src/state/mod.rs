@@ -176,6 +176,10 @@ pub struct Netns {
     /// recomputes at the route's next use, which the model takes to be at once). So
     /// `route_localnet` changed alone does not change the source such a route gives.
     pub route_src: BTreeMap<(Cidr, IfName), Option<Ipv4Addr>>,
+    /// When each address was added (a `State`-wide count): of two links with the same
+    /// address, the local route of the first one wins. Entries of addresses that are gone
+    /// may stay; adding an address again renews its entry.
+    pub addr_seq: BTreeMap<(IfName, IfAddr), u64>,
 }
 
 impl Netns {
@@ -193,6 +197,7 @@ impl Netns {
             local_table: false,
             lo_nets: Vec::new(),
             route_src: BTreeMap::new(),
+            addr_seq: BTreeMap::new(),
         }
     }
 
@@ -212,26 +217,84 @@ impl Netns {
     /// belongs to and its preferred source. Without policy rules the kernel keeps its local
     /// and main tables in one tree and takes the longest prefix over both (local first on a
     /// tie): an address of a link is a /32 local route (its preferred source is the primary
-    /// address of its subnet on that link, itself when it is a primary); an address in one
-    /// of `lo_nets` matches that network's local route on `lo` (preferred source: lo's
-    /// primary address of the network) unless a main route with a longer prefix covers it.
+    /// address of its subnet on that link, itself when it is a primary; of two links with
+    /// the same address, the one that got it first); an address in one of `lo_nets`
+    /// matches that network's local route on `lo` (preferred source: lo's primary address
+    /// of the network) unless a main route with a longer prefix covers it.
     pub fn local_route(&self, ip: Ipv4Addr) -> Option<(&IfName, Ipv4Addr)> {
+        self.local_candidates(ip)
+            .into_iter()
+            .max_by_key(|c| c.prefix)
+            .filter(|c| {
+                c.prefix == 32 || self.lookup(ip).is_none_or(|r| r.dst.prefix() <= c.prefix)
+            })
+            .map(|c| (c.link, c.src))
+    }
+
+    /// The local routes that cover `ip`: the first-added exact address (/32), and the
+    /// longest of `lo_nets` containing it.
+    fn local_candidates(&self, ip: Ipv4Addr) -> Vec<LocalRoute<'_>> {
         let same = |a: &IfAddr, b: &IfAddr| a.prefix == b.prefix && a.network() == b.network();
-        let exact = self.links.iter().find_map(|(name, l)| {
-            let a = l.addrs.iter().find(|a| a.ip == ip)?;
-            let prim = l.addrs.iter().find(|p| same(p, a)).map_or(a.ip, |p| p.ip);
-            Some((name, prim))
-        });
-        if exact.is_some() {
-            return exact;
+        let mut out = Vec::new();
+        let exact = self
+            .links
+            .iter()
+            .filter_map(|(name, l)| {
+                let a = l.addrs.iter().find(|a| a.ip == ip)?;
+                let prim = l.addrs.iter().find(|p| same(p, a)).map_or(a.ip, |p| p.ip);
+                let seq = self.addr_seq.get(&(name.clone(), *a)).copied().unwrap_or(0);
+                Some((seq, LocalRoute { link: name, src: prim, prefix: 32 }))
+            })
+            .min_by_key(|(seq, _)| *seq);
+        out.extend(exact.map(|(_, r)| r));
+        let lo = self.links.iter().find(|(_, l)| l.kind == LinkKind::Loopback);
+        if let (Some(net), Some((name, lo))) =
+            (self.lo_nets.iter().filter(|n| n.contains(ip)).max_by_key(|n| n.prefix()), lo)
+            && let Some(prim) =
+                lo.addrs.iter().find(|a| a.prefix == net.prefix() && a.network() == *net)
+        {
+            out.push(LocalRoute { link: name, src: prim.ip, prefix: net.prefix() });
         }
-        let net = self.lo_nets.iter().filter(|n| n.contains(ip)).max_by_key(|n| n.prefix())?;
-        if self.lookup(ip).is_some_and(|r| r.dst.prefix() > net.prefix()) {
-            return None;
+        out
+    }
+
+    /// Where a route's gateway leads (`fib_check_nh`'s lookup at link scope, restricted to
+    /// `dev` when given): the longest prefix among the local routes (then the route goes
+    /// through the link holding the address, and is on-link: packets go to their
+    /// destination, see `next_hop`) and the main routes without a gateway, local first on
+    /// a tie, else the oldest. `None`: the gateway is unreachable.
+    pub fn gateway_link(&self, gw: Ipv4Addr, dev: Option<&IfName>) -> Option<(&IfName, bool)> {
+        let on_dev = |l: &IfName| dev.is_none_or(|d| d == l);
+        let local = self
+            .local_candidates(gw)
+            .into_iter()
+            .filter(|c| on_dev(c.link))
+            .max_by_key(|c| c.prefix)
+            .map(|c| (c.prefix, c.link, true));
+        let main = self
+            .routes
+            .iter()
+            .filter(|r| r.via.is_none() && r.dst.contains(gw) && on_dev(&r.dev))
+            .fold(None::<&Route>, |b, r| match b {
+                Some(b) if b.dst.prefix() >= r.dst.prefix() => Some(b),
+                _ => Some(r),
+            })
+            .map(|r| (r.dst.prefix(), &r.dev, false));
+        match (local, main) {
+            (Some(l), Some(m)) if m.0 > l.0 => Some((m.1, m.2)),
+            (Some(l), _) => Some((l.1, l.2)),
+            (None, m) => m.map(|m| (m.1, m.2)),
         }
-        let (name, lo) = self.links.iter().find(|(_, l)| l.kind == LinkKind::Loopback)?;
-        let prim = lo.addrs.iter().find(|a| a.prefix == net.prefix() && a.network() == *net)?;
-        Some((name, prim.ip))
+    }
+
+    /// The next hop of a packet to `dst` through `route`: its gateway, unless the gateway
+    /// is an address of this namespace (the kernel gives such a nexthop host scope and
+    /// sends on-link, to the destination itself).
+    pub fn next_hop(&self, route: &Route, dst: Ipv4Addr) -> Ipv4Addr {
+        match route.via {
+            Some(gw) if !self.is_local(gw) => gw,
+            _ => dst,
+        }
     }
 
     /// The source address the kernel gives a socket that sends to local address `ip`:
@@ -246,6 +309,13 @@ impl Netns {
             .iter()
             .filter(move |(_, l)| l.master.as_ref().is_some_and(|m| m.as_str() == bridge))
     }
+}
+
+/// A local route covering an address (see `Netns::local_route`).
+struct LocalRoute<'a> {
+    link: &'a IfName,
+    src: Ipv4Addr,
+    prefix: u8,
 }
 
 /// The whole modeled world: namespaces by name.
@@ -279,7 +349,8 @@ impl State {
         &self.ipam
     }
 
-    /// The next place in a device list (see `Link::order`).
+    /// The next number of the state-wide count that orders links in device lists
+    /// (`Link::order`) and addresses by when they were added (`Netns::addr_seq`).
     fn take_order(&mut self) -> u64 {
         self.next_order += 1;
         self.next_order
