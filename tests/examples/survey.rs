@@ -17,6 +17,7 @@ fn strategy(suite: &str) -> BoxedStrategy<Case> {
         "topology" => cases::topology::cases().boxed(),
         "firewall" => cases::firewall::cases().boxed(),
         "teardown" => cases::teardown::cases().boxed(),
+        "nomad" => cases::nomad::cases().boxed(),
         other => panic!("unknown suite {other}"),
     }
 }

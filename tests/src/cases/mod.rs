@@ -7,11 +7,14 @@
 //! - `rules`: iptables rules and commands from the supported matches and targets.
 //! - `firewall`: random filter and nat rule sets on a fixed bridge host, random probes.
 //! - `teardown`: setups valid in the model, followed by their inverse, twice.
+//! - `nomad`: random jobs and client settings planned by the Nomad planner, some
+//!   allocations deleted again, probes between the world, the host and the allocations.
 //!
 //! Every generator produces a `Case`; shrinking removes specs and simplifies their indices,
 //! and the ops are re-derived, so a shrunk case is always a coherent sequence.
 
 pub mod firewall;
+pub mod nomad;
 pub mod rules;
 pub mod teardown;
 pub mod topology;
