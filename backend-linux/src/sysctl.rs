@@ -37,10 +37,18 @@ pub const PRISTINE: &[(&str, u8)] = &[
     // when its links come up, which moves iptables counters (a probe reads rule hits from
     // them) and would be blamed on whatever probe runs then.
     ("/proc/sys/net/ipv4/igmp_link_local_mcast_reports", 0),
+    // Not a default either (it is 1000 ms): the kernel limits the ICMP errors a namespace
+    // sends to each destination (a token per second, a burst of 6), and an ICMP redirect
+    // it sends spends that destination's tokens (a packet routed back out the bridge it
+    // came in on, as a hairpinned DNAT is without br_netfilter's hook). So a port
+    // unreachable would depend on which probes went before it in the last second; the
+    // model's probes are independent, as every one starts with an empty conntrack table.
+    // Pinned by scenarios/library/icmp-errors-are-not-rationed.yaml.
+    ("/proc/sys/net/ipv4/icmp_ratelimit", 0),
 ];
 
 /// Reads a small numeric sysctl (`None` when the file is missing or holds something
-/// else); the modeled ones are 0 or 1.
+/// else, such as a number above 255); the modeled ones are 0 or 1.
 pub fn read(path: &str) -> Option<u8> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -54,10 +62,9 @@ pub fn write(path: &str, value: bool) -> io::Result<()> {
 /// br_netfilter there is no bridge-nf-call-iptables to pin).
 pub fn pin_pristine() -> io::Result<()> {
     for (path, want) in PRISTINE {
-        if let Some(have) = read(path)
-            && have != *want
-        {
-            write(path, *want == 1)?;
+        let Ok(have) = std::fs::read_to_string(path) else { continue };
+        if have.trim() != want.to_string() {
+            std::fs::write(path, format!("{want}\n"))?;
         }
     }
     Ok(())
