@@ -262,15 +262,23 @@ impl Netns {
     /// `dev` when given): the longest prefix among the local routes (then the route goes
     /// through the link holding the address, and is on-link: packets go to their
     /// destination, see `next_hop`) and the main routes without a gateway, local first on
-    /// a tie, else the oldest. `None`: the gateway is unreachable.
+    /// a tie, else the oldest. `None`: the gateway is unreachable. Of two links with the
+    /// gateway's address, the local route of the one that got it first is found, unless
+    /// `dev` names the other (the lookup skips nexthops on other devices, and finds that
+    /// link's local route alias, which exists whether the link is up or not).
     pub fn gateway_link(&self, gw: Ipv4Addr, dev: Option<&IfName>) -> Option<(&IfName, bool)> {
         let on_dev = |l: &IfName| dev.is_none_or(|d| d == l);
+        let exact_on_dev = dev
+            .and_then(|d| self.links.get_key_value(d))
+            .filter(|(_, l)| l.addrs.iter().any(|a| a.ip == gw))
+            .map(|(name, _)| (32, name, true));
         let local = self
             .local_candidates(gw)
             .into_iter()
             .filter(|c| on_dev(c.link))
             .max_by_key(|c| c.prefix)
-            .map(|c| (c.prefix, c.link, true));
+            .map(|c| (c.prefix, c.link, true))
+            .or(exact_on_dev);
         let main = self
             .routes
             .iter()
