@@ -19,16 +19,16 @@
 //! chain keeps its callers and callees with rule counts, and checks walk only the chains
 //! above the target chain and below the jumped-to chain; each chain counts its rules by
 //! hash, so that `-C` and `-D` of a missing rule need no scan. Chains live in hash-indexed
-//! maps (insertion-ordered, so iteration is deterministic); `chains()` sorts for printing.
+//! maps (FxHash, insertion-ordered, so iteration is deterministic); `chains()` sorts for
+//! printing.
 
-use indexmap::IndexMap;
-use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 
 use super::rule::{Command, Match, Policy, Rule, RuleRef, Table, Target};
 use super::values::is_target_name;
 use crate::error::{ErrorKind, OpError};
+use crate::hash::{FxBuildHasher, FxHashMap, FxIndexMap};
 use crate::names::ChainName;
 
 /// The most jumps the kernel follows below a base chain (`NFT_JUMP_STACK_SIZE` is 16
@@ -49,9 +49,9 @@ pub struct ChainRules {
 pub(super) struct Chain {
     pub(super) rules: ChainRules,
     /// Chains with rules that jump or go to this one, and how many such rules each has.
-    pub(super) callers: IndexMap<ChainName, u32>,
+    pub(super) callers: FxIndexMap<ChainName, u32>,
     /// Chains this one's rules jump or go to, with rule counts.
-    pub(super) callees: IndexMap<ChainName, u32>,
+    pub(super) callees: FxIndexMap<ChainName, u32>,
     /// Rules with a DNAT, SNAT and MASQUERADE target, in that order.
     pub(super) nat: [u32; 3],
     /// Built-in chains: whether the kernel has it yet.
@@ -59,65 +59,13 @@ pub(super) struct Chain {
     /// How many rules of the chain have each rule hash, so that "is this rule there" (the
     /// `-C` of every idempotent CNI step) and a `-D` of a missing rule cost a lookup, not
     /// a scan of a chain with thousands of rules.
-    pub(super) hashes: BTreeMap<u64, u32>,
+    pub(super) hashes: FxHashMap<u64, u32>,
 }
 
-/// A rule's hash for `Chain::hashes`.
+/// A rule's hash for `Chain::hashes` (FxHash: fast and deterministic; collisions only
+/// cost a scan of the chain, never a wrong answer).
 fn rule_hash(rule: &Rule) -> u64 {
-    let mut h = FxHasher(0);
-    rule.hash(&mut h);
-    h.finish()
-}
-
-/// The multiply-rotate hash rustc uses internally ("FxHash"): fast on short keys and
-/// deterministic. Collisions only cost a scan of the chain, never a wrong answer.
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    FxBuildHasher::default().hash_one(rule)
 }
 
 impl Chain {
@@ -156,7 +104,7 @@ impl Chain {
 pub struct TableRules {
     pub(super) table: Table,
     pub(super) exists: bool,
-    pub(super) chains: IndexMap<ChainName, Chain>,
+    pub(super) chains: FxIndexMap<ChainName, Chain>,
 }
 
 impl TableRules {
@@ -412,7 +360,7 @@ impl TableRules {
 
     /// Adds or removes the bookkeeping of one rule of `chain`.
     fn link(&mut self, chain: &ChainName, rule: &Rule, add: bool) {
-        fn bump(map: &mut IndexMap<ChainName, u32>, key: &ChainName, add: bool) {
+        fn bump(map: &mut FxIndexMap<ChainName, u32>, key: &ChainName, add: bool) {
             match map.get_mut(key.as_str()) {
                 Some(n) if add => *n += 1,
                 Some(n) if *n > 1 => *n -= 1,
