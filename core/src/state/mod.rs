@@ -11,6 +11,7 @@
 mod addrs;
 mod ipam;
 mod links;
+mod namespaces;
 mod sockets;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ use crate::ipam::HostLocal;
 use crate::iptables::Ruleset;
 use crate::names::{IfName, Mac, NetnsName};
 use crate::op::{Effect, Op, SysctlKey};
+
+pub use namespaces::Namespaces;
 
 /// The default MTU of a new bridge or veth (Ethernet).
 pub const ETH_MTU: u32 = 1500;
@@ -194,7 +197,7 @@ impl Netns {
 /// The whole modeled world: namespaces by name.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct State {
-    namespaces: BTreeMap<NetnsName, Netns>,
+    namespaces: Namespaces,
     ipam: BTreeMap<String, HostLocal>,
     generation: u64,
 }
@@ -210,8 +213,8 @@ impl State {
         self.namespaces.get(name)
     }
 
-    /// Every namespace, by name.
-    pub fn namespaces(&self) -> &BTreeMap<NetnsName, Netns> {
+    /// Every namespace, by name (iterated in name order).
+    pub fn namespaces(&self) -> &Namespaces {
         &self.namespaces
     }
 
