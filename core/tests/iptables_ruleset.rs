@@ -630,3 +630,25 @@ fn building_a_full_slash_20_of_allocations_keeps_the_bookkeeping_consistent() {
     let e = rs.apply(Table::Nat, &command("-t nat -A POSTROUTING -j CNI-HOSTPORT-DNAT").1);
     assert_eq!(e.map_err(|e| e.kind), Err(ErrorKind::InvalidArgument));
 }
+
+#[test]
+fn a_refused_first_command_leaves_a_ruleset_equal_to_a_fresh_one() {
+    // Tables are stored lazily; one made for a command that failed must not show.
+    let fresh = Ruleset::default();
+    let mut rs = Ruleset::default();
+    for line in ["-X NOPE", "-t nat -A NOPE -j ACCEPT", "-t nat -X POSTROUTING"] {
+        let (table, cmd) = command(line);
+        assert!(rs.apply(table, &cmd).is_err(), "{line}");
+    }
+    assert_eq!(rs, fresh);
+    assert_eq!(format!("{rs:?}"), format!("{fresh:?}"));
+    assert_eq!(rs.to_string(), "");
+    for t in Table::ALL {
+        assert!(rs.table(t).is_default() && !rs.table(t).exists(), "{t}");
+        assert_eq!(rs.table(t).chains().count(), t.builtin_chains().len());
+    }
+    let (table, cmd) = command("-t nat -F");
+    rs.apply(table, &cmd).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rs.to_string(), "", "-F of a whole missing table does not create it");
+    assert_ne!(rs, fresh, "but it counts as a change");
+}

@@ -24,6 +24,7 @@
 
 use std::fmt;
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use super::rule::{Command, Match, Policy, Rule, RuleRef, Table, Target};
 use super::values::is_target_name;
@@ -519,20 +520,34 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
 }
 
 /// The filter and nat tables of one namespace.
-#[derive(Clone, PartialEq, Eq, Debug)]
+///
+/// A table is stored from the first command on it; until then it reads as a fresh one
+/// (`TableRules::new`), shared by every namespace, so a namespace without rules (every
+/// allocation's) builds no chains. Equality and `Debug` see the tables as read, so a
+/// stored fresh table equals an unstored one.
+#[derive(Clone, Default)]
 pub struct Ruleset {
-    filter: TableRules,
-    nat: TableRules,
+    filter: Option<TableRules>,
+    nat: Option<TableRules>,
     generation: u64,
 }
 
-impl Default for Ruleset {
-    fn default() -> Self {
-        Ruleset {
-            filter: TableRules::new(Table::Filter),
-            nat: TableRules::new(Table::Nat),
-            generation: 0,
-        }
+impl PartialEq for Ruleset {
+    fn eq(&self, other: &Self) -> bool {
+        Table::ALL.into_iter().all(|t| self.table(t) == other.table(t))
+            && self.generation == other.generation
+    }
+}
+
+impl Eq for Ruleset {}
+
+impl fmt::Debug for Ruleset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ruleset")
+            .field("filter", self.table(Table::Filter))
+            .field("nat", self.table(Table::Nat))
+            .field("generation", &self.generation)
+            .finish()
     }
 }
 
@@ -547,23 +562,36 @@ impl Ruleset {
 
     /// One table.
     pub fn table(&self, table: Table) -> &TableRules {
-        match table {
+        let stored = match table {
             Table::Filter => &self.filter,
             Table::Nat => &self.nat,
-        }
+        };
+        stored.as_ref().unwrap_or_else(|| fresh_table(table))
     }
 
     pub(super) fn table_mut(&mut self, table: Table) -> &mut TableRules {
-        match table {
+        let stored = match table {
             Table::Filter => &mut self.filter,
             Table::Nat => &mut self.nat,
-        }
+        };
+        stored.get_or_insert_with(|| TableRules::new(table))
     }
 
     /// A counter that changes whenever the rules change (for caches built on them).
     pub fn generation(&self) -> u64 {
         self.generation
     }
+}
+
+/// The table a namespace has before any command on it, built once.
+fn fresh_table(table: Table) -> &'static TableRules {
+    static FILTER: OnceLock<TableRules> = OnceLock::new();
+    static NAT: OnceLock<TableRules> = OnceLock::new();
+    let cell = match table {
+        Table::Filter => &FILTER,
+        Table::Nat => &NAT,
+    };
+    cell.get_or_init(|| TableRules::new(table))
 }
 
 impl fmt::Display for TableRules {
@@ -593,7 +621,7 @@ impl fmt::Display for Ruleset {
     /// output without its `#` lines, counters `[0:0]`, filter then nat, and only the
     /// tables that exist.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for t in [&self.filter, &self.nat] {
+        for t in Table::ALL.map(|t| self.table(t)) {
             if t.exists {
                 write!(f, "{t}")?;
             }
