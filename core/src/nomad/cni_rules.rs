@@ -190,19 +190,21 @@ pub fn nomad_admin_add(admin: &ChainName, bridge: &IfacePattern, subnet: Cidr) -
     ]
 }
 
-/// The POSTROUTING jump into a container's masquerade chain, for source `src`.
-fn masq_jump(network: &str, container_id: &str, src: Cidr) -> Rule {
+/// The POSTROUTING jump into a container's masquerade chain `masq`, for source `src`;
+/// `note` is the masquerade comment.
+fn masq_jump(masq: &ChainName, note: &str, src: Cidr) -> Rule {
     Rule {
         src: Some(Neg::plain(src)),
-        matches: vec![comment(&masquerade_comment(network, container_id))],
-        ..rule(Target::Jump(masquerade_chain(network, container_id)))
+        matches: vec![comment(note)],
+        ..rule(Target::Jump(masq.clone()))
     }
 }
 
 /// The bridge plugin's masquerade setup for one container address (`ip.SetupIPMasq`).
 pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<IptStep> {
     let masq = masquerade_chain(network, container_id);
-    let note = || vec![comment(&masquerade_comment(network, container_id))];
+    let text = masquerade_comment(network, container_id);
+    let note = || vec![comment(&text)];
     let multicast = Cidr::containing(Ipv4Addr::new(224, 0, 0, 0), 4);
     vec![
         ensure(Table::Nat, &masq),
@@ -220,11 +222,7 @@ pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<I
                 ..rule(Target::Masquerade)
             },
         ),
-        append(
-            Table::Nat,
-            &builtin("POSTROUTING"),
-            masq_jump(network, container_id, Cidr::host(addr.ip)),
-        ),
+        append(Table::Nat, &builtin("POSTROUTING"), masq_jump(&masq, &text, Cidr::host(addr.ip))),
     ]
 }
 
@@ -234,11 +232,12 @@ pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<I
 pub fn bridge_masq_del(network: &str, container_id: &str, addr: Option<IfAddr>) -> Vec<IptStep> {
     let Some(addr) = addr else { return Vec::new() };
     let masq = masquerade_chain(network, container_id);
+    let text = masquerade_comment(network, container_id);
     let post = builtin("POSTROUTING");
     vec![
-        delete(Table::Nat, &post, masq_jump(network, container_id, Cidr::host(addr.ip))),
+        delete(Table::Nat, &post, masq_jump(&masq, &text, Cidr::host(addr.ip))),
         // "for downward compatibility": the same jump written with the subnet's prefix.
-        delete(Table::Nat, &post, masq_jump(network, container_id, addr.network())),
+        delete(Table::Nat, &post, masq_jump(&masq, &text, addr.network())),
         IptStep::ClearChain { table: Table::Nat, chain: masq.clone() },
         IptStep::DeleteChain { table: Table::Nat, chain: masq },
     ]

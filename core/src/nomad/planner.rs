@@ -344,14 +344,15 @@ impl Planner {
                 let placement = self
                     .schedule(&job.name, group, index)
                     .map_err(|error| AddFailure { ops: Vec::new(), error })?;
-                let id = placement.alloc_id.clone();
-                let (_, setup) = self.add(placement)?;
+                let (mut alloc, setup) = self.add(placement)?;
+                let id = &alloc.placement.alloc_id;
                 let tasks =
-                    self.start_tasks(&id).map_err(|error| AddFailure { ops: Vec::new(), error })?;
-                let alloc = self.allocs.get(&id).cloned().ok_or_else(|| AddFailure {
+                    self.start_tasks(id).map_err(|error| AddFailure { ops: Vec::new(), error })?;
+                let started = self.allocs.get(id).ok_or_else(|| AddFailure {
                     ops: Vec::new(),
                     error: PlanError::Unknown(id.clone()),
                 })?;
+                alloc.sockets.clone_from(&started.sockets);
                 out.push(AllocPlan { alloc, setup, tasks });
             }
         }
@@ -528,12 +529,13 @@ impl Planner {
             ifname: eth0.clone(),
         };
         let result = self.state.apply(&op);
-        let text = op.to_string();
         ops.push(op);
+        // The op's text only for an error (it is what `PlanError::Model` quotes).
+        let text = || ops.last().map(ToString::to_string).unwrap_or_default();
         match result {
             Ok(Effect::Allocated(addr)) => Ok(addr),
             Ok(Effect::Done) => Err(PlanError::Model {
-                op: text,
+                op: text(),
                 source: Box::new(
                     OpError::new(ErrorKind::Unexpected, "allocate from", NETWORK_NAME)
                         .detail("IPAM handed out no address"),
@@ -543,7 +545,7 @@ impl Planner {
                 let message = e.detail.clone().unwrap_or_else(|| e.to_string());
                 Err(PlanError::Plugin { plugin: "bridge", message, source: Some(Box::new(e)) })
             }
-            Err(source) => Err(PlanError::Model { op: text, source: Box::new(source) }),
+            Err(source) => Err(PlanError::Model { op: text(), source: Box::new(source) }),
         }
     }
 
