@@ -340,11 +340,13 @@ impl TableRules {
     fn insert_at(&mut self, name: &ChainName, at: usize, rule: Rule) -> Result<(), OpError> {
         self.check_rule(name, &rule)?;
         self.link(name, &rule, true);
+        // `touch`, in the same lookup.
+        self.exists = true;
         if let Some(c) = self.chains.get_mut(name.as_str()) {
             c.count(&rule, true);
             c.rules.rules.insert(at, rule);
+            c.materialized = true;
         }
-        self.touch(name.as_str());
         Ok(())
     }
 
