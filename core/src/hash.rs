@@ -28,17 +28,23 @@ impl FxHasher {
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
+        // Whole words, then a 4-, 2- and 1-byte tail: fixed-size loads only (a
+        // variable-length copy of the tail into a word would be a `memcpy` call).
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
+            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
+        let mut rest = chunks.remainder();
+        if let [a, b, c, d, tail @ ..] = rest {
+            self.add(u64::from(u32::from_le_bytes([*a, *b, *c, *d])));
+            rest = tail;
+        }
+        if let [a, b, tail @ ..] = rest {
+            self.add(u64::from(u16::from_le_bytes([*a, *b])));
+            rest = tail;
+        }
+        if let [a] = rest {
+            self.add(u64::from(*a));
         }
     }
 
