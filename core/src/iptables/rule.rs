@@ -223,8 +223,9 @@ pub enum Match {
         /// The mask (`0xffffffff` when omitted).
         mask: u32,
     },
-    /// `-m comment --comment "text"`.
-    Comment(String),
+    /// `-m comment --comment "text"`. Shared text: the planner's rules, their ops and
+    /// the state's copies of them hold one string per comment.
+    Comment(std::sync::Arc<str>),
 }
 
 /// How a `REJECT` answers.

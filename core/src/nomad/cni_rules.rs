@@ -18,6 +18,7 @@
 //! reverse; see `docs/cni-facts.md` for what each leaves behind.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use super::cni_names::{
     FIREWALL_ADMIN_COMMENT, FIREWALL_RULES_COMMENT, FORWARD_CHAIN, HOSTPORT_DNAT_CHAIN,
@@ -149,7 +150,7 @@ fn rule(target: Target) -> Rule {
 }
 
 fn comment(text: &str) -> Match {
-    Match::Comment(text.to_owned())
+    Match::Comment(text.into())
 }
 
 fn host(ip: Ipv4Addr) -> Option<Neg<Cidr>> {
@@ -192,10 +193,10 @@ pub fn nomad_admin_add(admin: &ChainName, bridge: &IfacePattern, subnet: Cidr) -
 
 /// The POSTROUTING jump into a container's masquerade chain `masq`, for source `src`;
 /// `note` is the masquerade comment.
-fn masq_jump(masq: &ChainName, note: &str, src: Cidr) -> Rule {
+fn masq_jump(masq: &ChainName, note: &Arc<str>, src: Cidr) -> Rule {
     Rule {
         src: Some(Neg::plain(src)),
-        matches: vec![comment(note)],
+        matches: vec![Match::Comment(Arc::clone(note))],
         ..rule(Target::Jump(masq.clone()))
     }
 }
@@ -203,8 +204,8 @@ fn masq_jump(masq: &ChainName, note: &str, src: Cidr) -> Rule {
 /// The bridge plugin's masquerade setup for one container address (`ip.SetupIPMasq`).
 pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<IptStep> {
     let masq = masquerade_chain(network, container_id);
-    let text = masquerade_comment(network, container_id);
-    let note = || vec![comment(&text)];
+    let text: Arc<str> = masquerade_comment(network, container_id).into();
+    let note = || vec![Match::Comment(Arc::clone(&text))];
     let multicast = Cidr::containing(Ipv4Addr::new(224, 0, 0, 0), 4);
     vec![
         ensure(Table::Nat, &masq),
@@ -232,7 +233,7 @@ pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<I
 pub fn bridge_masq_del(network: &str, container_id: &str, addr: Option<IfAddr>) -> Vec<IptStep> {
     let Some(addr) = addr else { return Vec::new() };
     let masq = masquerade_chain(network, container_id);
-    let text = masquerade_comment(network, container_id);
+    let text: Arc<str> = masquerade_comment(network, container_id).into();
     let post = builtin("POSTROUTING");
     vec![
         delete(Table::Nat, &post, masq_jump(&masq, &text, Cidr::host(addr.ip))),
@@ -445,7 +446,7 @@ pub fn portmap_container(
             base(Target::Dnat { ip: addr.ip, ports: Some(PortRange::one(m.container_port)) }),
         ));
     }
-    let note = portmap_dnat_comment(network, container_id);
+    let note: Arc<str> = portmap_dnat_comment(network, container_id).into();
     for (proto, ports) in ports_by_proto(mappings) {
         for chunk in ports.chunks(MULTIPORT_MAX) {
             after.push(append(
@@ -454,7 +455,7 @@ pub fn portmap_container(
                 Rule {
                     proto: Some(Neg::plain(proto)),
                     matches: vec![
-                        comment(&note),
+                        Match::Comment(Arc::clone(&note)),
                         Match::Multiport {
                             dir: PortDir::Destination,
                             ports: Neg::plain(chunk.iter().map(|p| PortRange::one(*p)).collect()),
