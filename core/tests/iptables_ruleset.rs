@@ -652,3 +652,33 @@ fn a_refused_first_command_leaves_a_ruleset_equal_to_a_fresh_one() {
     assert_eq!(rs.to_string(), "", "-F of a whole missing table does not create it");
     assert_ne!(rs, fresh, "but it counts as a change");
 }
+
+#[test]
+fn rule_lookups_agree_with_a_scan_as_a_chain_grows_and_shrinks() {
+    // Small chains are scanned, long ones looked up by rule hash; -C and -D must not
+    // notice the switch either way, duplicates included.
+    let rule = |i: usize| command(&format!("-A X -s 10.0.0.{}/32 -j ACCEPT", i % 7)).1;
+    let spec = |cmd: &Command| match cmd {
+        Command::Append(_, r) => r.clone(),
+        other => panic!("{other:?}"),
+    };
+    let mut rs = ruleset("-N X");
+    let check = |rs: &Ruleset| {
+        let chain = rs.table(Table::Filter).chain("X").map(|c| c.rules.clone()).unwrap_or_default();
+        for i in 0..8 {
+            let r = spec(&rule(i));
+            assert_eq!(rs.table(Table::Filter).contains_rule("X", &r), chain.contains(&r), "{i}");
+        }
+    };
+    for i in 0..20 {
+        rs.apply(Table::Filter, &rule(i)).unwrap_or_else(|e| panic!("{e}"));
+        check(&rs);
+    }
+    for i in (0..20).rev() {
+        let (table, del) = command(&format!("-D X -s 10.0.0.{}/32 -j ACCEPT", i % 7));
+        rs.apply(table, &del).unwrap_or_else(|e| panic!("{i}: {e}"));
+        check(&rs);
+    }
+    let (table, del) = command("-D X -s 10.0.0.1/32 -j ACCEPT");
+    assert_eq!(rs.apply(table, &del).map_err(|e| e.kind), Err(ErrorKind::NotFound));
+}

@@ -59,9 +59,14 @@ pub(super) struct Chain {
     pub(super) materialized: bool,
     /// How many rules of the chain have each rule hash, so that "is this rule there" (the
     /// `-C` of every idempotent CNI step) and a `-D` of a missing rule cost a lookup, not
-    /// a scan of a chain with thousands of rules.
+    /// a scan of a chain with thousands of rules. Kept exactly while the chain has more
+    /// than `SCANNED_MAX` rules, empty otherwise (a scan of a few rules is cheaper).
     pub(super) hashes: FxHashMap<u64, u32>,
 }
+
+/// Chains with at most this many rules (every container's own chains) keep no rule-hash
+/// counts: looking for a rule scans them.
+const SCANNED_MAX: usize = 8;
 
 /// A rule's hash for `Chain::hashes` (FxHash: fast and deterministic; collisions only
 /// cost a scan of the chain, never a wrong answer).
@@ -72,11 +77,25 @@ fn rule_hash(rule: &Rule) -> u64 {
 impl Chain {
     /// Whether the chain may hold `rule`: false means it does not.
     fn may_hold(&self, rule: &Rule) -> bool {
-        self.hashes.get(&rule_hash(rule)).is_some_and(|n| *n > 0)
+        self.rules.rules.len() <= SCANNED_MAX
+            || self.hashes.get(&rule_hash(rule)).is_some_and(|n| *n > 0)
     }
 
-    fn count(&mut self, rule: &Rule, add: bool) {
-        let key = rule_hash(rule);
+    /// Brings `hashes` up to date after a rule was added to (`add`) or removed from the
+    /// rules; `key` gives that rule's hash, asked for only when it is needed.
+    fn count(&mut self, key: impl FnOnce(&ChainRules) -> u64, add: bool) {
+        if self.rules.rules.len() <= SCANNED_MAX {
+            self.hashes.clear();
+            return;
+        }
+        if self.hashes.is_empty() {
+            // Just grew past SCANNED_MAX: count every rule, `rule` included.
+            for r in &self.rules.rules {
+                *self.hashes.entry(rule_hash(r)).or_insert(0) += 1;
+            }
+            return;
+        }
+        let key = key(&self.rules);
         match self.hashes.get_mut(&key) {
             Some(n) if add => *n += 1,
             Some(n) if *n > 1 => *n -= 1,
@@ -343,8 +362,8 @@ impl TableRules {
         // `touch`, in the same lookup.
         self.exists = true;
         if let Some(c) = self.chains.get_mut(name.as_str()) {
-            c.count(&rule, true);
             c.rules.rules.insert(at, rule);
+            c.count(|r| rule_hash(&r.rules[at]), true);
             c.materialized = true;
         }
         Ok(())
@@ -353,7 +372,7 @@ impl TableRules {
     fn remove_at(&mut self, name: &ChainName, at: usize) {
         let removed = self.chains.get_mut(name.as_str()).map(|c| {
             let rule = c.rules.rules.remove(at);
-            c.count(&rule, false);
+            c.count(|_| rule_hash(&rule), false);
             rule
         });
         if let Some(rule) = removed {
