@@ -417,7 +417,9 @@ pub fn portmap_container(
 ) -> Vec<IptStep> {
     let (setmark, dnat) = (chain(HOSTPORT_SETMARK_CHAIN), chain(HOSTPORT_DNAT_CHAIN));
     let dn = portmap_dnat_chain(network, container_id);
-    let mut after = vec![ensure(Table::Nat, &dn)];
+    // The chain, three rules per mapping, and a jump per protocol and 15 ports.
+    let mut after = Vec::with_capacity(3 + 3 * mappings.len() + mappings.len() / MULTIPORT_MAX);
+    after.push(ensure(Table::Nat, &dn));
     for m in mappings {
         let dst = match m.host_ip {
             Some(ip) if !ip.is_unspecified() => host(ip),
