@@ -26,7 +26,7 @@ use crate::iptables::Ruleset;
 use crate::names::{IfName, Mac, NetnsName};
 use crate::op::{Effect, Op, SysctlKey};
 
-pub use namespaces::Namespaces;
+pub use namespaces::{Iter as NamespacesIter, Namespaces};
 
 /// The default MTU of a new bridge or veth (Ethernet).
 pub const ETH_MTU: u32 = 1500;

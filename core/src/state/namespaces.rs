@@ -10,7 +10,7 @@
 //! Invariant: `order` holds exactly the keys of `by_name`.
 
 use std::borrow::Borrow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, btree_set};
 use std::fmt;
 use std::hash::Hash;
 
@@ -64,8 +64,8 @@ impl Namespaces {
     }
 
     /// Every namespace, in name order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&NetnsName, &Netns)> + '_ {
-        self.order.iter().filter_map(|name| self.by_name.get_key_value(name))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { names: self.order.iter(), by_name: &self.by_name }
     }
 
     /// Every name, in order.
@@ -105,12 +105,38 @@ impl Namespaces {
     }
 }
 
+/// The namespaces in name order, from [`Namespaces::iter`].
+pub struct Iter<'a> {
+    names: btree_set::Iter<'a, NetnsName>,
+    by_name: &'a FxHashMap<NetnsName, Netns>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a NetnsName, &'a Netns);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let by_name = self.by_name;
+        self.names.find_map(|name| by_name.get_key_value(name))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.names.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let by_name = self.by_name;
+        self.names.by_ref().rev().find_map(|name| by_name.get_key_value(name))
+    }
+}
+
 impl<'a> IntoIterator for &'a Namespaces {
     type Item = (&'a NetnsName, &'a Netns);
-    type IntoIter = Box<dyn DoubleEndedIterator<Item = Self::Item> + 'a>;
+    type IntoIter = Iter<'a>;
 
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
     }
 }
 
