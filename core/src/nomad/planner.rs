@@ -345,14 +345,16 @@ impl Planner {
                     .schedule(&job.name, group, index)
                     .map_err(|error| AddFailure { ops: Vec::new(), error })?;
                 let (mut alloc, setup) = self.add(placement)?;
-                let id = &alloc.placement.alloc_id;
-                let tasks =
-                    self.start_tasks(id).map_err(|error| AddFailure { ops: Vec::new(), error })?;
-                let started = self.allocs.get(id).ok_or_else(|| AddFailure {
-                    ops: Vec::new(),
-                    error: PlanError::Unknown(id.clone()),
-                })?;
-                alloc.sockets.clone_from(&started.sockets);
+                // `start_tasks`, without looking up the allocation just added (it has no
+                // sockets yet) twice more.
+                let (netns, sockets) = self.task_sockets(&alloc);
+                let tasks = self
+                    .listen(&netns, &sockets)
+                    .map_err(|error| AddFailure { ops: Vec::new(), error })?;
+                if let Some(a) = self.allocs.get_mut(&alloc.placement.alloc_id) {
+                    a.sockets.clone_from(&sockets);
+                }
+                alloc.sockets = sockets;
                 out.push(AllocPlan { alloc, setup, tasks });
             }
         }
@@ -575,6 +577,16 @@ impl Planner {
         if !alloc.sockets.is_empty() {
             return Ok(Vec::new());
         }
+        let (netns, sockets) = self.task_sockets(alloc);
+        let ops = self.listen(&netns, &sockets)?;
+        if let Some(a) = self.allocs.get_mut(alloc_id) {
+            a.sockets = sockets;
+        }
+        Ok(ops)
+    }
+
+    /// Where the tasks of `alloc` listen (see [`Planner::start_tasks`]).
+    fn task_sockets(&self, alloc: &Alloc) -> (NetnsName, Vec<TaskSocket>) {
         let netns = alloc.netns(&self.host).clone();
         let mut sockets: Vec<TaskSocket> = Vec::new();
         for p in &alloc.placement.ports {
@@ -587,12 +599,14 @@ impl Planner {
                 sockets.push(socket);
             }
         }
+        (netns, sockets)
+    }
+
+    /// The tasks bind `sockets` in `netns`.
+    fn listen(&mut self, netns: &NetnsName, sockets: &[TaskSocket]) -> Result<Vec<Op>, PlanError> {
         let mut ops = Vec::with_capacity(sockets.len());
-        for s in &sockets {
+        for s in sockets {
             self.emit(&mut ops, Op::Listen { netns: netns.clone(), proto: s.proto, at: s.at })?;
-        }
-        if let Some(a) = self.allocs.get_mut(alloc_id) {
-            a.sockets = sockets;
         }
         Ok(ops)
     }
