@@ -52,9 +52,16 @@ pub(crate) struct Ns {
     /// The packet capture probes read, opened by the first probe and kept (closing a
     /// packet socket waits for an RCU grace period, ~10 ms).
     pub(crate) capture: Option<OwnedFd>,
+    /// A raw ICMP socket that sees the echo requests this namespace answers, as its stack
+    /// received them (after nat INPUT): the source an echo's receiver saw. Opened by the
+    /// first echo probe and kept.
+    pub(crate) echo_watch: Option<OwnedFd>,
     /// Keeps kernel receive timestamps on (see `probe::capture::clock_keeper`).
     pub(crate) _clock: Option<OwnedFd>,
     pub(crate) iptables_used: bool,
+    /// The rule counters as last read (by `observe` or after a probe), while no iptables op
+    /// ran since: the next probe's "before" reading, one `iptables-save` saved.
+    pub(crate) counters: Option<Vec<crate::iptables::Counter>>,
     pub(crate) bound: Option<PathBuf>,
     pub(crate) worker: NsWorker,
 }
@@ -225,8 +232,10 @@ impl LinuxBackend {
         let ns = Ns {
             listeners: Vec::new(),
             capture: None,
+            echo_watch: None,
             _clock: Some(clock),
             iptables_used: false,
+            counters: None,
             bound,
             worker,
         };
@@ -388,6 +397,7 @@ impl LinuxBackend {
             return vec![Err(missing_netns(netns)); n];
         };
         ns.iptables_used = true;
+        ns.counters = None;
         let r = ns.worker.call(move |_| {
             let refs: Vec<(Table, &Command)> = cmds.iter().map(|(t, c)| (*t, c)).collect();
             crate::iptables::run_batch(&mut crate::iptables::Spawn::default(), &refs)
@@ -520,6 +530,9 @@ impl Backend for LinuxBackend {
                 context: format!("observing {name}"),
                 source: io::Error::other(e),
             })?;
+            if let (Some(text), Some(ns)) = (&r.iptables, self.namespaces.get_mut(&name)) {
+                ns.counters = Some(crate::iptables::parse_counters(text));
+            }
             raw.insert(name, r);
         }
         let ipam = crate::ipam::observe(self.sandbox.dir()).map_err(|e| BackendError::Io {

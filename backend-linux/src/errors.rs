@@ -42,6 +42,7 @@ pub const ERRNO_KINDS: &[(Errno, ErrorKind)] = &[
     (Errno::EOPNOTSUPP, ErrorKind::NotSupported),
     (Errno::ELOOP, ErrorKind::Loop),
     (Errno::EMLINK, ErrorKind::Loop),
+    (Errno::ENOBUFS, ErrorKind::NoBufferSpace),
 ];
 
 /// The kind of an errno for an op of class `class`.
@@ -75,6 +76,7 @@ pub const IPTABLES_KINDS: &[(&str, ErrorKind)] = &[
     ("Bad built-in chain name", ErrorKind::InvalidArgument),
     ("Invalid rule number", ErrorKind::InvalidArgument),
     ("is not intended for filtering", ErrorKind::InvalidArgument),
+    ("Can't use -", ErrorKind::InvalidArgument),
     ("Device or resource busy", ErrorKind::InUse),
     ("Directory not empty", ErrorKind::InUse),
     ("Too many links", ErrorKind::Loop),
@@ -148,6 +150,10 @@ mod tests {
         ErrorKind::InvalidArgument
     )]
     #[case("iptables: Directory not empty.", ErrorKind::InUse)]
+    #[case(
+        "iptables-restore v1.8.9 (nf_tables): Can't use -o with INPUT",
+        ErrorKind::InvalidArgument
+    )]
     #[case("unknown option \"--dprt\"", ErrorKind::Unexpected)]
     fn iptables_messages_map_to_the_models_kind(#[case] msg: &str, #[case] kind: ErrorKind) {
         assert_eq!(iptables_kind(msg), kind);

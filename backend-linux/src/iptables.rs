@@ -4,6 +4,9 @@
 //! with one section per table (`*filter ... COMMIT`, `*nat ... COMMIT`). Ops of different
 //! tables commute (no command of one table reads or changes the other), so grouping them by
 //! table gives the same results as running them in order; within a table the order is kept.
+//! A flush or a chain deletion starts a new section of its table: iptables-nft silently
+//! drops what the same transaction appended to a flushed chain, refusals included, and
+//! checks a deletion against its cache, where an earlier policy change does not show.
 //!
 //! Each COMMIT is atomic, and iptables-restore stops at the first failure, so a failed run
 //! tells exactly which sections were committed. To report each op's result as if the ops
@@ -11,7 +14,9 @@
 //! - sections before the failing one were committed: their ops succeeded;
 //! - if the message names the line of an op (`line 3 failed: ...`, `line 3: RULE_APPEND
 //!   failed (...)`), the ops before it in its section are re-run as a batch, that op gets the
-//!   message's kind, and everything after it is re-run as a new batch;
+//!   message's kind, and everything after it is re-run as a new batch; unless one of the ops
+//!   before it then fails: iptables checks an op against the changes queued before it in
+//!   the batch, which the kernel may refuse at commit, so the blamed op is run again;
 //! - otherwise (a check deferred to COMMIT, such as `Chain 'X' does not exist`), the
 //!   section's ops run one per process until one fails, and the rest as a new batch.
 //!
@@ -68,9 +73,13 @@ impl Restore for Spawn {
     }
 }
 
-/// Reads the blamed line and the message out of iptables-restore's stderr.
+/// Reads the blamed line and the message out of iptables-restore's stderr. When the
+/// kernel refuses an nf_tables batch it reports every message that failed (`line 2:
+/// RULE_APPEND failed (Invalid argument) ... line 5: RULE_DELETE failed (No such file or
+/// directory)`); only the first is the cause (the later ones fail because the batch was
+/// aborted), so the message stops before the next line number.
 pub fn parse_failure(stderr: &str) -> RestoreFailure {
-    let mut line = None;
+    let mut line: Option<usize> = None;
     let mut parts = Vec::new();
     for l in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if l.starts_with("Try `") {
@@ -80,11 +89,14 @@ pub fn parse_failure(stderr: &str) -> RestoreFailure {
             line = line.or_else(|| rest.trim().parse().ok());
             continue;
         }
-        if line.is_none()
-            && let Some(pos) = l.find("line ")
-        {
+        if let Some(pos) = l.find("line ") {
             let digits: String = l[pos + 5..].chars().take_while(char::is_ascii_digit).collect();
-            line = digits.parse().ok();
+            if let Ok(n) = digits.parse::<usize>() {
+                if line.is_some_and(|first| first != n) {
+                    break;
+                }
+                line = Some(n);
+            }
         }
         parts.push(l);
     }
@@ -117,19 +129,30 @@ fn plan(ops: &[(Table, &Command)], which: &[usize]) -> Plan {
     let mut line = 0;
     for table in Table::ALL {
         let mine: Vec<usize> = which.iter().copied().filter(|&i| ops[i].0 == table).collect();
-        if mine.is_empty() {
-            continue;
+        // A flush and a chain deletion start a new section: iptables-nft drops the rules a
+        // transaction appended to a chain when the same transaction flushes it (their
+        // refusals never reach the kernel), and it checks a deletion against its cache,
+        // where a policy set earlier in the transaction does not show yet.
+        let mut chunks: Vec<Vec<usize>> = Vec::new();
+        for i in mine {
+            let flush = matches!(ops[i].1, Command::Flush(_) | Command::DeleteChain(_));
+            match chunks.last_mut() {
+                Some(chunk) if !flush => chunk.push(i),
+                _ => chunks.push(vec![i]),
+            }
         }
-        text.push_str(&format!("*{table}\n"));
-        line += 1;
-        let first = line + 1;
-        for &i in &mine {
-            text.push_str(&format!("{}\n", ops[i].1));
+        for chunk in chunks {
+            text.push_str(&format!("*{table}\n"));
             line += 1;
+            let first = line + 1;
+            for &i in &chunk {
+                text.push_str(&format!("{}\n", ops[i].1));
+                line += 1;
+            }
+            text.push_str("COMMIT\n");
+            line += 1;
+            sections.push((table, first, line, chunk));
         }
-        text.push_str("COMMIT\n");
-        line += 1;
-        sections.push((table, first, line, mine));
     }
     Plan { text, sections }
 }
@@ -208,6 +231,14 @@ fn run(
     if let Some(&i) = blamed {
         let k = section.iter().position(|&x| x == i).unwrap_or(0);
         run(exec, ops, &section[..k], results);
+        if section[..k].iter().any(|&j| matches!(results[j], Some(Err(_)))) {
+            // An op before it failed once run alone: the blamed op was checked against
+            // that op's change (iptables checks against its batch, the kernel refuses at
+            // commit), so its failure says nothing. Run it again from here.
+            let rest: Vec<usize> = section[k..].iter().copied().chain(later).collect();
+            run(exec, ops, &rest, results);
+            return;
+        }
         let (t, c) = ops[i];
         results[i] = Some(Err(op_error(t, c, iptables_kind(&failure.message), &failure.message)));
         let rest: Vec<usize> = section[k + 1..].iter().copied().chain(later).collect();

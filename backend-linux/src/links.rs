@@ -5,6 +5,7 @@
 //! `ip link` does; the kernel resolves them in the worker's namespace.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
@@ -16,6 +17,23 @@ use nettwin_core::names::Mac;
 
 use crate::netlink::{Netlink, NlError};
 
+/// The next ifindex to ask for (see `fresh_index`).
+static NEXT_INDEX: AtomicU32 = AtomicU32::new(1000);
+
+/// An ifindex no other device of any sandbox of this process has: new links ask for one.
+/// The kernel processes a carrier change at once only for an "urgent" device, and a veth
+/// is urgent because its ifindex differs from its peer's; in fresh namespaces both ends
+/// would otherwise get the same number (2, 3, ...), and their carrier change wait for the
+/// next once-a-second linkwatch run, with frames dropped and bridge ports not forwarding
+/// until then. The model never observes ifindexes.
+fn fresh_index() -> u32 {
+    let i = NEXT_INDEX.fetch_add(1, Ordering::Relaxed);
+    if i >= 1 << 30 {
+        NEXT_INDEX.store(1000, Ordering::Relaxed);
+    }
+    i
+}
+
 fn named(name: &str) -> LinkMessage {
     let mut m = LinkMessage::default();
     m.attributes.push(LinkAttribute::IfName(name.to_owned()));
@@ -25,6 +43,7 @@ fn named(name: &str) -> LinkMessage {
 /// `ip link add NAME address MAC type bridge`.
 pub fn bridge_add(nl: &mut Netlink, name: &str, mac: Mac) -> Result<(), NlError> {
     let mut m = named(name);
+    m.header.index = fresh_index();
     m.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
     m.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
     nl.request(RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)
@@ -42,11 +61,13 @@ pub fn veth_add(
     peer_ns: Option<RawFd>,
 ) -> Result<(), NlError> {
     let mut p = named(peer);
+    p.header.index = fresh_index();
     p.attributes.push(LinkAttribute::Address(peer_mac.0.to_vec()));
     if let Some(fd) = peer_ns {
         p.attributes.push(LinkAttribute::NetNsFd(fd));
     }
     let mut m = named(name);
+    m.header.index = fresh_index();
     m.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
     m.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::Veth),

@@ -6,23 +6,43 @@ use std::io;
 use nettwin_core::op::SysctlKey;
 
 /// The defaults a pristine kernel gives a new namespace, for the sysctls the model covers
-/// namespace-wide: (path, value). A new namespace inherits some IPv4 settings from the
-/// host's initial namespace (`net.core.devconf_inherit_init_net`), so the backend writes
-/// these into every namespace it creates, so that the host's configuration never leaks in.
+/// namespace-wide and for those it assumes at their defaults, and IPv6 off: (path, value). A new
+/// namespace inherits the host's `conf/all` and `conf/default` IPv4 settings
+/// (`net.core.devconf_inherit_init_net` = 0), and distributions set some of them (Ubuntu
+/// turns `rp_filter` on, which makes the kernel drop what the model routes), so the
+/// backend writes these into every namespace it creates: the host's configuration never
+/// leaks in.
 pub const PRISTINE: &[(&str, u8)] = &[
     ("/proc/sys/net/ipv4/ip_forward", 0),
     ("/proc/sys/net/ipv4/conf/all/route_localnet", 0),
     ("/proc/sys/net/ipv4/conf/default/route_localnet", 0),
     ("/proc/sys/net/bridge/bridge-nf-call-iptables", 1),
+    // Assumed by the model's martian and ARP rules.
+    ("/proc/sys/net/ipv4/conf/all/rp_filter", 0),
+    ("/proc/sys/net/ipv4/conf/default/rp_filter", 0),
+    ("/proc/sys/net/ipv4/conf/all/accept_local", 0),
+    ("/proc/sys/net/ipv4/conf/default/accept_local", 0),
+    ("/proc/sys/net/ipv4/conf/all/arp_ignore", 0),
+    ("/proc/sys/net/ipv4/conf/default/arp_ignore", 0),
+    ("/proc/sys/net/ipv4/conf/all/arp_filter", 0),
+    ("/proc/sys/net/ipv4/conf/default/arp_filter", 0),
+    ("/proc/sys/net/ipv4/conf/all/proxy_arp", 0),
+    ("/proc/sys/net/ipv4/conf/default/proxy_arp", 0),
+    // Not a default: the model is IPv4 only, and IPv6's own traffic on every new link
+    // (duplicate address detection, MLD reports, router solicitations) would only be
+    // noise in the captures a probe reads.
+    ("/proc/sys/net/ipv6/conf/all/disable_ipv6", 1),
+    ("/proc/sys/net/ipv6/conf/default/disable_ipv6", 1),
+    // Not a default either: a namespace reports its link-local multicast groups (IGMP)
+    // when its links come up, which moves iptables counters (a probe reads rule hits from
+    // them) and would be blamed on whatever probe runs then.
+    ("/proc/sys/net/ipv4/igmp_link_local_mcast_reports", 0),
 ];
 
-/// Reads a 0/1 sysctl (`None` when the file is missing or holds something else).
+/// Reads a small numeric sysctl (`None` when the file is missing or holds something
+/// else); the modeled ones are 0 or 1.
 pub fn read(path: &str) -> Option<u8> {
-    match std::fs::read_to_string(path).ok()?.trim() {
-        "0" => Some(0),
-        "1" => Some(1),
-        _ => None,
-    }
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Writes a 0/1 sysctl.

@@ -91,18 +91,18 @@ fn deleting_a_builtin_chain_depends_on_whether_the_kernel_has_it() {
     let mut s = State::new();
     apply_both(&mut b, &mut s, BASE);
     let cases = [
-        ("-X OUTPUT", Some(ErrorKind::NotFound), Some(ErrorKind::NotFound)),
-        // FIXME(model): the model says NotFound for the three below.
-        ("-X INPUT", Some(ErrorKind::InUse), Some(ErrorKind::NotFound)),
-        ("-P OUTPUT DROP", None, None),
-        ("-X OUTPUT", Some(ErrorKind::InUse), Some(ErrorKind::NotFound)),
-        ("-F INPUT", None, None),
-        ("-X INPUT", None, Some(ErrorKind::NotFound)),
+        ("-X OUTPUT", Some(ErrorKind::NotFound)),
+        ("-X INPUT", Some(ErrorKind::InUse)),
+        ("-P OUTPUT DROP", None),
+        ("-X OUTPUT", Some(ErrorKind::InUse)),
+        ("-F INPUT", None),
+        ("-X INPUT", None),
+        ("-X INPUT", Some(ErrorKind::NotFound)),
     ];
-    for (cmd, kernel, model) in cases {
+    for (cmd, want) in cases {
         let o = op(&ipt(cmd));
         let (k, m) = (b.apply(&o), s.apply(&o));
-        assert_eq!((kind(&k), kind(&m)), (kernel, model), "{cmd}: kernel {k:?}, model {m:?}");
+        assert_eq!((kind(&k), kind(&m)), (want, want), "{cmd}: kernel {k:?}, model {m:?}");
     }
     assert_same_state(&mut b, &s, "iptables-save shows a deleted built-in chain as ACCEPT");
 }

@@ -287,7 +287,7 @@ fn silences_are_named_from_the_kernels_state() {
 fn an_answer_dropped_on_the_way_back_is_a_drop_not_a_delivery() {
     // Kernel fact: the SYN reaches the world's listener, but the SYN-ACK is dropped by the
     // host's FORWARD policy, so the connection never completes.
-    // FIXME(sim): the simulator calls this delivered (the SYN reached a listener).
+    // The simulator models it too (scenarios/library/tcp-needs-the-answer.yaml).
     let Some(mut b) = world() else { return };
     for o in [
         "ip netns exec host iptables -P FORWARD DROP",
@@ -309,7 +309,7 @@ fn an_answer_dropped_on_the_way_back_is_a_drop_not_a_delivery() {
 fn a_dnated_bridged_frame_is_seen_leaving_the_bridge_device() {
     // Kernel fact (br_netfilter): a frame DNATed in the bridge's PREROUTING is re-routed and
     // sent through the bridge device, so a capture sees it leave `nomad` before the port.
-    // FIXME(sim): the simulator's hairpin path goes from veth1 in straight to veth1 out.
+    // The simulator models it too (scenarios/library/hairpin.yaml).
     let Some(mut b) = world() else { return };
     for o in [
         "ip -n host link set veth1 type bridge_slave hairpin on",

@@ -7,6 +7,8 @@
 //! - `netfilter`: filter and nat tables compiled for lookup (a per-chain index, so that a
 //!   traversal does not scan every rule), and the traversal of a hook's chains.
 //! - `conntrack`: the connections one probe creates, and the reversal of their NAT.
+//! - `fault`: deliberate mistakes (the `faults` feature switches them on) that prove the
+//!   differential suites catch a wrong simulator.
 //! - `walk`: the packet's journey: the IP stack (`walk::stack`), devices and bridges
 //!   (`walk::link`), netfilter hooks in the kernel's order (`walk::hooks`).
 //!
@@ -17,6 +19,7 @@
 //! not here.
 
 mod conntrack;
+mod fault;
 mod netfilter;
 mod topo;
 mod walk;
@@ -32,6 +35,8 @@ use nettwin_core::snapshot::Snapshot;
 use nettwin_core::state::State;
 use nettwin_core::trace::{Flow, Probe, Trace, default_sport};
 
+pub use fault::Fault;
+use fault::Faults;
 use netfilter::Firewall;
 use topo::{LookupMap, Topo};
 
@@ -48,6 +53,8 @@ pub struct SimBackend {
     /// Namespaces whose firewall must be compiled again (an op changed their rules, or
     /// they are new), so that a probe costs nothing per unchanged namespace.
     stale: BTreeSet<NetnsName>,
+    /// Deliberate mistakes (none unless a test asks, with the `faults` feature).
+    faults: Faults,
 }
 
 impl SimBackend {
@@ -60,6 +67,15 @@ impl SimBackend {
     pub fn from_state(state: State) -> SimBackend {
         let stale = state.namespaces().keys().cloned().collect();
         SimBackend { state, stale, ..SimBackend::default() }
+    }
+
+    /// The same simulator, deliberately wrong in one way (see `Fault`): for the
+    /// differential suites' proof that they catch a wrong simulator. Never use it to
+    /// predict anything.
+    #[cfg(feature = "faults")]
+    pub fn with_fault(mut self, fault: Fault) -> SimBackend {
+        self.faults.set(fault);
+        self
     }
 
     /// The current state.
@@ -121,7 +137,8 @@ impl SimBackend {
         self.refresh();
         let (_, topo) = self.topo.take().unwrap_or_else(|| (0, Topo::build(&self.state)));
         let result = self.flow_of(probe, &topo);
-        let trace = result.map(|flow| walk::trace(&topo, &self.firewalls, probe, flow));
+        let trace =
+            result.map(|flow| walk::trace(&topo, &self.firewalls, self.faults, probe, flow));
         self.topo = Some((self.state.generation(), topo));
         trace
     }

@@ -55,10 +55,10 @@ pub struct Topo {
 pub struct NsTopo {
     /// Every address of every link, up or down, with its link.
     local: BTreeMap<Ipv4Addr, IfName>,
-    /// The networks of `lo`'s addresses (127.0.0.0/8 once `lo` is up).
+    /// The networks `lo` answers for as a whole (`Netns::lo_nets`).
     loopback_nets: Vec<Cidr>,
-    /// For each bridge: the port behind which each address is answered.
-    bridges: LookupMap<IfName, BTreeMap<Ipv4Addr, IfName>>,
+    /// For each bridge: the port behind which each address is answered, and by whom.
+    bridges: LookupMap<IfName, BridgeIndex>,
     /// The links, for lookup by name (a copy of the state's).
     links: LookupMap<IfName, Link>,
     /// The namespace without its rules (which `netfilter` compiles): routes, sockets,
@@ -67,13 +67,28 @@ pub struct NsTopo {
     netns: Netns,
 }
 
+/// What a bridge's forwarding database holds once ARP has been answered: for each address,
+/// the port behind which it is answered and the namespace that answers.
+#[derive(Debug, Default)]
+struct BridgeIndex {
+    /// Addresses assigned behind a port.
+    exact: BTreeMap<Ipv4Addr, (IfName, NetnsName)>,
+    /// Networks a `lo` behind a port answers for as a whole (`Netns::lo_nets`).
+    nets: Vec<(Cidr, IfName, NetnsName)>,
+}
+
 /// Who answers ARP for an address on a bridge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum L2Owner {
     /// The bridge's own IP stack (the address is local to the bridge's namespace).
     Local,
-    /// Something behind this port.
-    Port(IfName),
+    /// A namespace behind this port.
+    Port {
+        /// The bridge port.
+        port: IfName,
+        /// The namespace that answers.
+        owner: NetnsName,
+    },
 }
 
 impl Topo {
@@ -108,26 +123,33 @@ impl NsTopo {
 
     fn build(state: &State, ns: &Netns) -> NsTopo {
         let mut local = BTreeMap::new();
-        let mut loopback_nets = Vec::new();
         for (name, link) in &ns.links {
             for a in &link.addrs {
                 local.entry(a.ip).or_insert_with(|| name.clone());
-                if link.kind == LinkKind::Loopback && a.prefix < 32 {
-                    loopback_nets.push(a.network());
-                }
             }
         }
+        let loopback_nets = ns.lo_nets.clone();
         let mut bridges = LookupMap::default();
         for (name, link) in ns.links.iter().filter(|(_, l)| l.is_bridge()) {
-            let mut owners: BTreeMap<Ipv4Addr, IfName> = BTreeMap::new();
+            let mut index = BridgeIndex::default();
             if link.up {
                 for (port, plink) in ns.ports(name.as_str()) {
-                    for ip in reachable_behind(state, plink, MAX_BRIDGE_DEPTH) {
-                        owners.entry(ip).or_insert_with(|| port.clone());
+                    for (owner, onet) in reachable_behind(state, plink, MAX_BRIDGE_DEPTH) {
+                        for a in onet.links.values().flat_map(|l| &l.addrs) {
+                            if !a.ip.is_loopback() {
+                                index
+                                    .exact
+                                    .entry(a.ip)
+                                    .or_insert_with(|| (port.clone(), owner.clone()));
+                            }
+                        }
+                        for net in onet.lo_nets.iter().filter(|n| !n.ip().is_loopback()) {
+                            index.nets.push((*net, port.clone(), owner.clone()));
+                        }
                     }
                 }
             }
-            bridges.insert(name.clone(), owners);
+            bridges.insert(name.clone(), index);
         }
         let links = ns.links.iter().map(|(n, l)| (n.clone(), l.clone())).collect();
         let netns = Netns {
@@ -137,6 +159,10 @@ impl NsTopo {
             bridge_nf_call_iptables: ns.bridge_nf_call_iptables,
             firewall: Ruleset::default(),
             sockets: ns.sockets.clone(),
+            local_table: ns.local_table,
+            lo_nets: ns.lo_nets.clone(),
+            route_src: ns.route_src.clone(),
+            addr_seq: ns.addr_seq.clone(),
         };
         NsTopo { local, loopback_nets, bridges, links, netns }
     }
@@ -151,9 +177,33 @@ impl NsTopo {
         self.links.get(name)
     }
 
-    /// Whether `ip` is in the local table: an address of any link, or in `lo`'s networks.
+    /// Whether `ip` is assigned to one of the namespace's links (what the kernel's martian
+    /// source check looks for; `lo`'s networks do not count).
+    pub fn has_address(&self, ip: Ipv4Addr) -> bool {
+        self.local.contains_key(&ip)
+    }
+
+    /// The sender address of the ARP request this namespace sends out of `dev` for
+    /// `nexthop` while sending a packet from `src` (arp_announce 0): `src` when it is
+    /// local, else the address the kernel selects on `dev` for `nexthop` at link scope
+    /// (`Netns::select_address`); `None` (0.0.0.0) when there is none.
+    pub fn arp_source(&self, dev: &str, nexthop: Ipv4Addr, src: Ipv4Addr) -> Option<Ipv4Addr> {
+        if self.is_local(src) {
+            return Some(src);
+        }
+        let dev = IfName::new(dev).ok()?;
+        self.netns.select_address(&dev, Some(nexthop), nettwin_core::state::AddrScope::Link)
+    }
+
+    /// Whether the route lookup for `ip` ends in a local route (`Netns::local_route`): an
+    /// address of any link, or an address in one of `lo`'s networks that no longer main
+    /// route covers.
     pub fn is_local(&self, ip: Ipv4Addr) -> bool {
-        self.local.contains_key(&ip) || self.loopback_nets.iter().any(|n| n.contains(ip))
+        if self.local.contains_key(&ip) {
+            return true;
+        }
+        let lo = self.loopback_nets.iter().filter(|n| n.contains(ip)).map(|n| n.prefix()).max();
+        lo.is_some_and(|p| self.netns.lookup(ip).is_none_or(|r| r.dst.prefix() <= p))
     }
 
     /// Who answers ARP for `ip` on `bridge`: the namespace itself, or a port.
@@ -161,33 +211,39 @@ impl NsTopo {
         if self.is_local(ip) && !ip.is_loopback() {
             return Some(L2Owner::Local);
         }
-        self.bridges.get(bridge)?.get(&ip).map(|p| L2Owner::Port(p.clone()))
+        let index = self.bridges.get(bridge)?;
+        let (port, owner) = match index.exact.get(&ip) {
+            Some((p, o)) => (p, o),
+            None => index.nets.iter().find(|(n, _, _)| n.contains(ip)).map(|(_, p, o)| (p, o))?,
+        };
+        Some(L2Owner::Port { port: port.clone(), owner: owner.clone() })
     }
 }
 
-/// The addresses answered through bridge port `port` (a veth that is up, whose peer is up):
-/// every non-loopback address of the peer's namespace (arp_ignore=0 answers for any local
-/// address), and, when the peer is itself a bridge port, what its bridge reaches.
-fn reachable_behind(state: &State, port: &Link, depth: u32) -> Vec<Ipv4Addr> {
+/// The namespaces that answer ARP through bridge port `port` (a veth that is up, whose
+/// peer is up), with their state: the peer's namespace (arp_ignore=0 answers for any local
+/// address), and, when the peer is itself a bridge port, those its bridge reaches.
+fn reachable_behind<'a>(state: &'a State, port: &Link, depth: u32) -> Vec<(NetnsName, &'a Netns)> {
     let LinkKind::Veth { peer_netns, peer } = &port.kind else { return Vec::new() };
-    let Some(pns) = state.netns(peer_netns.as_str()) else { return Vec::new() };
+    let Some((pname, pns)) = state.namespaces().get_key_value(peer_netns.as_str()) else {
+        return Vec::new();
+    };
     let Some(plink) = pns.link(peer.as_str()) else { return Vec::new() };
     if !port.up || !plink.up || depth == 0 {
         return Vec::new();
     }
+    let mut out = vec![(pname.clone(), pns)];
     if let Some(master) = &plink.master {
         if !pns.link(master.as_str()).is_some_and(|b| b.up) {
             return Vec::new();
         }
-        let mut out = ns_addresses(pns);
         for (other, olink) in pns.ports(master.as_str()) {
             if other != peer {
                 out.extend(reachable_behind(state, olink, depth - 1));
             }
         }
-        return out;
     }
-    ns_addresses(pns)
+    out
 }
 
 fn empty_netns() -> Netns {
@@ -198,14 +254,9 @@ fn empty_netns() -> Netns {
         bridge_nf_call_iptables: false,
         firewall: Ruleset::default(),
         sockets: Vec::new(),
+        local_table: false,
+        lo_nets: Vec::new(),
+        route_src: BTreeMap::new(),
+        addr_seq: BTreeMap::new(),
     }
-}
-
-/// The namespace's addresses that ARP may be answered for (not 127.0.0.0/8).
-fn ns_addresses(ns: &Netns) -> Vec<Ipv4Addr> {
-    ns.links
-        .values()
-        .flat_map(|l| l.addrs.iter().map(|a| a.ip))
-        .filter(|ip| !ip.is_loopback())
-        .collect()
 }

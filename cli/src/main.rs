@@ -48,7 +48,7 @@ Examples:
   nettwin trace scenarios/library/seed-journey.yaml
   nettwin trace scenarios/library/seed-journey.yaml --probe 'the world reaches the allocation' --format json
   nettwin check scenarios/
-  nettwin show scenarios/library/port-mapping-host-vs-bridge.yaml --as iptables-save
+  nettwin show scenarios/library/job-bridge-mode.yaml --as iptables-save
   nettwin --backend both check scenarios/library/hairpin.yaml
   nettwin plan core/tests/data/jobs/cloak-bridge.nomad.hcl
   nettwin plan --diff core/tests/data/jobs/cloak-host.nomad.hcl core/tests/data/jobs/cloak-bridge.nomad.hcl

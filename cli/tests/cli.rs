@@ -130,6 +130,17 @@ fn help_shows_examples() {
     assert!(text.contains("nettwin check scenarios/"), "{text}");
 }
 
+#[test]
+fn every_example_in_help_names_files_that_exist() {
+    let text = stdout(&nettwin(&["--help"]));
+    let files: Vec<&str> =
+        text.split_whitespace().filter(|w| w.ends_with(".yaml") || w.ends_with(".hcl")).collect();
+    assert!(files.len() >= 4, "{text}");
+    for f in files {
+        assert!(root().join(f).is_file(), "--help names {f}, which does not exist");
+    }
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }

@@ -34,6 +34,9 @@ pub enum ErrorKind {
     NotSupported,
     /// ELOOP / EMLINK: a jump that would make a loop, a bridge enslaved to itself.
     Loop,
+    /// ENOBUFS: an address for a device without IPv4 configuration (`lo` with an MTU
+    /// below 68).
+    NoBufferSpace,
     /// Anything the linux backend saw that has no kind above (the errno is in the detail).
     Unexpected,
 }
@@ -53,12 +56,13 @@ impl ErrorKind {
             ErrorKind::LinkDown => "link-down",
             ErrorKind::NotSupported => "not-supported",
             ErrorKind::Loop => "loop",
+            ErrorKind::NoBufferSpace => "no-buffer-space",
             ErrorKind::Unexpected => "unexpected",
         }
     }
 
     /// Every kind, for parsers and tables.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::AlreadyExists,
         ErrorKind::NotFound,
         ErrorKind::InvalidArgument,
@@ -70,6 +74,7 @@ impl ErrorKind {
         ErrorKind::LinkDown,
         ErrorKind::NotSupported,
         ErrorKind::Loop,
+        ErrorKind::NoBufferSpace,
         ErrorKind::Unexpected,
     ];
 
@@ -87,6 +92,7 @@ impl ErrorKind {
             ErrorKind::LinkDown => "link is down",
             ErrorKind::NotSupported => "not supported",
             ErrorKind::Loop => "would make a loop",
+            ErrorKind::NoBufferSpace => "no buffer space",
             ErrorKind::Unexpected => "unexpected error",
         }
     }

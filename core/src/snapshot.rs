@@ -8,7 +8,8 @@
 //! - routes of the main table only, sorted; `proto` is `kernel` (connected) or `static`
 //!   (anything added by a command, whatever protocol number it carried);
 //! - sysctls: `net.ipv4.ip_forward`, `net.bridge.bridge-nf-call-iptables`, and
-//!   `net.ipv4.conf.<dev>.route_localnet` for every link;
+//!   `net.ipv4.conf.<dev>.route_localnet` for every link with IPv4 configuration (`lo`
+//!   loses it with an MTU below 68);
 //! - iptables: canonical `iptables-save` text of filter and nat with counters zeroed and
 //!   tables still in their default state left out;
 //! - hairpin is reported for bridge ports only;
@@ -163,7 +164,7 @@ impl NetnsSnapshot {
             "net.bridge.bridge-nf-call-iptables".to_owned(),
             u8::from(ns.bridge_nf_call_iptables),
         );
-        for (name, l) in &ns.links {
+        for (name, l) in ns.links.iter().filter(|(_, l)| l.ipv4) {
             sysctls
                 .insert(format!("net.ipv4.conf.{name}.route_localnet"), u8::from(l.route_localnet));
         }

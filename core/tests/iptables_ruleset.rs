@@ -37,6 +37,25 @@ fn ruleset(setup: &str) -> Ruleset {
 #[case::delete_chain_removes_it("-N X", "-X X", "ok")]
 #[case::delete_missing_chain_is_not_found("", "-X NOPE", "not-found")]
 #[case::delete_builtin_chain_is_not_found("", "-X INPUT", "not-found")]
+#[case::delete_builtin_chain_with_rules_is_in_use("-A INPUT -j ACCEPT", "-X INPUT", "in-use")]
+#[case::delete_builtin_chain_with_policy_drop_is_in_use("-P INPUT DROP", "-X INPUT", "in-use")]
+#[case::delete_builtin_chain_used_and_emptied_succeeds(
+    "-A INPUT -j ACCEPT; -D INPUT -j ACCEPT",
+    "-X INPUT",
+    "ok"
+)]
+#[case::delete_builtin_chain_flushed_succeeds("-F OUTPUT", "-X OUTPUT", "ok")]
+#[case::delete_builtin_chain_twice_is_not_found("-F OUTPUT; -X OUTPUT", "-X OUTPUT", "not-found")]
+#[case::nat_delete_builtin_chain_flushed_succeeds(
+    "-t nat -A POSTROUTING -j ACCEPT; -t nat -F POSTROUTING",
+    "-t nat -X POSTROUTING",
+    "ok"
+)]
+#[case::append_jump_to_deleted_builtin_is_not_found(
+    "-N X; -F INPUT; -X INPUT",
+    "-A X -j INPUT",
+    "not-found"
+)]
 #[case::delete_chain_with_rules_is_in_use("-N X; -A X -j ACCEPT", "-X X", "in-use")]
 #[case::delete_chain_still_referenced_is_in_use("-N X; -A FORWARD -j X", "-X X", "in-use")]
 #[case::delete_chain_referenced_by_goto_is_in_use("-N X; -A FORWARD -g X", "-X X", "in-use")]
@@ -70,6 +89,37 @@ fn ruleset(setup: &str) -> Ruleset {
 #[case::flush_missing_chain_is_not_found("", "-F NOPE", "not-found")]
 // -A
 #[case::append_to_builtin("", "-A FORWARD -s 10.0.0.1 -j ACCEPT", "ok")]
+#[case::append_output_device_to_input_is_invalid(
+    "",
+    "-A INPUT -o eth0 -j ACCEPT",
+    "invalid-argument"
+)]
+#[case::insert_input_device_to_output_is_invalid(
+    "",
+    "-I OUTPUT 1 ! -i lo -j ACCEPT",
+    "invalid-argument"
+)]
+#[case::nat_append_output_device_to_prerouting_is_invalid(
+    "",
+    "-t nat -A PREROUTING -o eth0 -j ACCEPT",
+    "invalid-argument"
+)]
+#[case::delete_input_device_from_postrouting_is_invalid(
+    "",
+    "-t nat -D POSTROUTING -i eth0 -j ACCEPT",
+    "invalid-argument"
+)]
+#[case::append_jump_to_the_builtin_chain_itself_is_not_supported(
+    "",
+    "-A FORWARD -j FORWARD",
+    "not-supported"
+)]
+#[case::nat_append_jump_to_the_builtin_chain_itself_is_not_supported(
+    "",
+    "-t nat -A PREROUTING -j PREROUTING",
+    "not-supported"
+)]
+#[case::append_output_device_to_user_chain("-N X; -A INPUT -j X", "-A X -o eth0 -j ACCEPT", "ok")]
 #[case::append_to_missing_chain_is_not_found("", "-A NOPE -j ACCEPT", "not-found")]
 #[case::append_nat_target_to_missing_chain_is_not_found(
     "",

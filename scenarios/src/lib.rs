@@ -11,6 +11,8 @@
 //! - `run`: apply, probe, compare; each unmet expectation a `Mismatch`.
 //! - `compare`: two runs (sim and kernel) compared: step result kinds, state, probes.
 //! - `discover`: scenario files under the paths given on the command line.
+//! - `write`: a scenario as data (`Draft`) printed as a file that loads back; what the
+//!   differential suites write their counterexamples with.
 //!
 //! Not here: trace rendering (`nettwin_core::trace::render`), state rendering
 //! (`nettwin_core::show`), terminal output (the `nettwin` binary).
@@ -24,6 +26,7 @@ pub mod nomad;
 pub mod run;
 pub mod scenario;
 pub mod source;
+pub mod write;
 
 pub use error::{InvalidScenario, LoadError, Problem, ProblemKind};
 pub use load::{load_file, load_str};

@@ -7,14 +7,19 @@
 //! - `packet`: parsing the captured frames.
 //! - `path`: which frames are the probe and its answer, in order, and where the rule
 //!   counters that moved (from `iptables-save -c` before and after) go among them.
+//! - `wait`: waiting for the answer, ended early once the sandbox has gone quiet.
 //!
 //! Outcome mapping: connected / datagram received by a listener / echo answered →
 //! delivered; `ECONNREFUSED` → refused (by the REJECT rule whose counter moved, else by the
-//! absence of a listener); `ENETUNREACH`/`EHOSTUNREACH` (or an ICMP unreachable for an echo)
-//! → no-route, unless a REJECT counter moved (refused); no answer in time (or `EPERM`, an
-//! OUTPUT DROP in the sender) → dropped when a DROP rule's or a DROP policy's counter moved,
-//! else timed out (`no-neighbor` when an ARP request went unanswered, else the cause the
-//! kernel's state names — see `silence` — else `no-answer`).
+//! absence of a listener); `ENETUNREACH`/`EHOSTUNREACH` (or an ICMP unreachable for an echo,
+//! or `EINVAL` from the sender's own route lookup) → no-route, unless a REJECT counter moved
+//! (refused); `EPERM` (the sender's OUTPUT dropped or rejected it) → refused by the REJECT
+//! rule or dropped by the DROP rule or policy whose counter moved; no answer (`wait`: the
+//! sandbox went quiet, or the bound passed) → dropped when a DROP rule's or a DROP policy's
+//! counter moved, else timed out where the exchange was last seen (`no-neighbor` when an ARP
+//! request went unanswered, else the cause the kernel's state names — see `silence` — else
+//! `no-answer`). Only what reaches the sender's socket counts as an answer: a SYN-ACK or an
+//! ICMP error dropped on its way is silence.
 //!
 //! Probes are independent: each has its own source port and payload token, connections are
 //! closed with an RST, and listeners are drained before sending.
@@ -24,6 +29,7 @@ mod packet;
 mod path;
 mod send;
 mod silence;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -37,6 +43,7 @@ use nettwin_core::trace::{
     Dir, DropCause, Flow, Hop, Outcome, Probe, Refusal, Silence, Trace, default_sport,
 };
 use nix::errno::Errno;
+use nix::poll::PollFlags;
 
 use crate::backend::LinuxBackend;
 use crate::iptables::{Counter, moved, parse_counters};
@@ -51,6 +58,8 @@ struct Prepared {
     counters: Option<Vec<Counter>>,
     /// A capture opened now (the namespace had none yet).
     capture: Option<OwnedFd>,
+    /// An echo watch opened now (an echo probe, and the namespace had none yet).
+    echo_watch: Option<OwnedFd>,
 }
 
 /// What the sending side saw.
@@ -92,7 +101,7 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
     b.probes += 1;
     let token = format!("nettwin probe {} #{}", b.sandbox.id(), b.probes).into_bytes();
 
-    let mut prepared = prepare(b)?;
+    let mut prepared = prepare(b, probe.proto == Proto::Icmp)?;
     for (name, p) in prepared.iter_mut() {
         let Some(ns) = b.namespaces.get_mut(name) else { continue };
         if let Some(fd) = p.capture.take() {
@@ -101,11 +110,17 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
             // Whatever the capture saw since the last probe is not this probe's.
             capture::read_all(fd);
         }
+        if let Some(fd) = p.echo_watch.take() {
+            ns.echo_watch = Some(fd);
+        } else if let Some(fd) = &ns.echo_watch {
+            while send::recv_raw(fd).is_some() {}
+        }
         for l in &mut ns.listeners {
             l.drain();
         }
     }
-    let (sent, local) = send_probe(b, probe, sport, &token)?;
+    let mut watch = wait::Watch::new(b);
+    let (sent, local) = send_probe(b, probe, sport, &token, &mut watch)?;
     // Frames are queued on the captures as the kernel handles them; a moment lets the last
     // softirq work (on the other CPU) finish.
     std::thread::sleep(Duration::from_millis(2));
@@ -117,7 +132,8 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
         let Some(fd) = b.namespaces.get(name).and_then(|ns| ns.capture.as_ref()) else {
             continue;
         };
-        for f in capture::read_all(fd) {
+        let early = watch.frames.remove(name).unwrap_or_default();
+        for f in early.into_iter().chain(capture::read_all(fd)) {
             let (Some(dev), Some(pkt)) = (dev(f.ifindex), packet::parse_frame(&f.data)) else {
                 continue;
             };
@@ -138,7 +154,6 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
         _ => Some(Key::Token(token.clone())),
     };
     let (mut hops, reply) = key.as_ref().map(|k| path::hops(&frames, k)).unwrap_or_default();
-    let icmp = key.as_ref().and_then(|k| path::icmp_error(&frames, k));
     // Without a captured hop, the header is what the sender's socket was given.
     let flow = hops.first().map(|h| h.packet).unwrap_or_else(|| {
         let port = |p: u16| if probe.proto == Proto::Icmp { 0 } else { p };
@@ -149,25 +164,38 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
             dst: Endpoint::new(probe.dst.ip, port(probe.dst.port)),
         }
     });
-    let sent = match (sent, icmp) {
-        (Sent::Silence, Some((ty, code))) => Sent::IcmpError(ty, code),
-        (s, _) => s,
-    };
+    // No capture turns a silence into an answer: the sender's socket reports every ICMP
+    // error that reaches it (a connect aborts on one, UDP has IP_RECVERR, the echo's raw
+    // socket reads them), so an error captured on its way that the socket never saw was
+    // dropped before it (an INPUT policy, say), and the sender only waited.
     let silence = match sent {
         Sent::Silence => silence::diagnose(b, &probe.from, probe.dst.ip, &hops, &counters),
         _ => None,
     };
-    let outcome = outcome(probe, sent, &hops, &reply, &counters, &frames, silence)?;
+    // The source the echo's receiver saw: its request, as its raw socket got it.
+    let echo_seen = match (&sent, reply.first()) {
+        (Sent::EchoAnswered, Some(h)) => b
+            .namespaces
+            .get(&h.netns)
+            .and_then(|ns| ns.echo_watch.as_ref())
+            .and_then(|fd| echo_request_source(fd, &token)),
+        _ => None,
+    };
+    let outcome = outcome(probe, sent, &hops, &reply, &counters, &frames, silence, echo_seen)?;
     path::place_counters(&mut hops, &counters, flow);
     Ok(Trace { probe: probe.clone(), flow, hops, outcome, reply })
 }
 
 /// Opens captures, reads link names and counters in every namespace, all at once.
-fn prepare(b: &LinuxBackend) -> Result<Vec<(NetnsName, Prepared)>, BackendError> {
+fn prepare(b: &mut LinuxBackend, echo: bool) -> Result<Vec<(NetnsName, Prepared)>, BackendError> {
     let mut jobs = Vec::new();
-    for (name, ns) in &b.namespaces {
-        let used = ns.iptables_used;
+    for (name, ns) in &mut b.namespaces {
+        // Counters read since the last iptables op (by `observe` or the last probe) are
+        // still current: nothing else moves them.
+        let known = ns.counters.take();
+        let used = ns.iptables_used && known.is_none();
         let has_capture = ns.capture.is_some();
+        let open_watch = echo && ns.echo_watch.is_none();
         let job = ns
             .worker
             .submit(move |ctx| -> Result<Prepared, String> {
@@ -183,9 +211,14 @@ fn prepare(b: &LinuxBackend) -> Result<Vec<(NetnsName, Prepared)>, BackendError>
                         .map_err(|e| format!("iptables-save: {e}"))?;
                     Some(parse_counters(&save))
                 } else {
+                    known
+                };
+                let echo_watch = if open_watch {
+                    Some(send::echo_watch().map_err(|e| format!("echo watch: {e}"))?)
+                } else {
                     None
                 };
-                Ok(Prepared { names, counters, capture })
+                Ok(Prepared { names, counters, capture, echo_watch })
             })
             .map_err(|e| io_err("probe setup", e))?;
         jobs.push((name.clone(), job));
@@ -218,7 +251,7 @@ fn settled_links(nl: &mut crate::netlink::Netlink) -> Result<Vec<(u32, String)>,
 }
 
 fn counters_after(
-    b: &LinuxBackend,
+    b: &mut LinuxBackend,
     before: &BTreeMap<NetnsName, Vec<Counter>>,
 ) -> Result<Vec<(NetnsName, Counter)>, BackendError> {
     let mut jobs = Vec::new();
@@ -237,18 +270,26 @@ fn counters_after(
             .map_err(|e| io_err("counters", e))?
             .map_err(|e| io_err(format!("iptables-save in {name}"), e))?;
         let old = before.get(&name).map(Vec::as_slice).unwrap_or_default();
-        for (c, _) in moved(old, &parse_counters(&save)) {
+        let now = parse_counters(&save);
+        for (c, _) in moved(old, &now) {
             out.push((name.clone(), c));
+        }
+        if let Some(ns) = b.namespaces.get_mut(&name) {
+            ns.counters = Some(now);
         }
     }
     Ok(out)
 }
 
+/// A failure to bind, connect or send: the probe's own fault (its source address or port),
+/// else something the kernel answered (EINVAL from the output route lookup, such as a
+/// local destination while `lo` has no IPv4, counts as no route).
 fn start_error(e: Errno) -> Result<(Sent, Option<Endpoint>), BackendError> {
     match e {
-        Errno::EADDRNOTAVAIL | Errno::EADDRINUSE | Errno::EINVAL => Err(BackendError::BadProbe(
-            format!("cannot send from that source address and port: {}", e.desc()),
-        )),
+        Errno::EADDRNOTAVAIL | Errno::EADDRINUSE => Err(BackendError::BadProbe(format!(
+            "cannot send from that source address and port: {}",
+            e.desc()
+        ))),
         e => Ok((Sent::Failed(e), None)),
     }
 }
@@ -258,6 +299,7 @@ fn send_probe(
     probe: &Probe,
     sport: u16,
     token: &[u8],
+    watch: &mut wait::Watch,
 ) -> Result<(Sent, Option<Endpoint>), BackendError> {
     let worker = &b
         .namespaces
@@ -279,11 +321,19 @@ fn send_probe(
     let deadline = Instant::now() + timeout;
     match probe.proto {
         Proto::Tcp => {
-            let result = send::wait_tcp(&fd, timeout);
+            use std::os::fd::AsFd;
+            let result = match watch.wait(&[(fd.as_fd(), PollFlags::POLLOUT)], deadline) {
+                wait::Woke::Ready(_) => match send::socket_error(&fd) {
+                    None => send::Connect::Connected,
+                    Some(e) => send::Connect::Failed(e),
+                },
+                wait::Woke::Silence => send::Connect::TimedOut,
+            };
             let local = send::local_of(&fd);
             let sent = match result {
                 send::Connect::Connected => {
-                    let got = wait_listeners(b, Proto::Tcp, None, Instant::now() + ACCEPT_WAIT);
+                    let until = Instant::now() + ACCEPT_WAIT;
+                    let got = wait_listeners(b, Proto::Tcp, None, until, watch);
                     got.unwrap_or(Sent::Connected)
                 }
                 send::Connect::Failed(e) => Sent::Failed(e),
@@ -294,12 +344,12 @@ fn send_probe(
         }
         Proto::Udp => {
             let local = send::local_of(&fd);
-            let got = wait_listeners(b, Proto::Udp, Some((&fd, token)), deadline);
+            let got = wait_listeners(b, Proto::Udp, Some((&fd, token)), deadline, watch);
             Ok((got.unwrap_or(Sent::Silence), local))
         }
         Proto::Icmp => {
             use std::os::fd::AsFd;
-            while !send::wait_any(&[fd.as_fd()], deadline).is_empty() {
+            while watch.wait(&[(fd.as_fd(), PollFlags::POLLIN)], deadline) != wait::Woke::Silence {
                 while let Some(raw) = send::recv_raw(&fd) {
                     let Some(p) = packet::parse_ipv4(&raw) else { continue };
                     match (&p.l4, p.quoted()) {
@@ -320,34 +370,36 @@ fn send_probe(
 }
 
 /// Waits until a listener of protocol `proto` receives something (for UDP: the datagram
-/// carrying `token`), or the sender's socket reports an error, or the time is up.
+/// carrying `token`), or the sender's socket reports an error, or the sandbox goes quiet,
+/// or the time is up.
 fn wait_listeners(
     b: &mut LinuxBackend,
     proto: Proto,
     sender: Option<(&OwnedFd, &[u8])>,
     until: Instant,
+    watch: &mut wait::Watch,
 ) -> Option<Sent> {
     use std::os::fd::AsFd;
     loop {
         let mut fds = Vec::new();
         let mut owners = Vec::new();
         if let Some((fd, _)) = sender {
-            fds.push(fd.as_fd());
+            fds.push((fd.as_fd(), PollFlags::POLLIN));
             owners.push(None);
         }
         for (name, ns) in &b.namespaces {
             for (i, l) in ns.listeners.iter().enumerate() {
                 if l.socket.proto == proto {
-                    fds.push(l.fd());
+                    fds.push((l.fd(), PollFlags::POLLIN));
                     owners.push(Some((name.clone(), i)));
                 }
             }
         }
-        let ready = send::wait_any(&fds, until);
+        let ready = match watch.wait(&fds, until) {
+            wait::Woke::Ready(r) => r,
+            wait::Woke::Silence => return None,
+        };
         drop(fds);
-        if ready.is_empty() {
-            return None;
-        }
         for r in ready {
             match &owners[r] {
                 None => {
@@ -374,6 +426,18 @@ fn wait_listeners(
     }
 }
 
+/// The source of the echo request carrying `token` that a namespace's echo watch got.
+fn echo_request_source(fd: &OwnedFd, token: &[u8]) -> Option<Endpoint> {
+    while let Some(raw) = send::recv_raw(fd) {
+        let Some(p) = packet::parse_ipv4(&raw) else { continue };
+        if matches!(&p.l4, packet::L4::Icmp { ty: 8, rest, .. } if rest == token) {
+            return Some(Endpoint::new(p.src, 0));
+        }
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
 fn outcome(
     probe: &Probe,
     sent: Sent,
@@ -382,6 +446,7 @@ fn outcome(
     counters: &[(NetnsName, Counter)],
     frames: &[Seen],
     silence: Option<Silence>,
+    echo_seen: Option<Endpoint>,
 ) -> Result<Outcome, BackendError> {
     let last_ns = hops.last().map_or(&probe.from, |h| &h.netns).clone();
     let answered_from = reply.first().map(|h| h.netns.clone());
@@ -417,7 +482,9 @@ fn outcome(
         }
         Sent::Connected | Sent::EchoAnswered => {
             let netns = answered_from.clone().unwrap_or(last_ns);
-            let seen_src = reply.first().map_or(probe_src(probe, hops), |h| h.packet.dst);
+            let seen_src = echo_seen
+                .or_else(|| reply.first().map(|h| h.packet.dst))
+                .unwrap_or_else(|| probe_src(probe, hops));
             Outcome::Delivered { netns, socket: None, seen_src }
         }
         Sent::Failed(Errno::ECONNREFUSED) | Sent::IcmpError(3, 3) => {
@@ -426,18 +493,23 @@ fn outcome(
                 by: Refusal::NoListener,
             })
         }
-        Sent::Failed(Errno::ENETUNREACH | Errno::EHOSTUNREACH) | Sent::IcmpError(3, _) => {
-            reject().unwrap_or_else(no_route)
-        }
-        Sent::Failed(Errno::EPERM) => dropped_or_silent()
-            .ok_or_else(|| io_err("probe", "EPERM from the sender and no DROP counter moved"))?,
+        Sent::Failed(Errno::ENETUNREACH | Errno::EHOSTUNREACH | Errno::EINVAL)
+        | Sent::IcmpError(3, _) => reject().unwrap_or_else(no_route),
+        // The sender's own OUTPUT dropped or rejected it: the send itself fails with EPERM.
+        Sent::Failed(Errno::EPERM) => reject().or_else(dropped_or_silent).ok_or_else(|| {
+            io_err("probe", "EPERM from the sender and no DROP or REJECT counter moved")
+        })?,
         Sent::Silence | Sent::IcmpError(..) => dropped_or_silent().unwrap_or_else(|| {
             let why = match (path::unanswered_arp(frames), silence) {
                 (Some((ip, _, dev)), _) => Silence::NoNeighbor { ip, dev },
                 (None, Some(why)) => why,
                 (None, None) => Silence::NoAnswer,
             };
-            let netns = path::unanswered_arp(frames).map_or(last_ns, |(_, ns, _)| ns);
+            // Where the exchange was last seen: the answer's last hop when an answer got
+            // under way (a SYN-ACK, echo reply or ICMP error that never arrived), else the
+            // probe's; an unanswered ARP request names its own namespace.
+            let last_seen = reply.last().map_or(last_ns, |h| h.netns.clone());
+            let netns = path::unanswered_arp(frames).map_or(last_seen, |(_, ns, _)| ns);
             Outcome::TimedOut { netns, why }
         }),
         Sent::Failed(e) => {

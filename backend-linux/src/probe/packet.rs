@@ -114,7 +114,10 @@ pub fn parse_ipv4(p: &[u8]) -> Option<Ipv4> {
     let ihl = usize::from(first & 0x0f) * 4;
     let total = usize::from(u16_at(p, 2)?).clamp(ihl, p.len().max(ihl));
     let body = p.get(ihl..total.min(p.len()))?;
+    // A fragment after the first carries no transport header.
+    let later_fragment = u16_at(p, 6)? & 0x1fff != 0;
     let l4 = match *p.get(9)? {
+        proto if later_fragment => L4::Other(proto),
         6 => L4::Tcp {
             sport: u16_at(body, 0)?,
             dport: u16_at(body, 2)?,
@@ -182,6 +185,14 @@ pub fn echo_request(id: u16, token: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_later_fragment_has_no_transport_header() {
+        let mut p = vec![0x45, 0, 0, 28, 0, 9, 0, 6, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        p.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let got = parse_ipv4(&p).unwrap_or_else(|| panic!("parses"));
+        assert_eq!(got.l4, L4::Other(17));
+    }
+
     use super::*;
 
     fn ipv4(proto: u8, src: [u8; 4], dst: [u8; 4], body: &[u8]) -> Vec<u8> {

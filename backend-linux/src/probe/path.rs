@@ -49,8 +49,31 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The ISN of the probe's SYN: the first SYN without ACK from source port `sport` in time
-/// order, else (a source NAT rewrote the port before any capture) the first such SYN.
+/// order, else (a source NAT rewrote the port before any capture) the first such SYN, else
+/// (the SYN never reached a device: the sender's own OUTPUT rejected it) what the answer
+/// says of it: an ICMP error quoting a SYN from `sport`, or a reset acknowledging one.
 pub fn find_isn(frames: &[Seen], sport: u16) -> Option<u32> {
+    find_syn(frames, sport).or_else(|| {
+        frames.iter().find_map(|s| {
+            let Packet::Ipv4(p) = &s.pkt else { return None };
+            match (&p.l4, p.quoted()) {
+                (_, Some(Ipv4 { l4: L4::Tcp { seq, flags, sport: q, .. }, .. }))
+                    if q == sport && flags & TCP_SYN != 0 =>
+                {
+                    Some(seq)
+                }
+                (L4::Tcp { dport, ack, flags, .. }, None)
+                    if *dport == sport && flags & TCP_RST != 0 && flags & TCP_ACK != 0 =>
+                {
+                    Some(ack.wrapping_sub(1))
+                }
+                _ => None,
+            }
+        })
+    })
+}
+
+fn find_syn(frames: &[Seen], sport: u16) -> Option<u32> {
     let syn = |s: &Seen| match &s.pkt {
         Packet::Ipv4(Ipv4 { l4: L4::Tcp { seq, flags, sport: p, .. }, .. })
             if flags & TCP_SYN != 0 && flags & TCP_ACK == 0 =>
@@ -78,12 +101,16 @@ fn is_forward(key: &Key, p: &Ipv4) -> bool {
     }
 }
 
-fn is_reply(key: &Key, p: &Ipv4) -> bool {
+/// Whether `p` answers the probe: a SYN-ACK or RST acknowledging its ISN, an echo reply
+/// carrying its token, or an ICMP error quoting it (by ISN or token, or, when the quote was
+/// cut short, as an error fragmented on a small MTU can be, by the forward packet's IP id).
+fn is_reply(key: &Key, p: &Ipv4, forward_id: Option<u16>) -> bool {
     if let Some(q) = p.quoted() {
+        let same_id = forward_id == Some(q.id);
         return match (key, &q.l4) {
             (Key::Isn(isn), L4::Tcp { seq, .. }) => seq == isn,
-            (Key::Token(t), L4::Udp { payload, .. }) => contains(payload, t),
-            (Key::Token(t), L4::Icmp { ty: 8, rest, .. }) => contains(rest, t),
+            (Key::Token(t), L4::Udp { payload, .. }) => contains(payload, t) || same_id,
+            (Key::Token(t), L4::Icmp { ty: 8, rest, .. }) => contains(rest, t) || same_id,
             _ => false,
         };
     }
@@ -132,18 +159,14 @@ fn one_packet(frames: &[Seen], keep: impl Fn(&Ipv4) -> bool) -> Vec<Hop> {
 /// The forward and reply hops of the probe, each in time order (`frames` must be sorted
 /// by time).
 pub fn hops(frames: &[Seen], key: &Key) -> (Vec<Hop>, Vec<Hop>) {
-    (one_packet(frames, |p| is_forward(key, p)), one_packet(frames, |p| is_reply(key, p)))
-}
-
-/// The ICMP error among the reply frames, if the answer was one: (type, code).
-pub fn icmp_error(frames: &[Seen], key: &Key) -> Option<(u8, u8)> {
-    frames.iter().find_map(|s| match &s.pkt {
-        Packet::Ipv4(p) if p.quoted().is_some() && is_reply(key, p) => match p.l4 {
-            L4::Icmp { ty, code, .. } => Some((ty, code)),
-            _ => None,
-        },
+    let forward_id = frames.iter().find_map(|s| match &s.pkt {
+        Packet::Ipv4(p) if is_forward(key, p) => Some(p.id),
         _ => None,
-    })
+    });
+    (
+        one_packet(frames, |p| is_forward(key, p)),
+        one_packet(frames, |p| is_reply(key, p, forward_id)),
+    )
 }
 
 /// An ARP request that nobody answered: (target, namespace, device), where it was first

@@ -1,15 +1,13 @@
 //! The probe's own traffic: a TCP connect, a UDP datagram or an ICMP echo, always from the
 //! probe's source port (the echo identifier for ICMP). Sockets are opened on the source
 //! namespace's worker (`start_*`); waiting happens on the caller's thread, which needs no
-//! namespace to poll a socket.
+//! namespace to poll a socket (`super::wait`).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nettwin_core::addr::Endpoint;
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{
     AddressFamily, SockFlag, SockProtocol, SockType, SockaddrIn, bind, connect, getsockopt, send,
     sendto, setsockopt, socket, sockopt,
@@ -99,51 +97,16 @@ pub enum Connect {
     TimedOut,
 }
 
-/// Waits for a connect started by `start_tcp`.
-pub fn wait_tcp(fd: &OwnedFd, timeout: Duration) -> Connect {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms =
-            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
-        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
-        match poll(&mut fds, ms) {
-            Ok(0) => return Connect::TimedOut,
-            Ok(_) => {
-                return match socket_error(fd) {
-                    None => Connect::Connected,
-                    Some(e) => Connect::Failed(e),
-                };
-            }
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Connect::Failed(e),
-        }
-    }
-}
-
-/// Waits until one of `fds` is readable (or has an error) or the time is up; returns the
-/// indexes of the ready ones (empty on timeout).
-pub fn wait_any(fds: &[std::os::fd::BorrowedFd<'_>], until: Instant) -> Vec<usize> {
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        let ms =
-            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
-        let mut polls: Vec<PollFd<'_>> =
-            fds.iter().map(|f| PollFd::new(*f, PollFlags::POLLIN)).collect();
-        match poll(&mut polls, ms) {
-            Ok(0) => return Vec::new(),
-            Ok(_) => {
-                return polls
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
-                    .map(|(i, _)| i)
-                    .collect();
-            }
-            Err(Errno::EINTR) => continue,
-            Err(_) => return Vec::new(),
-        }
-    }
+/// A raw ICMP socket that only reads: it gets a copy of every ICMP packet the namespace's
+/// stack receives (after nat INPUT), echo requests it answers included. Run on a
+/// namespace worker.
+pub fn echo_watch() -> Result<OwnedFd, Errno> {
+    socket(
+        AddressFamily::Inet,
+        SockType::Raw,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        SockProtocol::Icmp,
+    )
 }
 
 /// Reads one IPv4 packet from a raw socket (non-blocking).

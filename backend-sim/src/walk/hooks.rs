@@ -92,7 +92,14 @@ impl<'s> Walk<'s> {
         match (t.decision, rule) {
             (Decision::Reject(with), Some(rule)) => {
                 let answer = match with {
-                    RejectWith::TcpReset if pkt.flow.proto.has_ports() => self.reversed(ns, pkt),
+                    // A reset for a bridged frame goes straight out of its port
+                    // (nf_send_reset keeps the MACs and skips routing and hooks).
+                    RejectWith::TcpReset if pkt.flow.proto.has_ports() => {
+                        self.reversed(ns, pkt).map(|mut a| {
+                            a.direct = self.bridge_port.clone();
+                            a
+                        })
+                    }
                     _ => self.icmp_error(ns, pkt),
                 };
                 End::of(Outcome::Refused {
@@ -268,19 +275,17 @@ impl<'s> Walk<'s> {
         Ok(())
     }
 
-    /// The address MASQUERADE picks: the device's address on the next hop's subnet, else
-    /// its first (primary) address.
+    /// The address MASQUERADE picks (`inet_select_addr` at universe scope): a primary
+    /// address of the device on the next hop's network, else its first, else the
+    /// namespace's first global address in device order (`Netns::select_address`).
     fn masquerade_address(
         &self,
         ns: &NetnsName,
         dev: Option<&str>,
         nexthop: Ipv4Addr,
     ) -> Option<Ipv4Addr> {
-        let link = self.ns_topo(ns).link(dev?)?;
-        link.addrs
-            .iter()
-            .find(|a| a.prefix < 32 && a.network().contains(nexthop))
-            .or_else(|| link.addrs.first())
-            .map(|a| a.ip)
+        let dev = nettwin_core::names::IfName::new(dev?).ok()?;
+        let netns = self.lookup_ns(ns)?;
+        netns.select_address(&dev, Some(nexthop), nettwin_core::state::AddrScope::Universe)
     }
 }

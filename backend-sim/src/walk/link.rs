@@ -7,7 +7,9 @@
 //! hairpin on. With `bridge-nf-call-iptables` = 1 (br_netfilter), a frame entering a port
 //! first passes nat PREROUTING with `-i <bridge>`; when DNAT sends it to an address on the
 //! same bridge it is bridged to the new owner (no routing, no ip_forward) and passes
-//! filter FORWARD and nat POSTROUTING with `-i/-o <bridge>`.
+//! filter FORWARD and nat POSTROUTING with `-i/-o <bridge>`. Such a frame leaves through
+//! the bridge device first unless the namespace's neighbour entry for the new next hop is
+//! confirmed (`neigh`); the hairpin rule then applies as to any frame of that port.
 
 use std::net::Ipv4Addr;
 
@@ -16,6 +18,7 @@ use nettwin_core::state::LinkKind;
 use nettwin_core::trace::{Dir, Silence, Step};
 
 use super::hooks::Devs;
+use super::neigh::Entry;
 use super::{End, Go, Pkt, Walk};
 use crate::topo::L2Owner;
 
@@ -28,30 +31,67 @@ impl<'s> Walk<'s> {
         };
         match &link.kind {
             LinkKind::Loopback => {
+                // Local traffic goes through `lo`; while it is down the kernel drops it.
+                if !link.up {
+                    return Err(End::timed_out(ns, Silence::NoCarrier { dev: dev.clone() }));
+                }
                 self.hop(ns, Some(dev), Dir::Out, &pkt, Step::Seen)?;
                 self.hop(ns, Some(dev), Dir::In, &pkt, Step::Seen)?;
                 self.input(ns, dev, pkt, false)
             }
-            LinkKind::Veth { .. } => self.veth_out(ns, dev, nexthop, pkt),
+            // A bridge port transmits, but the ARP answer it asks for comes back into the
+            // bridge, not to the port's own stack: its neighbour never resolves.
+            LinkKind::Veth { .. } if link.master.is_some() => Err(no_neighbor(ns, nexthop, dev)),
+            LinkKind::Veth { .. } => self.veth_out(ns, dev, nexthop, pkt, Arp::Ask),
             LinkKind::Bridge => {
                 if !link.up {
                     return Err(End::timed_out(ns, Silence::NoCarrier { dev: dev.clone() }));
                 }
-                let Some(L2Owner::Port(port)) = self.ns_topo(ns).l2_owner(dev.as_str(), nexthop)
-                else {
+                let owner = self.ns_topo(ns).l2_owner(dev.as_str(), nexthop);
+                let Some(L2Owner::Port { port, owner }) = owner else {
                     return Err(no_neighbor(ns, nexthop, dev));
                 };
+                if !self.arp_answered(ns, dev, nexthop, &pkt, &owner) {
+                    return Err(no_neighbor(ns, nexthop, dev));
+                }
+                self.neigh.send(ns, dev, nexthop);
                 self.hop(ns, Some(dev), Dir::Out, &pkt, Step::Seen)?;
                 let step = Step::Bridge { to: port.clone(), learned: true };
                 self.hop(ns, Some(dev), Dir::Bridge, &pkt, step)?;
-                self.veth_out(ns, &port, nexthop, pkt)
+                self.veth_out(ns, &port, nexthop, pkt, Arp::Done)
             }
         }
     }
 
+    /// Whether `owner`, which holds `nexthop`, answers the ARP request `ns` sends out of
+    /// `dev` for it while sending `pkt`. The request's sender address is the packet's
+    /// source when that is local, else the device's address; the owner looks the request
+    /// up like a packet from that address, and an address of its own there is a martian
+    /// source: no answer (the same address in two namespaces on one link). The target must
+    /// be local to the owner by its own route lookup.
+    fn arp_answered(
+        &self,
+        ns: &NetnsName,
+        dev: &IfName,
+        nexthop: Ipv4Addr,
+        pkt: &Pkt,
+        owner: &NetnsName,
+    ) -> bool {
+        let sender = self.ns_topo(ns).arp_source(dev.as_str(), nexthop, pkt.flow.src.ip);
+        let owner = self.ns_topo(owner);
+        owner.is_local(nexthop) && sender.is_none_or(|ip| !owner.has_address(ip))
+    }
+
     /// Sends `pkt` out of veth `dev`: the peer receives it, as a bridge port or a device of
-    /// its namespace's stack.
-    fn veth_out(&mut self, ns: &NetnsName, dev: &IfName, nexthop: Ipv4Addr, mut pkt: Pkt) -> Go {
+    /// its namespace's stack. With `Arp::Ask`, `ns` resolves `nexthop` first.
+    fn veth_out(
+        &mut self,
+        ns: &NetnsName,
+        dev: &IfName,
+        nexthop: Ipv4Addr,
+        mut pkt: Pkt,
+        arp: Arp,
+    ) -> Go {
         let no_carrier = || End::timed_out(ns, Silence::NoCarrier { dev: dev.clone() });
         let link = self.ns_topo(ns).link(dev.as_str()).ok_or_else(no_carrier)?;
         let LinkKind::Veth { peer_netns, peer } = &link.kind else { return Err(no_carrier()) };
@@ -63,15 +103,35 @@ impl<'s> Walk<'s> {
             return Err(no_carrier());
         }
         // ARP: someone behind the peer must answer for the next hop.
-        let answered = match &plink.master {
-            Some(br) => {
-                ptopo.link(br.as_str()).is_some_and(|b| b.up)
-                    && ptopo.l2_owner(br.as_str(), nexthop).is_some()
+        let owner = match &plink.master {
+            Some(br) if ptopo.link(br.as_str()).is_some_and(|b| b.up) => {
+                match ptopo.l2_owner(br.as_str(), nexthop) {
+                    Some(L2Owner::Local) => Some(peer_netns.clone()),
+                    Some(L2Owner::Port { owner, .. }) => Some(owner),
+                    None => None,
+                }
             }
-            None => ptopo.is_local(nexthop) && !nexthop.is_loopback(),
+            Some(_) => None,
+            None => (ptopo.is_local(nexthop) && !nexthop.is_loopback()).then(|| peer_netns.clone()),
         };
+        let answered = owner.as_ref().is_some_and(|owner| {
+            arp == Arp::Done || self.arp_answered(ns, dev, nexthop, &pkt, owner)
+        });
         if !answered {
             return Err(no_neighbor(ns, nexthop, dev));
+        }
+        if arp == Arp::Ask && self.neigh.send(ns, dev, nexthop) == Entry::Resolved {
+            // The owner learns the requester, on the device the request arrived on: the
+            // peer, or the bridge above it when the bridge's own namespace answers.
+            let sender = self.ns_topo(ns).arp_source(dev.as_str(), nexthop, pkt.flow.src.ip);
+            let on = match &plink.master {
+                Some(br) if owner.as_ref() == Some(&peer_netns) => Some(br.clone()),
+                Some(_) => None,
+                None => Some(peer.clone()),
+            };
+            if let (Some(ip), Some(on)) = (sender, on) {
+                self.neigh.learn(&peer_netns, &on, ip);
+            }
         }
         let master = plink.master.clone();
         self.hop(ns, Some(dev), Dir::Out, &pkt, Step::Seen)?;
@@ -102,23 +162,43 @@ impl<'s> Walk<'s> {
         let mut nexthop = nexthop;
         let mut dest =
             topo.l2_owner(br.as_str(), nexthop).ok_or_else(|| no_neighbor(ns, nexthop, br))?;
+        let mut bridged_dnat = false;
         if br_nf {
             let devs = Devs { input: Some(br.as_str()), output: None };
-            if self.nat_dst(ns, "PREROUTING", &mut pkt, &devs)? {
-                // br_nf_pre_routing_finish: a new destination routed out of this same
-                // bridge is bridged to its owner; anything else goes up the stack.
+            let before = pkt.flow.dst.ip;
+            // Only a new destination address sends the frame through routing
+            // (`br_nf_ipv4_daddr_was_changed`); a new port alone leaves it bridged.
+            if self.nat_dst(ns, "PREROUTING", &mut pkt, &devs)? && pkt.flow.dst.ip != before {
+                // br_nf_pre_routing_finish routes the new destination as received on the
+                // bridge: a martian is dropped there and then (no hop); a destination
+                // forwarded out of this same bridge is bridged to its owner; anything else
+                // (local, routed elsewhere, not forwarded: ip_forward 0 makes the lookup
+                // end in an unreachable local route) goes up the stack.
                 let netns = self.netns(ns)?;
                 let topo = self.ns_topo(ns);
                 let dst = pkt.flow.dst.ip;
+                let localnet = topo.link(br.as_str()).is_some_and(|l| l.route_localnet);
+                let loopback = pkt.flow.src.ip.is_loopback() || dst.is_loopback();
+                if (loopback && !localnet) || topo.has_address(pkt.flow.src.ip) {
+                    return Err(End::timed_out(ns, Silence::Martian));
+                }
                 dest = L2Owner::Local;
                 if !topo.is_local(dst)
+                    && netns.ip_forward
                     && let Some(r) = netns.lookup(dst)
                     && r.dev == *br
                 {
-                    nexthop = r.via.unwrap_or(dst);
+                    nexthop = netns.next_hop(r, dst);
                     dest = topo
                         .l2_owner(br.as_str(), nexthop)
                         .ok_or_else(|| no_neighbor(ns, nexthop, br))?;
+                    // The bridge's namespace resolves the new next hop itself.
+                    if let L2Owner::Port { owner, .. } = &dest
+                        && !self.arp_answered(ns, br, nexthop, &pkt, owner)
+                    {
+                        return Err(no_neighbor(ns, nexthop, br));
+                    }
+                    bridged_dnat = true;
                 }
             }
         }
@@ -127,20 +207,50 @@ impl<'s> Walk<'s> {
                 self.hop(ns, Some(br), Dir::In, &pkt, Step::Seen)?;
                 return self.input(ns, br, pkt, br_nf);
             }
-            L2Owner::Port(to) => to,
+            L2Owner::Port { port: to, .. } => to,
         };
+        // Without a confirmed neighbour entry the re-routed frame goes through the
+        // neighbour's output: out of the bridge device, and on from there (see `neigh`).
+        if bridged_dnat && self.neigh.send(ns, br, nexthop) != Entry::Confirmed {
+            self.hop(ns, Some(br), Dir::Out, &pkt, Step::Seen)?;
+        }
         if to == *port && !self.ns_topo(ns).link(port.as_str()).is_some_and(|l| l.hairpin) {
             return Err(End::timed_out(ns, Silence::NoHairpin { port: port.clone() }));
         }
         self.hop(ns, Some(br), Dir::Bridge, &pkt, Step::Bridge { to: to.clone(), learned: true })?;
         if br_nf {
             let devs = Devs { input: Some(br.as_str()), output: Some(br.as_str()) };
-            self.filter(ns, "FORWARD", &mut pkt, &devs)?;
+            self.bridge_port = Some(port.clone());
+            let forward = self.filter(ns, "FORWARD", &mut pkt, &devs);
+            self.bridge_port = None;
+            forward?;
             let out = Devs { input: None, output: Some(br.as_str()) };
             self.nat_src(ns, "POSTROUTING", &mut pkt, &out, nexthop)?;
         }
-        self.veth_out(ns, &to, nexthop, pkt)
+        self.veth_out(ns, &to, nexthop, pkt, Arp::Done)
     }
+}
+
+impl Walk<'_> {
+    /// Sends `pkt` out of veth `dev` as an already addressed frame (no ARP, no routing).
+    pub(crate) fn veth_out_resolved(
+        &mut self,
+        ns: &NetnsName,
+        dev: &IfName,
+        nexthop: Ipv4Addr,
+        pkt: Pkt,
+    ) -> Go {
+        self.veth_out(ns, dev, nexthop, pkt, Arp::Done)
+    }
+}
+
+/// Whether a frame still needs its next hop resolved by the namespace sending it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Arp {
+    /// The sender asks (and the owner must answer it).
+    Ask,
+    /// Already resolved: a bridge forwarding a frame addressed upstream.
+    Done,
 }
 
 fn no_neighbor(ns: &NetnsName, ip: Ipv4Addr, dev: &IfName) -> End {

@@ -5,12 +5,14 @@
 //! - `stack`: the IP stack of a namespace: local output, input, forwarding, delivery.
 //! - `link`: devices: veth crossing, bridge forwarding (with br_netfilter), loopback.
 //! - `hooks`: netfilter hooks in the kernel's order, NAT and its conntrack reversal.
+//! - `neigh`: the neighbour entries a probe's ARP exchanges leave, where they change a path.
 //!
 //! Every function on the path returns `Go`: `Err` ends the walk early with its `End`, so
 //! `?` reads like the kernel's `NF_DROP`/`return`.
 
 mod hooks;
 mod link;
+mod neigh;
 mod stack;
 
 pub(crate) use stack::source_for;
@@ -24,6 +26,7 @@ use nettwin_core::state::Netns;
 use nettwin_core::trace::{Dir, Flow, Hop, Outcome, Probe, Silence, Step, Trace};
 
 use crate::conntrack::{Conntrack, CtRef};
+use crate::fault::Faults;
 use crate::netfilter::{Firewall, Scratch};
 use crate::topo::{LookupMap, NsTopo, Topo};
 
@@ -60,20 +63,31 @@ pub(crate) struct Answer {
     from: NetnsName,
     flow: Flow,
     inner: Option<Flow>,
+    /// The receiving stack answers from an address it does not have (a route through
+    /// `lo` delivered a foreign destination): the answer's route lookup fails and it is
+    /// never sent. REJECT and routers' ICMP errors may use any source.
+    unsendable: bool,
+    /// Sent straight out of this bridge port, without routing or hooks: the TCP reset a
+    /// REJECT in br_netfilter's FORWARD answers a bridged frame with.
+    direct: Option<IfName>,
 }
 
 /// How a walk ended.
 #[derive(Clone, Debug)]
 pub(crate) struct End {
     outcome: Outcome,
-    answer: Option<Answer>,
+    /// Boxed: an `End` travels in every `Err` of the walk.
+    answer: Option<Box<Answer>>,
     /// For an answer's walk: it reached the original sender.
     reached: bool,
+    /// The sender learned the outcome from its own send call (EPERM: its OUTPUT rejected
+    /// a datagram or an echo), whatever becomes of the answer.
+    told: bool,
 }
 
 impl End {
     fn of(outcome: Outcome) -> End {
-        End { outcome, answer: None, reached: false }
+        End { outcome, answer: None, reached: false, told: false }
     }
 
     fn timed_out(netns: &NetnsName, why: Silence) -> End {
@@ -81,7 +95,7 @@ impl End {
     }
 
     fn with_answer(mut self, answer: Option<Answer>) -> End {
-        self.answer = answer;
+        self.answer = answer.map(Box::new);
         self
     }
 }
@@ -112,6 +126,12 @@ pub(crate) struct Walk<'s> {
     views: RefCell<Vec<(NetnsName, View<'s>)>>,
     /// Buffers for netfilter traversals.
     scratch: RefCell<Scratch<'s>>,
+    /// Deliberate mistakes to make (none outside the suites' self-test).
+    faults: Faults,
+    /// Neighbour entries learned during this probe (forward and answer).
+    neigh: neigh::Neighbours,
+    /// While br_netfilter's FORWARD runs for a bridged frame: the port it came in on.
+    bridge_port: Option<IfName>,
 }
 
 /// One namespace of the walk: its state, indexes and firewall.
@@ -126,6 +146,7 @@ struct View<'s> {
 pub(crate) fn trace(
     topo: &Topo,
     firewalls: &LookupMap<NetnsName, Firewall>,
+    faults: Faults,
     probe: &Probe,
     flow: Flow,
 ) -> Trace {
@@ -137,19 +158,32 @@ pub(crate) fn trace(
         mode: Mode::Probe,
         views: RefCell::new(Vec::with_capacity(4)),
         scratch: RefCell::new(Scratch::default()),
+        faults,
+        neigh: neigh::Neighbours::default(),
+        bridge_port: None,
     };
     let from = w.canonical(&probe.from).map_or_else(|| probe.from.clone(), |(n, _)| n);
     let end = w.output(&from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
     let hops = std::mem::replace(&mut w.hops, Vec::with_capacity(16));
     let mut reply = Vec::new();
+    let mut outcome = end.outcome;
     if let Some(a) = end.answer {
         w.mode = Mode::Answer { sender: from, origin: flow };
         let start = Pkt::new(a.flow, a.inner);
-        let back = w.output(&a.from, start).unwrap_or_else(|e| e);
+        let back = match &a.direct {
+            _ if a.unsendable => End::timed_out(&a.from, Silence::NoAnswer),
+            Some(port) => {
+                w.veth_out_resolved(&a.from, port, a.flow.dst.ip, start).unwrap_or_else(|e| e)
+            }
+            None => w.output(&a.from, start).unwrap_or_else(|e| e),
+        };
         reply = std::mem::take(&mut w.hops);
         if !back.reached {
             let last = reply.last().map_or(a.flow, |h| h.packet);
-            let netns = outcome_netns(&back.outcome).unwrap_or(&a.from).clone();
+            let netns = outcome_netns(&back.outcome).clone();
+            if !end.told {
+                outcome = unanswered(outcome, &back.outcome);
+            }
             reply.push(Hop {
                 netns,
                 device: None,
@@ -159,16 +193,33 @@ pub(crate) fn trace(
             });
         }
     }
-    Trace { probe: probe.clone(), flow, hops, outcome: end.outcome, reply }
+    Trace { probe: probe.clone(), flow, hops, outcome, reply }
 }
 
-fn outcome_netns(o: &Outcome) -> Option<&NetnsName> {
+/// How a probe ends for its sender when the answer (`lost`: how its walk ended) never
+/// reached it: a TCP handshake that does not complete, an echo without reply, a refusal
+/// or an ICMP error nobody hears. The sender only waits: dropped when the answer was
+/// dropped by a rule or policy, else timed out where the answer was last seen.
+fn unanswered(outcome: Outcome, lost: &Outcome) -> Outcome {
+    match outcome {
+        Outcome::Delivered { .. } | Outcome::Refused { .. } | Outcome::NoRoute { .. } => match lost
+        {
+            Outcome::Dropped { .. } | Outcome::TimedOut { .. } => lost.clone(),
+            other => {
+                Outcome::TimedOut { netns: outcome_netns(other).clone(), why: Silence::NoAnswer }
+            }
+        },
+        timed_out => timed_out,
+    }
+}
+
+fn outcome_netns(o: &Outcome) -> &NetnsName {
     match o {
         Outcome::Delivered { netns, .. }
         | Outcome::Refused { netns, .. }
         | Outcome::Dropped { netns, .. }
         | Outcome::NoRoute { netns, .. }
-        | Outcome::TimedOut { netns, .. } => Some(netns),
+        | Outcome::TimedOut { netns, .. } => netns,
     }
 }
 
@@ -272,7 +323,30 @@ impl<'s> Walk<'s> {
             src: Endpoint::new(src, 0),
             dst: Endpoint::new(pkt.flow.src.ip, 0),
         };
-        Some(Answer { from: ns.clone(), flow, inner: Some(pkt.flow) })
+        Some(Answer {
+            from: ns.clone(),
+            flow,
+            inner: Some(pkt.flow),
+            unsendable: false,
+            direct: None,
+        })
+    }
+
+    /// An ICMP error about a packet this namespace delivered locally (no listener): from
+    /// the packet's destination, whatever it is (a route through `lo` delivers foreign
+    /// addresses too, and then the error cannot be sent).
+    fn icmp_error_here(&self, ns: &NetnsName, pkt: &Pkt) -> Option<Answer> {
+        let mut a = self.icmp_error(ns, pkt)?;
+        a.flow.src = Endpoint::new(pkt.flow.dst.ip, 0);
+        Some(self.stack_answer(ns, a))
+    }
+
+    /// An answer of the receiving stack itself (SYN-ACK, RST, echo reply, port
+    /// unreachable): its source is the packet's destination, and its route lookup fails
+    /// unless that is an address of the namespace (`__ip_dev_find`).
+    pub(crate) fn stack_answer(&self, ns: &NetnsName, mut a: Answer) -> Answer {
+        a.unsendable = !self.ns_topo(ns).is_local(a.flow.src.ip);
+        a
     }
 
     /// The source of an ICMP error: the destination when it is local, else what routing
@@ -291,6 +365,12 @@ impl<'s> Walk<'s> {
         if self.replying() {
             return None;
         }
-        Some(Answer { from: ns.clone(), flow: pkt.flow.reversed(), inner: None })
+        Some(Answer {
+            from: ns.clone(),
+            flow: pkt.flow.reversed(),
+            inner: None,
+            unsendable: false,
+            direct: None,
+        })
     }
 }

@@ -36,8 +36,7 @@ pub(crate) fn route(ns: &Netns, topo: &NsTopo, dst: Ipv4Addr) -> Option<Via> {
 /// The source address a socket gets for `dst` when it does not bind one.
 pub(crate) fn source_for(ns: &Netns, topo: &NsTopo, dst: Ipv4Addr) -> Option<Ipv4Addr> {
     match route(ns, topo, dst)? {
-        Via::Local if dst.is_loopback() => Some(Ipv4Addr::LOCALHOST),
-        Via::Local => Some(dst),
+        Via::Local => ns.local_source(dst),
         Via::Route(r) => ns.source_for(&r, dst),
     }
 }
@@ -74,35 +73,75 @@ impl<'s> Walk<'s> {
             Via::Route(r) => r.dev.clone(),
         };
         let dev = out_dev(&via);
+        // The output route lookup fails with EINVAL for a loopback source leaving through
+        // a device without route_localnet, and for anything through a device without IPv4
+        // (`lo` with an MTU below 68): the sender's connect or send fails (which the model
+        // counts as no route); after a DNAT in OUTPUT, the re-routing drops the packet.
+        let refused = |w: &Self, dev: &IfName, pkt: &Pkt| {
+            let link = w.ns_topo(ns).link(dev.as_str());
+            let loopback_out = pkt.flow.src.ip.is_loopback()
+                && dev.as_str() != "lo"
+                && !link.is_some_and(|l| l.route_localnet);
+            loopback_out || link.is_some_and(|l| !l.ipv4)
+        };
+        if refused(self, &dev, &pkt) {
+            return Err(End::of(Outcome::NoRoute { netns: ns.clone(), dst: pkt.flow.dst.ip }));
+        }
         if self.nat_dst(
             ns,
             "OUTPUT",
             &mut pkt,
             &Devs { input: None, output: Some(dev.as_str()) },
         )? {
-            via = self.route_hop(ns, &pkt)?;
+            // The socket already has its route: a DNAT the stack cannot route again drops
+            // the packet (ip_route_me_harder fails), and the sender only waits.
+            via = self.route_hop(ns, &pkt).map_err(|end| match end.outcome {
+                Outcome::NoRoute { .. } => End::timed_out(ns, Silence::NoAnswer),
+                _ => end,
+            })?;
         }
         let dev = out_dev(&via);
-        // A loopback source may not leave through a device without route_localnet: the
-        // output route lookup fails with EINVAL, and the packet is dropped.
-        if pkt.flow.src.ip.is_loopback() && dev.as_str() != "lo" {
-            let link = self.ns_topo(ns).link(dev.as_str());
-            if !link.is_some_and(|l| l.route_localnet) {
-                return Err(End::timed_out(ns, Silence::Martian));
-            }
+        if refused(self, &dev, &pkt) {
+            return Err(End::timed_out(ns, Silence::Martian));
         }
         let devs = Devs { input: None, output: Some(dev.as_str()) };
-        self.filter(ns, "OUTPUT", &mut pkt, &devs)?;
+        self.filter(ns, "OUTPUT", &mut pkt, &devs).map_err(|mut end| {
+            // A datagram or an echo its own OUTPUT rejects fails the send call (EPERM);
+            // a connect does not fail, and waits for the answer like any other.
+            let probe = matches!(self.mode, Mode::Probe);
+            if probe && pkt.flow.proto != Proto::Tcp {
+                end.told = matches!(end.outcome, Outcome::Refused { .. });
+            }
+            end
+        })?;
         let nexthop = match &via {
             Via::Local => pkt.flow.dst.ip,
-            Via::Route(r) => r.via.unwrap_or(pkt.flow.dst.ip),
+            Via::Route(r) => self.netns(ns)?.next_hop(r, pkt.flow.dst.ip),
         };
         self.nat_src(ns, "POSTROUTING", &mut pkt, &devs, nexthop)?;
         match via {
-            Via::Local => {
-                self.hop(ns, Some(&lo), Dir::Out, &pkt, Step::Seen)?;
-                self.hop(ns, Some(&lo), Dir::In, &pkt, Step::Seen)?;
-                self.input(ns, &lo, pkt, false)
+            Via::Local => self.xmit(ns, &lo, nexthop, pkt),
+            // A route the stack sends through `lo` is a local one (RTCF_LOCAL): what comes
+            // back in is delivered here, whatever its destination.
+            Via::Route(r)
+                if self
+                    .ns_topo(ns)
+                    .link(r.dev.as_str())
+                    .is_some_and(|l| l.kind == LinkKind::Loopback) =>
+            {
+                let up = self.ns_topo(ns).link(r.dev.as_str()).is_some_and(|l| l.up);
+                if !up {
+                    return Err(End::timed_out(ns, Silence::NoCarrier { dev: r.dev.clone() }));
+                }
+                self.hop(ns, Some(&r.dev), Dir::Out, &pkt, Step::Seen)?;
+                self.hop(ns, Some(&r.dev), Dir::In, &pkt, Step::Seen)?;
+                self.nat_dst(
+                    ns,
+                    "PREROUTING",
+                    &mut pkt,
+                    &Devs { input: Some(r.dev.as_str()), output: None },
+                )?;
+                self.local_in(ns, &r.dev, pkt)
             }
             Via::Route(r) => self.xmit(ns, &r.dev, nexthop, pkt),
         }
@@ -130,11 +169,13 @@ impl<'s> Walk<'s> {
         let topo = self.ns_topo(ns);
         if !is_lo {
             // ip_route_input's martian checks: 127.0.0.0/8 needs route_localnet on the
-            // device; a local source arriving from outside is a martian source.
+            // device; a source address assigned to one of this namespace's links, arriving
+            // from outside, is a martian source (fib_validate_source with rp_filter and
+            // accept_local off looks up assigned addresses only).
             let localnet = topo.link(dev.as_str()).is_some_and(|l| l.route_localnet);
             let f = &pkt.flow;
             let loopback = f.src.ip.is_loopback() || f.dst.ip.is_loopback();
-            if (loopback && !localnet) || topo.is_local(f.src.ip) {
+            if (loopback && !localnet) || topo.has_address(f.src.ip) {
                 return Err(End::timed_out(ns, Silence::Martian));
             }
         }
@@ -145,7 +186,7 @@ impl<'s> Walk<'s> {
     }
 
     fn forward(&mut self, ns: &NetnsName, dev: &IfName, mut pkt: Pkt) -> Go {
-        if !self.netns(ns)?.ip_forward {
+        if !self.netns(ns)?.ip_forward && !self.faults.ignore_ip_forward {
             return Err(End::timed_out(ns, Silence::NotForwarding));
         }
         let route = match self.route_hop(ns, &pkt) {
@@ -160,23 +201,13 @@ impl<'s> Walk<'s> {
         pkt.ttl -= 1;
         let devs = Devs { input: Some(dev.as_str()), output: Some(route.dev.as_str()) };
         self.filter(ns, "FORWARD", &mut pkt, &devs)?;
-        let nexthop = route.via.unwrap_or(pkt.flow.dst.ip);
+        let nexthop = self.netns(ns)?.next_hop(&route, pkt.flow.dst.ip);
         let out = Devs { input: None, output: Some(route.dev.as_str()) };
         self.nat_src(ns, "POSTROUTING", &mut pkt, &out, nexthop)?;
-        let sent = pkt;
-        self.xmit(ns, &route.dev, nexthop, pkt).map_err(|end| {
-            // A router that gets no ARP answer says so: ICMP host unreachable.
-            let unanswered = matches!(
-                &end.outcome,
-                Outcome::TimedOut { netns, why: Silence::NoNeighbor { .. } } if netns == ns
-            );
-            if unanswered && end.answer.is_none() {
-                let answer = self.icmp_error(ns, &sent);
-                end.with_answer(answer)
-            } else {
-                end
-            }
-        })
+        // A router that gets no ARP answer says so with ICMP host unreachable, but only
+        // after three solicitations a second apart: long after a probe has timed out. So
+        // the walk ends in silence, like the kernel's answer within a probe's wait.
+        self.xmit(ns, &route.dev, nexthop, pkt)
     }
 
     fn local_in(&mut self, ns: &NetnsName, dev: &IfName, mut pkt: Pkt) -> Go {
@@ -192,20 +223,26 @@ impl<'s> Walk<'s> {
     fn deliver(&mut self, ns: &NetnsName, pkt: &Pkt) -> Go {
         if let Mode::Answer { sender, origin } = &self.mode {
             let f = &pkt.flow;
+            // A TCP answer must come from where the SYN went, or the sender's stack knows
+            // no connection for it (DNAT to a neighbour on the same link, answering around
+            // the router): it resets it and keeps waiting. An echo reply is taken from
+            // anyone, an ICMP error by what it quotes.
+            let from_peer = f.proto != Proto::Tcp || f.src == origin.dst;
             let to_sender = ns == sender
                 && f.dst.ip == origin.src.ip
-                && (pkt.inner.is_some() || f.dst.port == origin.src.port);
+                && (pkt.inner.is_some() || (f.dst.port == origin.src.port && from_peer));
             if to_sender {
                 let outcome =
                     Outcome::Delivered { netns: ns.clone(), socket: None, seen_src: f.src };
-                return Ok(End { outcome, answer: None, reached: true });
+                return Ok(End { outcome, answer: None, reached: true, told: false });
             }
             return Err(End::timed_out(ns, Silence::NoAnswer));
         }
         if pkt.flow.proto == Proto::Icmp {
             let outcome =
                 Outcome::Delivered { netns: ns.clone(), socket: None, seen_src: pkt.flow.src };
-            return Ok(End::of(outcome).with_answer(self.reversed(ns, pkt)));
+            let answer = self.reversed(ns, pkt).map(|a| self.stack_answer(ns, a));
+            return Ok(End::of(outcome).with_answer(answer));
         }
         let netns = self.netns(ns)?;
         let f = &pkt.flow;
@@ -223,14 +260,14 @@ impl<'s> Walk<'s> {
                 let outcome =
                     Outcome::Delivered { netns: ns.clone(), socket: Some(socket), seen_src: f.src };
                 let answer = if f.proto == Proto::Tcp { self.reversed(ns, pkt) } else { None };
-                Ok(End::of(outcome).with_answer(answer))
+                Ok(End::of(outcome).with_answer(answer.map(|a| self.stack_answer(ns, a))))
             }
             None => {
                 let outcome = Outcome::Refused { netns: ns.clone(), by: Refusal::NoListener };
                 let answer = if f.proto == Proto::Tcp {
-                    self.reversed(ns, pkt)
+                    self.reversed(ns, pkt).map(|a| self.stack_answer(ns, a))
                 } else {
-                    self.icmp_error(ns, pkt)
+                    self.icmp_error_here(ns, pkt)
                 };
                 Ok(End::of(outcome).with_answer(answer))
             }

@@ -7,6 +7,8 @@
 //!   when it is back to its default content;
 //! - a built-in chain exists in the kernel only once `-A`/`-I`/`-P`/`-F CHAIN` named it, so
 //!   `-j INPUT` fails with ENOENT (NotFound) before that and EOPNOTSUPP (NotSupported) after;
+//!   `-X INPUT` is NotFound before that, InUse while it has rules or policy DROP, and
+//!   otherwise deletes the base chain from the kernel (not yet there again, until named);
 //! - targets are validated against the hooks of the base chains that reach the rule's
 //!   chain, through jumps and gotos, only when some base chain reaches it; a chain nothing
 //!   reaches takes anything (also DNAT next to MASQUERADE);
@@ -222,12 +224,17 @@ impl TableRules {
             }
             Command::Flush(Some(name)) => self.flush(name),
             Command::Append(name, rule) => {
+                iface_allowed(name, rule)
+                    .map_err(|d| self.err(ErrorKind::InvalidArgument, "add", name.as_str(), d))?;
                 let rule = rule.canonical();
                 self.jump_target_exists(name, &rule, "add")?;
                 let len = self.existing(name, "add")?.rules.rules.len();
                 self.insert_at(name, len, rule)
             }
             Command::Insert(name, n, rule) => {
+                iface_allowed(name, rule).map_err(|d| {
+                    self.err(ErrorKind::InvalidArgument, "insert into", name.as_str(), d)
+                })?;
                 let rule = rule.canonical();
                 self.jump_target_exists(name, &rule, "insert into")?;
                 let len = self.existing(name, "insert into")?.rules.rules.len();
@@ -238,6 +245,9 @@ impl TableRules {
                 self.insert_at(name, at, rule)
             }
             Command::Delete(name, RuleRef::Spec(rule)) => {
+                iface_allowed(name, rule).map_err(|d| {
+                    self.err(ErrorKind::InvalidArgument, "delete from", name.as_str(), d)
+                })?;
                 let rule = rule.canonical();
                 self.jump_target_exists(name, &rule, "delete from")?;
                 let bad =
@@ -305,9 +315,8 @@ impl TableRules {
     }
 
     fn delete_chain(&mut self, name: &ChainName) -> Result<(), OpError> {
-        let missing = "No chain/target/match by that name";
         if self.table.is_builtin(name.as_str()) {
-            return Err(self.err(ErrorKind::NotFound, "delete", name.as_str(), missing));
+            return self.delete_builtin(name);
         }
         let chain = self.existing(name, "delete")?;
         let refs: u32 = chain.callers.values().sum();
@@ -319,6 +328,29 @@ impl TableRules {
             return Err(self.err(ErrorKind::InUse, "delete", name.as_str(), "chain is not empty"));
         }
         self.chains.swap_remove(name.as_str());
+        Ok(())
+    }
+
+    /// `-X` of a built-in chain: iptables-nft deletes the base chain from the kernel when
+    /// it is there, empty and with policy ACCEPT (and keeps printing it, ACCEPT, in
+    /// iptables-save); a base chain the kernel does not have yet is NotFound, one with
+    /// rules is busy (EBUSY) and one with policy DROP not empty (ENOTEMPTY), both InUse.
+    fn delete_builtin(&mut self, name: &ChainName) -> Result<(), OpError> {
+        let chain = self.chains.get(name.as_str());
+        let Some(chain) = chain.filter(|c| c.materialized) else {
+            let d = "No chain/target/match by that name";
+            return Err(self.err(ErrorKind::NotFound, "delete", name.as_str(), d));
+        };
+        if !chain.rules.rules.is_empty() {
+            let d = "CHAIN_DEL failed (Device or resource busy)";
+            return Err(self.err(ErrorKind::InUse, "delete", name.as_str(), d));
+        }
+        if chain.rules.policy == Some(Policy::Drop) {
+            return Err(self.err(ErrorKind::InUse, "delete", name.as_str(), "Directory not empty"));
+        }
+        if let Some(c) = self.chains.get_mut(name.as_str()) {
+            c.materialized = false;
+        }
         Ok(())
     }
 
@@ -418,7 +450,8 @@ impl TableRules {
             return Err(einval(why));
         }
         if let Some(d) = rule.target.chain().filter(|d| self.table.is_builtin(d.as_str())) {
-            let built = self.chains.get(d.as_str()).is_some_and(|c| c.materialized);
+            // The chain the rule goes into is created in the same transaction, first.
+            let built = d == chain || self.chains.get(d.as_str()).is_some_and(|c| c.materialized);
             let (kind, d) = if built {
                 (ErrorKind::NotSupported, "cannot jump to a built-in chain")
             } else {
@@ -467,6 +500,18 @@ impl TableRules {
             ));
         }
         Ok(())
+    }
+}
+
+/// iptables' own check of a rule spec against the chain named on the command line
+/// (`Can't use -o with INPUT`), before anything else and in every table: packets in
+/// PREROUTING and INPUT have no output device, those in OUTPUT and POSTROUTING no input
+/// device. User chains are not checked, whatever reaches them.
+fn iface_allowed(chain: &ChainName, rule: &Rule) -> Result<(), &'static str> {
+    match chain.as_str() {
+        "PREROUTING" | "INPUT" if rule.out_iface.is_some() => Err("Can't use -o with this chain"),
+        "OUTPUT" | "POSTROUTING" if rule.in_iface.is_some() => Err("Can't use -i with this chain"),
+        _ => Ok(()),
     }
 }
 

@@ -2,10 +2,11 @@
 //! routes follow primary addresses on up links; removing a link's last address, or taking
 //! the link down, flushes every route through it.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::{LinkKind, Netns, Route, RouteProto, State, missing_link};
-use crate::addr::IfAddr;
+use super::{Link, LinkKind, Netns, Route, RouteProto, State, missing_link};
+use crate::addr::{Cidr, IfAddr};
 use crate::error::{ErrorKind, OpError};
 use crate::names::{IfName, NetnsName};
 use crate::op::{Effect, RouteSpec};
@@ -17,18 +18,30 @@ impl State {
         dev: &IfName,
         addr: IfAddr,
     ) -> Result<Effect, OpError> {
-        let ns = self.ns_mut(netns)?;
-        let link = ns.links.get_mut(dev).ok_or_else(|| missing_link(netns, dev))?;
+        let link = self.ns(netns)?.links.get(dev).ok_or_else(|| missing_link(netns, dev))?;
+        if !link.ipv4 {
+            return Err(OpError::new(ErrorKind::NoBufferSpace, "add address", addr)
+                .detail(format!("{dev} has no IPv4 configuration (MTU below 68)")));
+        }
         if link.addrs.contains(&addr) {
             return Err(OpError::new(ErrorKind::AlreadyExists, "add address", addr)
                 .detail(format!("already on {dev}")));
         }
+        let seq = self.take_order();
+        let ns = self.ns_mut(netns)?;
+        ns.addr_seq.insert((dev.clone(), addr), seq);
+        let Some(link) = ns.links.get_mut(dev) else { return Err(missing_link(netns, dev)) };
         let primary = !link.addrs.iter().any(|a| same_subnet(a, &addr));
         link.addrs.push(addr);
+        ns.local_table = true;
         let (up, loopback) = (link.up, link.kind == LinkKind::Loopback);
         if up && primary && !loopback && addr.prefix < 32 {
             ns.insert_connected(dev, addr);
         }
+        if up && primary && loopback && addr.prefix < 32 && !ns.lo_nets.contains(&addr.network()) {
+            ns.lo_nets.push(addr.network());
+        }
+        ns.addresses_changed();
         Ok(Effect::Done)
     }
 
@@ -54,6 +67,9 @@ impl State {
         };
         link.addrs.retain(|a| !removed.contains(a));
         let none_left = link.addrs.is_empty();
+        if primary && link.kind == LinkKind::Loopback {
+            ns.lo_nets.retain(|n| *n != addr.network());
+        }
         if none_left {
             ns.flush_routes_via(dev);
         } else {
@@ -66,6 +82,7 @@ impl State {
         let gone: Vec<Ipv4Addr> =
             removed.iter().map(|a| a.ip).filter(|ip| !ns.is_local(*ip)).collect();
         ns.routes.retain(|r| r.src.is_none_or(|s| !gone.contains(&s)));
+        ns.addresses_changed();
         Ok(Effect::Done)
     }
 
@@ -83,17 +100,16 @@ impl State {
                 .detail(format!("{src} is not a local address")));
         }
         let dev = match (&spec.via, &spec.dev) {
-            (_, Some(dev)) if !ns.links.contains_key(dev) => return Err(missing_link(netns, dev)),
+            (_, Some(dev)) if !ns.links.get(dev).is_some_and(|l| l.ipv4) => {
+                return Err(missing_link(netns, dev));
+            }
             (Some(via), dev) => {
-                let onlink =
-                    ns.routes.iter().filter(|r| r.via.is_none()).filter(|r| {
-                        r.dst.contains(*via) && dev.as_ref().is_none_or(|d| d == &r.dev)
-                    });
-                let Some(r) = onlink.max_by_key(|r| r.dst.prefix()) else {
+                // The kernel looks the gateway up at link scope (see `gateway_link`).
+                let Some((l, _)) = ns.gateway_link(*via, dev.as_ref()) else {
                     return Err(OpError::new(ErrorKind::Unreachable, "add route", object())
                         .detail(format!("gateway {via} is not on a connected network")));
                 };
-                r.dev.clone()
+                l.clone()
             }
             (None, Some(dev)) => dev.clone(),
             (None, None) => {
@@ -110,7 +126,12 @@ impl State {
         }
         let route =
             Route { dst: spec.dst, via: spec.via, dev, src: spec.src, proto: RouteProto::Static };
-        self.ns_mut(netns)?.routes.push(route);
+        let ns = self.ns_mut(netns)?;
+        if route.src.is_none() {
+            let src = ns.select_source(&route);
+            ns.route_src.insert((route.dst, route.dev.clone()), src);
+        }
+        ns.routes.push(route);
         Ok(Effect::Done)
     }
 
@@ -134,6 +155,26 @@ impl State {
     }
 }
 
+/// How far an address picked for a route must reach (`inet_select_addr`'s scope).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AddrScope {
+    /// Anywhere (routes with a gateway, MASQUERADE): global addresses only.
+    Universe,
+    /// On the link (routes without a gateway, ARP requests).
+    Link,
+}
+
+/// The primary addresses among a link's addresses (in order): each first of its subnet.
+pub(super) fn primaries(addrs: &[IfAddr]) -> Vec<IfAddr> {
+    let mut out: Vec<IfAddr> = Vec::new();
+    for a in addrs {
+        if !out.iter().any(|p| same_subnet(p, a)) {
+            out.push(*a);
+        }
+    }
+    out
+}
+
 /// Whether two addresses on one device share a subnet (same prefix length and network),
 /// which makes the later one a secondary.
 fn same_subnet(a: &IfAddr, b: &IfAddr) -> bool {
@@ -147,14 +188,10 @@ impl Netns {
         if link.kind == LinkKind::Loopback {
             return;
         }
-        let mut primaries: Vec<IfAddr> = Vec::new();
-        for a in &link.addrs {
-            if a.prefix < 32 && !primaries.iter().any(|p| same_subnet(p, a)) {
-                primaries.push(*a);
+        for a in primaries(&link.addrs) {
+            if a.prefix < 32 {
+                self.insert_connected(dev, a);
             }
-        }
-        for a in primaries {
-            self.insert_connected(dev, a);
         }
     }
 
@@ -192,28 +229,69 @@ impl Netns {
         self.links.get(dev).is_some_and(|l| l.addrs.iter().any(|a| a.network().contains(dst)))
     }
 
-    /// The source address the kernel picks for traffic out of `dev` towards `dst`: the
-    /// route's `src`, else the primary address of `dev` in dst's subnet, else its first
-    /// primary address, else any address of the namespace.
-    pub fn source_for(&self, route: &Route, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    /// The source address the kernel picks for traffic sent through `route` to `dst`:
+    /// the route's `src`, else the route's cached selection (`route_src`), else
+    /// `select_address` on its device towards its gateway, at universe scope for a route
+    /// with a gateway and link scope without one.
+    pub fn source_for(&self, route: &Route, _dst: Ipv4Addr) -> Option<Ipv4Addr> {
         if let Some(src) = route.src {
             return Some(src);
         }
-        let link = self.links.get(&route.dev)?;
-        let target = route.via.unwrap_or(dst);
-        link.addrs
+        match self.route_src.get(&(route.dst, route.dev.clone())) {
+            Some(cached) => *cached,
+            None => self.select_source(route),
+        }
+    }
+
+    /// An address of the namespace changed: the kernel's cached route sources are
+    /// recomputed (see `route_src`).
+    pub(super) fn addresses_changed(&mut self) {
+        let fresh: BTreeMap<(Cidr, IfName), Option<Ipv4Addr>> = self
+            .routes
             .iter()
-            .find(|a| a.network().contains(target))
-            .or_else(|| link.addrs.first())
+            .filter(|r| r.src.is_none())
+            .map(|r| ((r.dst, r.dev.clone()), self.select_source(r)))
+            .collect();
+        self.route_src = fresh;
+    }
+
+    /// `inet_select_addr` for a route, now (see `source_for`).
+    fn select_source(&self, route: &Route) -> Option<Ipv4Addr> {
+        let scope = if route.via.is_some() { AddrScope::Universe } else { AddrScope::Link };
+        self.select_address(&route.dev, route.via, scope)
+    }
+
+    /// The address the kernel picks on `dev` for traffic towards `dst` (`inet_select_addr`):
+    /// a primary address of `dev` on `dst`'s network, else its first primary address; else
+    /// the first global primary address of the namespace's devices in device-list order
+    /// (`Link::order`, `lo` first); else none (0.0.0.0). A 127.0.0.0/8 address is
+    /// host-scoped: never for `Universe`, for `Link` only on a device with `route_localnet`,
+    /// and never from another device.
+    pub fn select_address(
+        &self,
+        dev: &IfName,
+        dst: Option<Ipv4Addr>,
+        scope: AddrScope,
+    ) -> Option<Ipv4Addr> {
+        if let Some(link) = self.links.get(dev) {
+            let usable = |a: &IfAddr| {
+                !a.ip.is_loopback() || (scope == AddrScope::Link && link.route_localnet)
+            };
+            let prims: Vec<IfAddr> = primaries(&link.addrs).into_iter().filter(usable).collect();
+            let own = match dst {
+                Some(d) => prims.iter().find(|a| a.network().contains(d)).or(prims.first()),
+                None => prims.first(),
+            };
+            if let Some(a) = own {
+                return Some(a.ip);
+            }
+        }
+        let mut devices: Vec<&Link> = self.links.values().collect();
+        devices.sort_by_key(|l| l.order);
+        devices
+            .into_iter()
+            .find_map(|l| primaries(&l.addrs).into_iter().find(|a| !a.ip.is_loopback()))
             .map(|a| a.ip)
-            .or_else(|| {
-                self.links
-                    .values()
-                    .filter(|l| l.kind != LinkKind::Loopback)
-                    .flat_map(|l| l.addrs.first())
-                    .map(|a| a.ip)
-                    .next()
-            })
     }
 
     /// Routes in a canonical order: by destination (address, then prefix length), then

@@ -1,7 +1,8 @@
 //! Namespaces and links: add, delete, and every `ip link set` change.
 
 use super::{
-    ETH_MAX_MTU, ETH_MIN_MTU, ETH_MTU, Link, LinkKind, Netns, State, missing_link, missing_netns,
+    ETH_MAX_MTU, ETH_MIN_MTU, ETH_MTU, IPV4_MIN_MTU, Link, LinkKind, Netns, State, missing_link,
+    missing_netns,
 };
 use crate::addr::IfAddr;
 use crate::error::{ErrorKind, OpError};
@@ -41,7 +42,9 @@ impl State {
             return Err(OpError::new(ErrorKind::AlreadyExists, "add", name));
         }
         let mac = mac.unwrap_or_else(|| Mac::derive(&[netns.as_str(), name.as_str()]));
-        ns.links.insert(name.clone(), Link::new(LinkKind::Bridge, mac));
+        let mut link = Link::new(LinkKind::Bridge, mac);
+        link.order = self.take_order();
+        self.ns_mut(netns)?.links.insert(name.clone(), link);
         Ok(Effect::Done)
     }
 
@@ -65,10 +68,13 @@ impl State {
         let mac = mac.unwrap_or_else(|| Mac::derive(&[netns.as_str(), name.as_str()]));
         let peer_mac =
             peer_mac.unwrap_or_else(|| Mac::derive(&[peer_netns.as_str(), peer.as_str()]));
-        let a =
+        let mut a =
             Link::new(LinkKind::Veth { peer_netns: peer_netns.clone(), peer: peer.clone() }, mac);
-        let b =
+        let mut b =
             Link::new(LinkKind::Veth { peer_netns: netns.clone(), peer: name.clone() }, peer_mac);
+        // The kernel registers the peer first.
+        b.order = self.take_order();
+        a.order = self.take_order();
         self.ns_mut(netns)?.links.insert(name.clone(), a);
         self.ns_mut(peer_netns)?.links.insert(peer.clone(), b);
         Ok(Effect::Done)
@@ -88,6 +94,9 @@ impl State {
         let Some(ns) = self.namespaces.get_mut(netns) else { return };
         let Some(link) = ns.links.remove(name) else { return };
         ns.flush_routes_via(name);
+        if !link.addrs.is_empty() {
+            ns.addresses_changed();
+        }
         if link.is_bridge() {
             for port in ns.links.values_mut().filter(|l| l.master.as_ref() == Some(name)) {
                 port.master = None;
@@ -161,7 +170,7 @@ impl State {
             }
             LinkChange::Mtu(mtu) => {
                 let range = if link.kind == LinkKind::Loopback {
-                    ETH_MIN_MTU..=u32::MAX
+                    0..=u32::MAX
                 } else {
                     ETH_MIN_MTU..=ETH_MAX_MTU
                 };
@@ -177,6 +186,7 @@ impl State {
                         l.mtu_set_by_user = true;
                     }
                 }
+                ns.ipv4_follows_mtu(name);
                 if let Some(m) = master {
                     ns.bridge_mtu_auto_adjust(&m);
                 }
@@ -223,13 +233,18 @@ impl State {
         }
         link.up = false;
         link.hairpin = false;
+        let had_addrs = !link.addrs.is_empty();
         link.addrs.clear();
         link.route_localnet = false;
+        if had_addrs {
+            ns.addresses_changed();
+        }
         if let LinkKind::Veth { peer_netns, peer } = &link.kind
             && let Some(p) = self.namespaces.get_mut(peer_netns).and_then(|n| n.links.get_mut(peer))
         {
             p.kind = LinkKind::Veth { peer_netns: to.clone(), peer: name.clone() };
         }
+        link.order = self.take_order();
         self.ns_mut(to)?.links.insert(name.clone(), link);
         Ok(Effect::Done)
     }
@@ -243,13 +258,41 @@ impl Netns {
             return;
         }
         link.up = true;
-        if link.kind == LinkKind::Loopback {
+        if link.kind == LinkKind::Loopback && link.ipv4 {
             let lo = IfAddr { ip: std::net::Ipv4Addr::LOCALHOST, prefix: 8 };
             if !link.addrs.contains(&lo) {
                 link.addrs.push(lo);
             }
+            self.local_table = true;
+            for a in super::addrs::primaries(&link.addrs) {
+                if a.prefix < 32 && !self.lo_nets.contains(&a.network()) {
+                    self.lo_nets.push(a.network());
+                }
+            }
+            self.addresses_changed();
         }
         self.add_connected_routes(name);
+    }
+
+    /// An MTU below 68 destroys the link's IPv4 configuration (addresses, their local and
+    /// connected routes, routes through it, `route_localnet`); 68 or more brings back an
+    /// empty one (and `lo` gets 127.0.0.1 only when it next comes up).
+    fn ipv4_follows_mtu(&mut self, name: &IfName) {
+        let Some(link) = self.links.get_mut(name) else { return };
+        let keep = link.mtu >= IPV4_MIN_MTU;
+        if keep == link.ipv4 {
+            return;
+        }
+        link.ipv4 = keep;
+        if !keep {
+            link.addrs.clear();
+            link.route_localnet = false;
+            if link.kind == LinkKind::Loopback {
+                self.lo_nets.clear();
+            }
+            self.flush_routes_via(name);
+            self.addresses_changed();
+        }
     }
 
     /// `bridge_mtu_auto_adjust` after `port` joined `bridge`, without walking every link

@@ -10,6 +10,8 @@
 
 mod addrs;
 mod ipam;
+
+pub use addrs::AddrScope;
 mod links;
 mod namespaces;
 mod sockets;
@@ -34,6 +36,9 @@ pub const ETH_MTU: u32 = 1500;
 pub const LOOPBACK_MTU: u32 = 65536;
 /// The smallest MTU an Ethernet device accepts (`ETH_MIN_MTU`).
 pub const ETH_MIN_MTU: u32 = 68;
+/// The smallest MTU with which a device keeps its IPv4 configuration (`IPV4_MIN_MTU`);
+/// `lo` accepts any MTU, and below this one loses its addresses.
+pub const IPV4_MIN_MTU: u32 = 68;
 /// The largest MTU a veth or bridge accepts (`ETH_MAX_MTU`).
 pub const ETH_MAX_MTU: u32 = 65535;
 
@@ -75,6 +80,14 @@ pub struct Link {
     pub route_localnet: bool,
     /// For bridges: the MTU was set by hand, so ports no longer adjust it.
     pub mtu_set_by_user: bool,
+    /// The link's place in its namespace's device list (the kernel lists devices in the
+    /// order they were registered or moved in; `lo` first): where the kernel looks for a
+    /// source address when a device has none of its own. Only the order matters.
+    pub order: u64,
+    /// Whether the link has IPv4 configuration at all (the kernel's `in_device`). Only
+    /// `lo` can lose it: an MTU below 68 (`IPV4_MIN_MTU`) destroys it with every address
+    /// and route of the link; an MTU of 68 or more brings back an empty one.
+    pub ipv4: bool,
 }
 
 impl Link {
@@ -90,6 +103,8 @@ impl Link {
             addrs: Vec::new(),
             route_localnet: false,
             mtu_set_by_user: false,
+            order: 0,
+            ipv4: true,
         }
     }
 
@@ -148,6 +163,26 @@ pub struct Netns {
     pub firewall: Ruleset,
     /// Listening sockets.
     pub sockets: Vec<Socket>,
+    /// Whether the kernel has created the namespace's local routing table: it does so for
+    /// the first IPv4 address (bringing `lo` up adds 127.0.0.1) and never removes it.
+    /// Until then the kernel lets a socket bind any unicast address (its check of the
+    /// address finds no table to look in).
+    pub local_table: bool,
+    /// The networks `lo` answers for as a whole (the kernel's `local` prefix routes on
+    /// `lo`): those of its primary addresses with a prefix shorter than /32, added when
+    /// `lo` is up (or comes up with the address on it), kept when `lo` goes down, removed
+    /// with the address. While `lo` has never been up, only its exact addresses are local.
+    pub lo_nets: Vec<Cidr>,
+    /// The kernel's cached preferred source of each route without `src` (the nexthop's
+    /// `nh_saddr`), by (destination, device): computed when the route is added and again
+    /// after any address of the namespace changes (the kernel's `dev_addr_genid`; it
+    /// recomputes at the route's next use, which the model takes to be at once). So
+    /// `route_localnet` changed alone does not change the source such a route gives.
+    pub route_src: BTreeMap<(Cidr, IfName), Option<Ipv4Addr>>,
+    /// When each address was added (a `State`-wide count): of two links with the same
+    /// address, the local route of the first one wins. Entries of addresses that are gone
+    /// may stay; adding an address again renews its entry.
+    pub addr_seq: BTreeMap<(IfName, IfAddr), u64>,
 }
 
 impl Netns {
@@ -162,6 +197,10 @@ impl Netns {
             bridge_nf_call_iptables: true,
             firewall: Ruleset::default(),
             sockets: Vec::new(),
+            local_table: false,
+            lo_nets: Vec::new(),
+            route_src: BTreeMap::new(),
+            addr_seq: BTreeMap::new(),
         }
     }
 
@@ -170,20 +209,101 @@ impl Netns {
         self.links.get(name)
     }
 
-    /// Whether `ip` is an address of this namespace (the local table): any address on any
-    /// link, up or down, or anything in 127.0.0.0/8 once `lo` holds 127.0.0.1/8.
+    /// Whether the kernel's route lookup for `ip` ends in a local route (see
+    /// `local_route`): an address of any link, up or down, or an address in one of
+    /// `lo_nets` that no longer main route covers.
     pub fn is_local(&self, ip: Ipv4Addr) -> bool {
-        self.local_link(ip).is_some()
+        self.local_route(ip).is_some()
     }
 
-    /// The link holding local address `ip`, if any (for 127/8, `lo`).
-    pub fn local_link(&self, ip: Ipv4Addr) -> Option<(&IfName, &Link)> {
-        self.links.iter().find(|(_, l)| {
-            l.addrs.iter().any(|a| {
-                a.ip == ip
-                    || (l.kind == LinkKind::Loopback && a.prefix < 32 && a.network().contains(ip))
+    /// The local route `ip` matches, if the kernel's lookup ends in one: the link it
+    /// belongs to and its preferred source. Without policy rules the kernel keeps its local
+    /// and main tables in one tree and takes the longest prefix over both (local first on a
+    /// tie): an address of a link is a /32 local route (its preferred source is the primary
+    /// address of its subnet on that link, itself when it is a primary; of two links with
+    /// the same address, the one that got it first); an address in one of `lo_nets`
+    /// matches that network's local route on `lo` (preferred source: lo's primary address
+    /// of the network) unless a main route with a longer prefix covers it.
+    pub fn local_route(&self, ip: Ipv4Addr) -> Option<(&IfName, Ipv4Addr)> {
+        self.local_candidates(ip)
+            .into_iter()
+            .max_by_key(|c| c.prefix)
+            .filter(|c| {
+                c.prefix == 32 || self.lookup(ip).is_none_or(|r| r.dst.prefix() <= c.prefix)
             })
-        })
+            .map(|c| (c.link, c.src))
+    }
+
+    /// The local routes that cover `ip`: the first-added exact address (/32), and the
+    /// longest of `lo_nets` containing it.
+    fn local_candidates(&self, ip: Ipv4Addr) -> Vec<LocalRoute<'_>> {
+        let same = |a: &IfAddr, b: &IfAddr| a.prefix == b.prefix && a.network() == b.network();
+        let mut out = Vec::new();
+        let exact = self
+            .links
+            .iter()
+            .filter_map(|(name, l)| {
+                let a = l.addrs.iter().find(|a| a.ip == ip)?;
+                let prim = l.addrs.iter().find(|p| same(p, a)).map_or(a.ip, |p| p.ip);
+                let seq = self.addr_seq.get(&(name.clone(), *a)).copied().unwrap_or(0);
+                Some((seq, LocalRoute { link: name, src: prim, prefix: 32 }))
+            })
+            .min_by_key(|(seq, _)| *seq);
+        out.extend(exact.map(|(_, r)| r));
+        let lo = self.links.iter().find(|(_, l)| l.kind == LinkKind::Loopback);
+        if let (Some(net), Some((name, lo))) =
+            (self.lo_nets.iter().filter(|n| n.contains(ip)).max_by_key(|n| n.prefix()), lo)
+            && let Some(prim) =
+                lo.addrs.iter().find(|a| a.prefix == net.prefix() && a.network() == *net)
+        {
+            out.push(LocalRoute { link: name, src: prim.ip, prefix: net.prefix() });
+        }
+        out
+    }
+
+    /// Where a route's gateway leads (`fib_check_nh`'s lookup at link scope, restricted to
+    /// `dev` when given): the longest prefix among the local routes (then the route goes
+    /// through the link holding the address, and is on-link: packets go to their
+    /// destination, see `next_hop`) and the main routes without a gateway, local first on
+    /// a tie, else the oldest. `None`: the gateway is unreachable.
+    pub fn gateway_link(&self, gw: Ipv4Addr, dev: Option<&IfName>) -> Option<(&IfName, bool)> {
+        let on_dev = |l: &IfName| dev.is_none_or(|d| d == l);
+        let local = self
+            .local_candidates(gw)
+            .into_iter()
+            .filter(|c| on_dev(c.link))
+            .max_by_key(|c| c.prefix)
+            .map(|c| (c.prefix, c.link, true));
+        let main = self
+            .routes
+            .iter()
+            .filter(|r| r.via.is_none() && r.dst.contains(gw) && on_dev(&r.dev))
+            .fold(None::<&Route>, |b, r| match b {
+                Some(b) if b.dst.prefix() >= r.dst.prefix() => Some(b),
+                _ => Some(r),
+            })
+            .map(|r| (r.dst.prefix(), &r.dev, false));
+        match (local, main) {
+            (Some(l), Some(m)) if m.0 > l.0 => Some((m.1, m.2)),
+            (Some(l), _) => Some((l.1, l.2)),
+            (None, m) => m.map(|m| (m.1, m.2)),
+        }
+    }
+
+    /// The next hop of a packet to `dst` through `route`: its gateway, unless the gateway
+    /// is an address of this namespace (the kernel gives such a nexthop host scope and
+    /// sends on-link, to the destination itself).
+    pub fn next_hop(&self, route: &Route, dst: Ipv4Addr) -> Ipv4Addr {
+        match route.via {
+            Some(gw) if !self.is_local(gw) => gw,
+            _ => dst,
+        }
+    }
+
+    /// The source address the kernel gives a socket that sends to local address `ip`:
+    /// the preferred source of its local route (see `local_route`).
+    pub fn local_source(&self, ip: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.local_route(ip).map(|(_, src)| src)
     }
 
     /// The bridge ports of `bridge`.
@@ -194,12 +314,21 @@ impl Netns {
     }
 }
 
+/// A local route covering an address (see `Netns::local_route`).
+struct LocalRoute<'a> {
+    link: &'a IfName,
+    src: Ipv4Addr,
+    prefix: u8,
+}
+
 /// The whole modeled world: namespaces by name.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct State {
     namespaces: Namespaces,
     ipam: BTreeMap<String, HostLocal>,
     generation: u64,
+    /// The next `Link::order` (links are numbered as they are created or moved).
+    next_order: u64,
 }
 
 impl State {
@@ -221,6 +350,13 @@ impl State {
     /// The IPAM pools (host-local stores) by network name.
     pub fn ipam_pools(&self) -> &BTreeMap<String, HostLocal> {
         &self.ipam
+    }
+
+    /// The next number of the state-wide count that orders links in device lists
+    /// (`Link::order`) and addresses by when they were added (`Netns::addr_seq`).
+    fn take_order(&mut self) -> u64 {
+        self.next_order += 1;
+        self.next_order
     }
 
     /// A counter that changes on every successful `apply`, for caches built on the state.
@@ -284,6 +420,7 @@ impl State {
                 let link = ns
                     .links
                     .get_mut(dev)
+                    .filter(|l| l.ipv4)
                     .ok_or_else(|| OpError::new(ErrorKind::NotFound, "set", key.name()))?;
                 link.route_localnet = value;
             }

@@ -174,6 +174,8 @@ fn the_host_fixture_builds_the_expected_world() {
 #[case::listen_port_zero(HOST, "ip netns exec a1 listen tcp 0.0.0.0:0", ErrorKind::InvalidArgument)]
 #[case::listen_twice(&[HOST, &["ip netns exec a1 listen tcp 0.0.0.0:80"]].concat(), "ip netns exec a1 listen tcp 172.26.64.2:80", ErrorKind::AddressInUse)]
 #[case::listen_specific_then_any(&[HOST, &["ip netns exec a1 listen udp 172.26.64.2:53"]].concat(), "ip netns exec a1 listen udp 0.0.0.0:53", ErrorKind::AddressInUse)]
+#[case::listen_not_local_once_lo_is_up(&["ip netns add n", "ip -n n link set lo up"], "ip netns exec n listen udp 10.0.0.1:80", ErrorKind::AddressNotAvailable)]
+#[case::listen_not_local_after_the_only_address_went(&["ip netns add n", "ip -n n link add v type veth peer name w", "ip -n n addr add 10.9.0.1/24 dev v", "ip -n n addr del 10.9.0.1/24 dev v"], "ip netns exec n listen tcp 10.0.0.1:80", ErrorKind::AddressNotAvailable)]
 #[case::close_absent(HOST, "ip netns exec a1 close tcp 0.0.0.0:80", ErrorKind::NotFound)]
 fn refused_ops_have_the_kernels_kind_and_change_nothing(
     #[case] setup: &[&str],
@@ -201,6 +203,9 @@ fn refused_ops_have_the_kernels_kind_and_change_nothing(
 #[case::listen_any(HOST, "ip netns exec a1 listen tcp 0.0.0.0:6379")]
 #[case::listen_other_proto_same_port(&[HOST, &["ip netns exec a1 listen tcp 0.0.0.0:53"]].concat(), "ip netns exec a1 listen udp 0.0.0.0:53")]
 #[case::listen_down_link_address(&["ip netns add n", "ip -n n link add v type veth peer name w", "ip -n n addr add 10.0.0.1/24 dev v"], "ip netns exec n listen tcp 10.0.0.1:80")]
+// Before its first IPv4 address a namespace has no local table, and bind takes anything.
+#[case::listen_any_address_before_the_local_table_exists(&["ip netns add n"], "ip netns exec n listen udp 10.0.0.1:80")]
+#[case::listen_any_address_with_only_a_route(&["ip netns add n", "ip -n n link add v type veth peer name w", "ip -n n link set v up", "ip -n n route add 10.0.0.0/24 dev v"], "ip netns exec n listen tcp 10.0.0.1:80")]
 #[case::sysctl_forward(HOST, "ip netns exec host sysctl -w net.ipv4.ip_forward=1")]
 fn accepted_ops_succeed(#[case] setup: &[&str], #[case] text: &str) {
     let mut s = state_after(setup);
@@ -390,4 +395,64 @@ fn ipam_exhaustion_is_pool_exhausted_with_host_locals_text() {
         "{err}"
     );
     assert_eq!(s, before);
+}
+
+#[test]
+fn lo_takes_any_mtu_and_below_68_loses_its_ipv4_configuration() {
+    let mut s = state_after(&[
+        "ip netns add n",
+        "ip -n n link set lo up",
+        "ip -n n addr add 10.0.0.1/24 dev lo",
+        "ip -n n link add v type veth peer name w",
+        "ip -n n link set v up",
+        "ip -n n route add 10.3.0.0/24 dev lo",
+        "ip -n n route add 10.4.0.0/24 dev v",
+        "ip -n n link set lo mtu 67",
+    ]);
+    let lo = link(&s, "n", "lo");
+    assert!(!lo.ipv4 && lo.addrs.is_empty() && lo.mtu == 67);
+    assert_eq!(route_texts(&s, "n"), vec!["10.4.0.0/24 dev v Static"]);
+    assert!(!s.netns("n").is_some_and(|n| n.is_local("10.0.0.2".parse().expect("ip"))));
+    let refused = |s: &mut State, text: &str| s.apply(&op(text)).map(|_| ()).map_err(|e| e.kind);
+    assert_eq!(
+        refused(&mut s, "ip -n n addr add 10.0.0.1/24 dev lo"),
+        Err(ErrorKind::NoBufferSpace)
+    );
+    assert_eq!(refused(&mut s, "ip -n n route add 10.5.0.0/24 dev lo"), Err(ErrorKind::NotFound));
+    let sysctl = "ip netns exec n sysctl -w net.ipv4.conf.lo.route_localnet=1";
+    assert_eq!(refused(&mut s, sysctl), Err(ErrorKind::NotFound));
+    // 68 or more brings back an empty configuration; 127.0.0.1 comes with the next up.
+    assert_eq!(refused(&mut s, "ip -n n link set lo mtu 100"), Ok(()));
+    assert!(link(&s, "n", "lo").ipv4 && link(&s, "n", "lo").addrs.is_empty());
+    assert_eq!(refused(&mut s, "ip -n n link set lo down"), Ok(()));
+    assert_eq!(refused(&mut s, "ip -n n link set lo up"), Ok(()));
+    assert_eq!(link(&s, "n", "lo").addrs, vec!["127.0.0.1/8".parse().expect("valid")]);
+}
+
+#[test]
+fn lo_answers_for_its_networks_only_once_it_was_up_with_them() {
+    let mut s = state_after(&["ip netns add n", "ip -n n addr add 10.0.0.2/16 dev lo"]);
+    let local =
+        |s: &State, ip: &str| s.netns("n").is_some_and(|n| n.is_local(ip.parse().expect("ip")));
+    assert!(local(&s, "10.0.0.2") && !local(&s, "10.0.0.1"));
+    s.apply(&op("ip -n n link set lo up")).expect("up");
+    assert!(local(&s, "10.0.0.1") && local(&s, "127.0.0.9"));
+    s.apply(&op("ip -n n link set lo down")).expect("down");
+    assert!(local(&s, "10.0.0.1"), "the kernel keeps lo's prefix routes when it goes down");
+    s.apply(&op("ip -n n addr del 10.0.0.2/16 dev lo")).expect("del");
+    assert!(!local(&s, "10.0.0.1"));
+}
+
+#[test]
+fn a_gateway_that_is_a_local_address_routes_through_its_link() {
+    let mut s = state_after(&[
+        "ip netns add n",
+        "ip -n n link add v type veth peer name w",
+        "ip -n n addr add 10.1.0.1/24 dev v",
+    ]);
+    let r = s.apply(&op("ip -n n route add 10.5.0.0/24 via 10.1.0.1")).map_err(|e| e.kind);
+    assert_eq!(r, Err(ErrorKind::LinkDown), "v is down");
+    s.apply(&op("ip -n n link set v up")).expect("up");
+    s.apply(&op("ip -n n route add 10.5.0.0/24 via 10.1.0.1")).expect("accepted");
+    assert!(route_texts(&s, "n").contains(&"10.5.0.0/24 via 10.1.0.1 dev v Static".to_owned()));
 }

@@ -104,7 +104,7 @@ fn an_icmp_error_quoting_the_token_is_the_reply() {
     let key = Key::Token(b"tok".to_vec());
     let (fwd, reply) = hops(&f, &key);
     assert_eq!((fwd.len(), reply.len()), (1, 1));
-    assert_eq!(icmp_error(&f, &key), Some((3, 3)));
+    assert_eq!(reply[0].packet.proto, nettwin_core::addr::Proto::Icmp);
 }
 
 #[test]
@@ -157,4 +157,57 @@ fn counters_go_before_the_namespaces_first_out_hop_else_after_its_last() {
     assert_eq!(order, ["world Out", "host In", "host PREROUTING", "host Out", "a1 In", "a1 INPUT"]);
     assert_eq!(counter_with(&counters, "DROP").map(|(ns, _)| ns.as_str()), Some("a1"));
     assert_eq!(counter_with(&counters, "REJECT"), None);
+}
+
+#[test]
+fn an_icmp_error_cut_short_by_fragmentation_is_matched_by_the_quoted_ip_id() {
+    let token = b"nettwin probe ntw-1-1 #1".to_vec();
+    let udp = Ipv4 {
+        src: ip("10.0.0.2"),
+        dst: ip("10.0.0.1"),
+        id: 77,
+        l4: L4::Udp { sport: 40000, dport: 81, payload: token.clone() },
+    };
+    // The first fragment of the error: the quote holds the headers and 12 bytes of payload.
+    let mut quote = vec![0x45, 0, 0, 52, 0, 77, 0, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1];
+    quote.extend_from_slice(&[0x9c, 0x40, 0, 81, 0, 32, 0, 0]);
+    quote.extend_from_slice(&token[..12]);
+    let err = Ipv4 {
+        src: ip("10.0.0.1"),
+        dst: ip("10.0.0.2"),
+        id: 5,
+        l4: L4::Icmp { ty: 3, code: 3, id: 0, rest: quote },
+    };
+    let f = vec![
+        seen("b", "eth0", Dir::Out, 1, Packet::Ipv4(udp)),
+        seen("a", "v0", Dir::In, 2, Packet::Ipv4(err.clone())),
+        seen("a", "v0", Dir::Out, 3, Packet::Ipv4(err)),
+    ];
+    let (fwd, reply) = hops(&f, &Key::Token(token));
+    assert_eq!((fwd.len(), reply.len()), (1, 2));
+}
+
+#[test]
+fn a_syn_that_never_left_is_known_by_its_answer() {
+    // The sender's OUTPUT rejected the SYN: only the ICMP error quoting it was captured.
+    let mut quote = vec![0x45, 0, 0, 40, 0, 3, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    quote.extend_from_slice(&[0x9c, 0x40, 0, 80, 0, 0, 0x04, 0xd2, 0, 0, 0, 0, 0x50, 0x02]);
+    let err = Ipv4 {
+        src: ip("10.0.0.1"),
+        dst: ip("10.0.0.1"),
+        id: 9,
+        l4: L4::Icmp { ty: 3, code: 3, id: 0, rest: quote },
+    };
+    let f = vec![seen("a", "lo", Dir::Out, 1, Packet::Ipv4(err))];
+    assert_eq!(find_isn(&f, 40000), Some(1234));
+    // A reset acknowledging it says the same.
+    let rst = tcp("10.0.0.2", "10.0.0.1", 4, 0, 1235, TCP_RST | TCP_ACK);
+    let rst = match rst {
+        Packet::Ipv4(mut p) => {
+            p.l4 = L4::Tcp { sport: 80, dport: 40000, seq: 0, ack: 1235, flags: TCP_RST | TCP_ACK };
+            Packet::Ipv4(p)
+        }
+        other => other,
+    };
+    assert_eq!(find_isn(&[seen("a", "lo", Dir::In, 1, rst)], 40000), Some(1234));
 }
