@@ -8,6 +8,11 @@
 //! - `trace`, `check`, `show`, `plan`: one module per subcommand.
 //!
 //! This is the only place that prints, picks colors or decides exit codes.
+//!
+//! The global allocator is mimalloc: planning and applying a /20 (some 130,000 ops and
+//! a few hundred thousand small heap objects) spends much of its time in the allocator,
+//! and glibc's consolidates its free lists on every large free
+//! (`core/BENCHMARKS.md`). The benchmarks use the same allocator.
 
 mod backends;
 mod check;
@@ -20,6 +25,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+/// mimalloc instead of the system allocator (see the module doc).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A digital twin of Linux container networking: applies a scenario's ip/iptables steps to a
 /// backend, sends its probes and explains every hop.

@@ -10,6 +10,9 @@
 //!
 //! Run: `cargo bench -p nettwin-core --bench plan_slash20`. Target: ≤ 100 ms for plan +
 //! apply (issue 6).
+//!
+//! The allocator is mimalloc, as in the `nettwin` binary (`cli/src/main.rs`): the numbers
+//! are those of what users run.
 
 use std::net::Ipv4Addr;
 
@@ -21,6 +24,10 @@ use nettwin_core::nomad::planner::Planner;
 use nettwin_core::nomad::seed::Seed;
 use nettwin_core::op::Op;
 use nettwin_core::state::State;
+
+/// The `nettwin` binary's allocator.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Every address of 172.26.64.0/20 but the network, the gateway and the broadcast.
 const ALLOCS: u32 = 4093;

@@ -26,6 +26,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::addr::{Cidr, IfAddr};
+use crate::hash::FxHashMap;
 
 /// The name of the file that remembers the last reserved address of range set 0.
 pub const LAST_RESERVED_FILE: &str = "last_reserved_ip.0";
@@ -298,7 +299,8 @@ pub enum StoreError {
 pub struct HostLocal {
     range: IpRange,
     leases: BTreeMap<Ipv4Addr, Owner>,
-    owners: BTreeMap<String, BTreeSet<Ipv4Addr>>,
+    /// Looked up, never iterated (FxHash: no B-tree of 36-byte ids to walk per ADD).
+    owners: FxHashMap<String, BTreeSet<Ipv4Addr>>,
     /// The content of `last_reserved_ip.0`, verbatim (host-local ignores it unless it
     /// parses as an address inside the range).
     last_reserved: Option<String>,
@@ -313,7 +315,7 @@ impl HostLocal {
         HostLocal {
             range,
             leases: BTreeMap::new(),
-            owners: BTreeMap::new(),
+            owners: FxHashMap::default(),
             last_reserved: None,
             created: false,
         }
@@ -381,11 +383,9 @@ impl HostLocal {
     /// even the store's existence (what `State::apply`'s atomicity needs).
     pub fn try_allocate(&mut self, id: &str, ifname: &str) -> Result<Lease, IpamError> {
         // GetByID walks the directory in lexical file-name order.
-        let mut held: Vec<(String, Ipv4Addr)> = self
-            .owned(&owner_key(id, ifname))
-            .chain(self.owned(id.trim()))
-            .map(|ip| (ip.to_string(), ip))
-            .collect();
+        let key = owner_key(id, ifname);
+        let mut held: Vec<(String, Ipv4Addr)> =
+            self.owned(&key).chain(self.owned(id.trim())).map(|ip| (ip.to_string(), ip)).collect();
         held.sort();
         if let Some((_, ip)) = held.into_iter().find(|(_, ip)| self.range.contains(*ip)) {
             return Err(IpamError::Duplicate { ip, id: id.to_owned() });
@@ -395,7 +395,8 @@ impl HostLocal {
             return Err(IpamError::Exhausted { range: self.range });
         };
         self.created = true;
-        self.insert_lease(ip, Owner::new(id, ifname));
+        // `Owner::new(id, ifname)` is this key.
+        self.insert_lease(ip, Owner(key));
         self.last_reserved = Some(ip.to_string());
         Ok(Lease {
             addr: IfAddr { ip, prefix: self.range.subnet.prefix() },

@@ -21,6 +21,7 @@
 pub mod addr;
 pub mod backend;
 pub mod error;
+mod hash;
 pub mod ipam;
 pub mod iptables;
 pub mod names;

@@ -680,3 +680,55 @@ fn building_a_full_slash_20_of_allocations_keeps_the_bookkeeping_consistent() {
     let e = rs.apply(Table::Nat, &command("-t nat -A POSTROUTING -j CNI-HOSTPORT-DNAT").1);
     assert_eq!(e.map_err(|e| e.kind), Err(ErrorKind::InvalidArgument));
 }
+
+#[test]
+fn a_refused_first_command_leaves_a_ruleset_equal_to_a_fresh_one() {
+    // Tables are stored lazily; one made for a command that failed must not show.
+    let fresh = Ruleset::default();
+    let mut rs = Ruleset::default();
+    for line in ["-X NOPE", "-t nat -A NOPE -j ACCEPT", "-t nat -X POSTROUTING"] {
+        let (table, cmd) = command(line);
+        assert!(rs.apply(table, &cmd).is_err(), "{line}");
+    }
+    assert_eq!(rs, fresh);
+    assert_eq!(format!("{rs:?}"), format!("{fresh:?}"));
+    assert_eq!(rs.to_string(), "");
+    for t in Table::ALL {
+        assert!(rs.table(t).is_default() && !rs.table(t).exists(), "{t}");
+        assert_eq!(rs.table(t).chains().count(), t.builtin_chains().len());
+    }
+    let (table, cmd) = command("-t nat -F");
+    rs.apply(table, &cmd).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rs.to_string(), "", "-F of a whole missing table does not create it");
+    assert_ne!(rs, fresh, "but it counts as a change");
+}
+
+#[test]
+fn rule_lookups_agree_with_a_scan_as_a_chain_grows_and_shrinks() {
+    // Small chains are scanned, long ones looked up by rule hash; -C and -D must not
+    // notice the switch either way, duplicates included.
+    let rule = |i: usize| command(&format!("-A X -s 10.0.0.{}/32 -j ACCEPT", i % 7)).1;
+    let spec = |cmd: &Command| match cmd {
+        Command::Append(_, r) => r.clone(),
+        other => panic!("{other:?}"),
+    };
+    let mut rs = ruleset("-N X");
+    let check = |rs: &Ruleset| {
+        let chain = rs.table(Table::Filter).chain("X").map(|c| c.rules.clone()).unwrap_or_default();
+        for i in 0..8 {
+            let r = spec(&rule(i));
+            assert_eq!(rs.table(Table::Filter).contains_rule("X", &r), chain.contains(&r), "{i}");
+        }
+    };
+    for i in 0..20 {
+        rs.apply(Table::Filter, &rule(i)).unwrap_or_else(|e| panic!("{e}"));
+        check(&rs);
+    }
+    for i in (0..20).rev() {
+        let (table, del) = command(&format!("-D X -s 10.0.0.{}/32 -j ACCEPT", i % 7));
+        rs.apply(table, &del).unwrap_or_else(|e| panic!("{i}: {e}"));
+        check(&rs);
+    }
+    let (table, del) = command("-D X -s 10.0.0.1/32 -j ACCEPT");
+    assert_eq!(rs.apply(table, &del).map_err(|e| e.kind), Err(ErrorKind::NotFound));
+}

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::ruleset::{TableRules, own_mask};
 
 /// What is above a chain.
+#[derive(PartialEq, Eq, Debug)]
 pub(super) struct Above {
     /// Hook bits (positions in `Table::builtin_chains`) of the base chains that reach it.
     pub(super) hooks: u8,
@@ -20,6 +21,7 @@ pub(super) struct Above {
 }
 
 /// What is below a chain (the chain included).
+#[derive(PartialEq, Eq, Debug)]
 pub(super) struct Below<'a> {
     /// Every chain reachable from it, itself included.
     pub(super) chains: BTreeSet<&'a str>,
@@ -76,9 +78,23 @@ impl TableRules {
         if let Some(bit) = self.hook_bit(chain) {
             return Above { hooks: bit, depth: Some(0) };
         }
-        if self.chains.get(chain).is_some_and(|c| c.callers.is_empty()) {
+        let callers_of = self.chains.get(chain).map(|c| &c.callers);
+        if callers_of.is_some_and(|c| c.is_empty()) {
             return Above { hooks: 0, depth: None };
         }
+        // Nor when only base chains jump to it (portmap's CNI-HOSTPORT-DNAT): what the
+        // walk would find, one level up.
+        let only_base = callers_of.and_then(|c| {
+            c.keys().try_fold(0u8, |bits, n| self.hook_bit(n.as_str()).map(|b| bits | b))
+        });
+        if let Some(hooks) = only_base {
+            return Above { hooks, depth: Some(1) };
+        }
+        self.above_by_walk(chain)
+    }
+
+    /// [`TableRules::above`] by walking every chain above `chain`.
+    fn above_by_walk(&self, chain: &str) -> Above {
         let callers = |n: &str| -> Vec<&str> {
             if self.hook_bit(n).is_some() {
                 return Vec::new();
@@ -102,9 +118,28 @@ impl TableRules {
     /// longest path below it.
     pub(super) fn below<'a>(&'a self, chain: &'a str) -> Below<'a> {
         // Without a walk: a chain that jumps nowhere has only itself below.
-        if let Some(c) = self.chains.get(chain).filter(|c| c.callees.is_empty()) {
+        let Some(c) = self.chains.get(chain) else {
+            return Below { chains: BTreeSet::from([chain]), mask: 0xff, height: Some(0) };
+        };
+        if c.callees.is_empty() {
             return Below { chains: BTreeSet::from([chain]), mask: own_mask(c), height: Some(0) };
         }
+        // Nor when it jumps only to other chains that jump nowhere (a portmap DNAT chain
+        // to CNI-HOSTPORT-SETMARK): what the walk would find, one level down.
+        let leaves = c.callees.keys().try_fold(own_mask(c), |mask, n| {
+            let callee = self.chains.get(n.as_str()).filter(|d| d.callees.is_empty());
+            callee.filter(|_| n.as_str() != chain).map(|d| mask & own_mask(d))
+        });
+        if let Some(mask) = leaves {
+            let mut chains: BTreeSet<&'a str> = c.callees.keys().map(|n| n.as_str()).collect();
+            chains.insert(chain);
+            return Below { chains, mask, height: Some(1) };
+        }
+        self.below_by_walk(chain)
+    }
+
+    /// [`TableRules::below`] by walking every chain below `chain`.
+    fn below_by_walk<'a>(&'a self, chain: &'a str) -> Below<'a> {
         let callees = |n: &str| -> Vec<&str> {
             self.chains
                 .get(n)
@@ -119,5 +154,53 @@ impl TableRules {
         });
         let (mask, height) = memo.get(chain).copied().unwrap_or((0xff, Some(0)));
         Below { chains: memo.keys().copied().collect(), mask, height }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::iptables::{Command, Rule, Ruleset, Table, Target};
+    use crate::names::ChainName;
+
+    const CHAINS: [&str; 9] =
+        ["A", "B", "C", "D", "PREROUTING", "INPUT", "OUTPUT", "POSTROUTING", "FORWARD"];
+
+    fn chain(i: usize) -> ChainName {
+        ChainName::new(CHAINS[i % CHAINS.len()]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    proptest! {
+        /// The walk-free answers of `above` and `below` are the walks' answers, on
+        /// random jump graphs (loops, gotos, NAT targets, unreached chains included).
+        #[test]
+        fn shortcuts_agree_with_the_walks(
+            nat in any::<bool>(),
+            cmds in prop::collection::vec((0usize..9, 0usize..9, 0u8..4), 0..30),
+        ) {
+            let table = if nat { Table::Nat } else { Table::Filter };
+            let mut rs = Ruleset::default();
+            // The user chains A to D.
+            for i in 0..4 {
+                rs.apply(table, &Command::NewChain(chain(i))).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            for (from, to, kind) in cmds {
+                let target = match kind {
+                    0 => Target::Jump(chain(to)),
+                    1 => Target::Goto(chain(to)),
+                    2 => Target::Masquerade,
+                    _ => Target::Accept,
+                };
+                let rule = Rule { target, ..Rule::default() };
+                // Refused commands (loops, bad hooks, missing chains) change nothing.
+                let _ = rs.apply(table, &Command::Append(chain(from), rule));
+            }
+            let t = rs.table(table);
+            for name in CHAINS {
+                prop_assert_eq!(t.above(name), t.above_by_walk(name), "above {}", name);
+                prop_assert_eq!(t.below(name), t.below_by_walk(name), "below {}", name);
+            }
+        }
     }
 }

@@ -469,7 +469,7 @@ impl<'a> Builder<'a> {
                     Match::Mark { negated, value, mask }
                 }
                 Slot::Comment { tok, text } => {
-                    Match::Comment(text.ok_or_else(|| needs(tok, "--comment"))?)
+                    Match::Comment(text.ok_or_else(|| needs(tok, "--comment"))?.into())
                 }
             };
             matches.push(m);

@@ -223,8 +223,9 @@ pub enum Match {
         /// The mask (`0xffffffff` when omitted).
         mask: u32,
     },
-    /// `-m comment --comment "text"`.
-    Comment(String),
+    /// `-m comment --comment "text"`. Shared text: the planner's rules, their ops and
+    /// the state's copies of them hold one string per comment.
+    Comment(std::sync::Arc<str>),
 }
 
 /// How a `REJECT` answers.
@@ -399,6 +400,12 @@ impl Rule {
     /// nothing else is left in it. The parser always returns canonical rules; `-D` and
     /// `Ruleset::apply` compare canonical rules.
     pub fn canonical(&self) -> Rule {
+        // Rules built by the planner or parsed are canonical already: a plain clone.
+        if self.is_canonical() { self.clone() } else { self.rebuilt_canonical() }
+    }
+
+    /// [`Rule::canonical`], built field by field.
+    fn rebuilt_canonical(&self) -> Rule {
         let addr = |a: &Option<Neg<Cidr>>| a.filter(|n| n.negated || n.value.prefix() != 0);
         let iface = |i: &Option<Neg<IfacePattern>>| {
             i.clone().filter(|n| n.negated || n.value.as_str() != "+")
@@ -428,6 +435,26 @@ impl Rule {
 
 type Ports = Option<Neg<PortRange>>;
 
+impl Rule {
+    /// Whether [`Rule::canonical`] would give the rule back unchanged.
+    pub fn is_canonical(&self) -> bool {
+        let addr = |a: &Option<Neg<Cidr>>| a.is_none_or(|n| n.negated || n.value.prefix() != 0);
+        let iface = |i: &Option<Neg<IfacePattern>>| {
+            i.as_ref().is_none_or(|n| n.negated || n.value.as_str() != "+")
+        };
+        addr(&self.src)
+            && addr(&self.dst)
+            && iface(&self.in_iface)
+            && iface(&self.out_iface)
+            && self.matches.iter().all(|m| match m {
+                Match::Tcp { sport, dport } | Match::Udp { sport, dport } => {
+                    canonical_ports(*sport, *dport) == Some((*sport, *dport))
+                }
+                _ => true,
+            })
+    }
+}
+
 /// A `tcp`/`udp` match's ports as iptables-nft stores them; `None` when the match
 /// disappears entirely (only negated full ranges were in it).
 fn canonical_ports(sport: Ports, dport: Ports) -> Option<(Ports, Ports)> {
@@ -441,4 +468,61 @@ fn canonical_ports(sport: Ports, dport: Ports) -> Option<(Ports, Ports)> {
     };
     let (sport, dport) = (fix(sport), fix(dport));
     if sport.is_none() && dport.is_none() && dropped { None } else { Some((sport, dport)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn neg<T: std::fmt::Debug + Clone + 'static>(
+        v: impl Strategy<Value = T>,
+    ) -> impl Strategy<Value = Option<Neg<T>>> {
+        proptest::option::of((any::<bool>(), v).prop_map(|(negated, value)| Neg { negated, value }))
+    }
+
+    fn ports() -> impl Strategy<Value = Option<Neg<PortRange>>> {
+        let range = prop_oneof![
+            Just(PortRange { lo: 0, hi: u16::MAX }),
+            Just(PortRange::one(80)),
+            Just(PortRange { lo: 0, hi: 80 }),
+        ];
+        neg(range)
+    }
+
+    fn rule() -> impl Strategy<Value = Rule> {
+        let cidr = prop_oneof![Just(Cidr::DEFAULT), Just(Cidr::host(Ipv4Addr::LOCALHOST))];
+        let iface = prop_oneof![Just("+"), Just("veth+"), Just("eth0")]
+            .prop_map(|s| IfacePattern::new(s).unwrap_or_else(|| panic!("{s}")));
+        let port_match = (any::<bool>(), ports(), ports()).prop_map(|(tcp, sport, dport)| {
+            if tcp { Match::Tcp { sport, dport } } else { Match::Udp { sport, dport } }
+        });
+        let matches = proptest::collection::vec(
+            prop_oneof![port_match, Just(Match::Comment("c".into()))],
+            0..3,
+        );
+        (neg(cidr.clone()), neg(cidr), neg(iface.clone()), neg(iface), matches).prop_map(
+            |(src, dst, in_iface, out_iface, matches)| Rule {
+                src,
+                dst,
+                in_iface,
+                out_iface,
+                matches,
+                ..Rule::default()
+            },
+        )
+    }
+
+    proptest! {
+        /// `is_canonical` says exactly whether `canonical` changes the rule, and what
+        /// `canonical` gives is canonical.
+        #[test]
+        fn is_canonical_agrees_with_canonical(r in rule()) {
+            let c = r.rebuilt_canonical();
+            prop_assert_eq!(r.is_canonical(), c == r);
+            prop_assert!(c.is_canonical());
+            prop_assert_eq!(r.canonical(), c);
+        }
+    }
 }

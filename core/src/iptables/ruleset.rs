@@ -21,16 +21,17 @@
 //! chain keeps its callers and callees with rule counts, and checks walk only the chains
 //! above the target chain and below the jumped-to chain; each chain counts its rules by
 //! hash, so that `-C` and `-D` of a missing rule need no scan. Chains live in hash-indexed
-//! maps (insertion-ordered, so iteration is deterministic); `chains()` sorts for printing.
+//! maps (FxHash, insertion-ordered, so iteration is deterministic); `chains()` sorts for
+//! printing.
 
-use indexmap::IndexMap;
-use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use super::rule::{Command, Match, Policy, Rule, RuleRef, Table, Target};
 use super::values::is_target_name;
 use crate::error::{ErrorKind, OpError};
+use crate::hash::{FxBuildHasher, FxHashMap, FxIndexMap};
 use crate::names::ChainName;
 
 /// The most jumps the kernel follows below a base chain (`NFT_JUMP_STACK_SIZE` is 16
@@ -51,85 +52,52 @@ pub struct ChainRules {
 pub(super) struct Chain {
     pub(super) rules: ChainRules,
     /// Chains with rules that jump or go to this one, and how many such rules each has.
-    pub(super) callers: IndexMap<ChainName, u32>,
+    pub(super) callers: FxIndexMap<ChainName, u32>,
     /// Chains this one's rules jump or go to, with rule counts.
-    pub(super) callees: IndexMap<ChainName, u32>,
+    pub(super) callees: FxIndexMap<ChainName, u32>,
     /// Rules with a DNAT, SNAT and MASQUERADE target, in that order.
     pub(super) nat: [u32; 3],
     /// Built-in chains: whether the kernel has it yet.
     pub(super) materialized: bool,
     /// How many rules of the chain have each rule hash, so that "is this rule there" (the
     /// `-C` of every idempotent CNI step) and a `-D` of a missing rule cost a lookup, not
-    /// a scan of a chain with thousands of rules.
-    pub(super) hashes: BTreeMap<u64, u32>,
+    /// a scan of a chain with thousands of rules. Kept exactly while the chain has more
+    /// than `SCANNED_MAX` rules, empty otherwise (a scan of a few rules is cheaper).
+    pub(super) hashes: FxHashMap<u64, u32>,
 }
 
-/// A rule's hash for `Chain::hashes`.
+/// Chains with at most this many rules (every container's own chains) keep no rule-hash
+/// counts: looking for a rule scans them.
+const SCANNED_MAX: usize = 8;
+
+/// A rule's hash for `Chain::hashes` (FxHash: fast and deterministic; collisions only
+/// cost a scan of the chain, never a wrong answer).
 fn rule_hash(rule: &Rule) -> u64 {
-    let mut h = FxHasher(0);
-    rule.hash(&mut h);
-    h.finish()
-}
-
-/// The multiply-rotate hash rustc uses internally ("FxHash"): fast on short keys and
-/// deterministic. Collisions only cost a scan of the chain, never a wrong answer.
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    FxBuildHasher::default().hash_one(rule)
 }
 
 impl Chain {
     /// Whether the chain may hold `rule`: false means it does not.
     fn may_hold(&self, rule: &Rule) -> bool {
-        self.hashes.get(&rule_hash(rule)).is_some_and(|n| *n > 0)
+        self.rules.rules.len() <= SCANNED_MAX
+            || self.hashes.get(&rule_hash(rule)).is_some_and(|n| *n > 0)
     }
 
-    fn count(&mut self, rule: &Rule, add: bool) {
-        let key = rule_hash(rule);
+    /// Brings `hashes` up to date after a rule was added to (`add`) or removed from the
+    /// rules; `key` gives that rule's hash, asked for only when it is needed.
+    fn count(&mut self, key: impl FnOnce(&ChainRules) -> u64, add: bool) {
+        if self.rules.rules.len() <= SCANNED_MAX {
+            self.hashes.clear();
+            return;
+        }
+        if self.hashes.is_empty() {
+            // Just grew past SCANNED_MAX: count every rule, `rule` included.
+            for r in &self.rules.rules {
+                *self.hashes.entry(rule_hash(r)).or_insert(0) += 1;
+            }
+            return;
+        }
+        let key = key(&self.rules);
         match self.hashes.get_mut(&key) {
             Some(n) if add => *n += 1,
             Some(n) if *n > 1 => *n -= 1,
@@ -158,7 +126,7 @@ impl Chain {
 pub struct TableRules {
     pub(super) table: Table,
     pub(super) exists: bool,
-    pub(super) chains: IndexMap<ChainName, Chain>,
+    pub(super) chains: FxIndexMap<ChainName, Chain>,
 }
 
 impl TableRules {
@@ -423,18 +391,20 @@ impl TableRules {
     fn insert_at(&mut self, name: &ChainName, at: usize, rule: Rule) -> Result<(), OpError> {
         self.check_rule(name, &rule)?;
         self.link(name, &rule, true);
+        // `touch`, in the same lookup.
+        self.exists = true;
         if let Some(c) = self.chains.get_mut(name.as_str()) {
-            c.count(&rule, true);
             c.rules.rules.insert(at, rule);
+            c.count(|r| rule_hash(&r.rules[at]), true);
+            c.materialized = true;
         }
-        self.touch(name.as_str());
         Ok(())
     }
 
     fn remove_at(&mut self, name: &ChainName, at: usize) {
         let removed = self.chains.get_mut(name.as_str()).map(|c| {
             let rule = c.rules.rules.remove(at);
-            c.count(&rule, false);
+            c.count(|_| rule_hash(&rule), false);
             rule
         });
         if let Some(rule) = removed {
@@ -444,7 +414,7 @@ impl TableRules {
 
     /// Adds or removes the bookkeeping of one rule of `chain`.
     fn link(&mut self, chain: &ChainName, rule: &Rule, add: bool) {
-        fn bump(map: &mut IndexMap<ChainName, u32>, key: &ChainName, add: bool) {
+        fn bump(map: &mut FxIndexMap<ChainName, u32>, key: &ChainName, add: bool) {
             match map.get_mut(key.as_str()) {
                 Some(n) if add => *n += 1,
                 Some(n) if *n > 1 => *n -= 1,
@@ -616,20 +586,34 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
 }
 
 /// The filter and nat tables of one namespace.
-#[derive(Clone, PartialEq, Eq, Debug)]
+///
+/// A table is stored from the first command on it; until then it reads as a fresh one
+/// (`TableRules::new`), shared by every namespace, so a namespace without rules (every
+/// allocation's) builds no chains. Equality and `Debug` see the tables as read, so a
+/// stored fresh table equals an unstored one.
+#[derive(Clone, Default)]
 pub struct Ruleset {
-    filter: TableRules,
-    nat: TableRules,
+    filter: Option<TableRules>,
+    nat: Option<TableRules>,
     generation: u64,
 }
 
-impl Default for Ruleset {
-    fn default() -> Self {
-        Ruleset {
-            filter: TableRules::new(Table::Filter),
-            nat: TableRules::new(Table::Nat),
-            generation: 0,
-        }
+impl PartialEq for Ruleset {
+    fn eq(&self, other: &Self) -> bool {
+        Table::ALL.into_iter().all(|t| self.table(t) == other.table(t))
+            && self.generation == other.generation
+    }
+}
+
+impl Eq for Ruleset {}
+
+impl fmt::Debug for Ruleset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ruleset")
+            .field("filter", self.table(Table::Filter))
+            .field("nat", self.table(Table::Nat))
+            .field("generation", &self.generation)
+            .finish()
     }
 }
 
@@ -644,23 +628,36 @@ impl Ruleset {
 
     /// One table.
     pub fn table(&self, table: Table) -> &TableRules {
-        match table {
+        let stored = match table {
             Table::Filter => &self.filter,
             Table::Nat => &self.nat,
-        }
+        };
+        stored.as_ref().unwrap_or_else(|| fresh_table(table))
     }
 
     pub(super) fn table_mut(&mut self, table: Table) -> &mut TableRules {
-        match table {
+        let stored = match table {
             Table::Filter => &mut self.filter,
             Table::Nat => &mut self.nat,
-        }
+        };
+        stored.get_or_insert_with(|| TableRules::new(table))
     }
 
     /// A counter that changes whenever the rules change (for caches built on them).
     pub fn generation(&self) -> u64 {
         self.generation
     }
+}
+
+/// The table a namespace has before any command on it, built once.
+fn fresh_table(table: Table) -> &'static TableRules {
+    static FILTER: OnceLock<TableRules> = OnceLock::new();
+    static NAT: OnceLock<TableRules> = OnceLock::new();
+    let cell = match table {
+        Table::Filter => &FILTER,
+        Table::Nat => &NAT,
+    };
+    cell.get_or_init(|| TableRules::new(table))
 }
 
 impl fmt::Display for TableRules {
@@ -690,7 +687,7 @@ impl fmt::Display for Ruleset {
     /// output without its `#` lines, counters `[0:0]`, filter then nat, and only the
     /// tables that exist.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for t in [&self.filter, &self.nat] {
+        for t in Table::ALL.map(|t| self.table(t)) {
             if t.exists {
                 write!(f, "{t}")?;
             }

@@ -60,24 +60,21 @@ pub const COMMENT_MAX: usize = 255;
 
 const CHAIN_PREFIX: &str = "CNI-";
 
-/// `prefix` followed by the hex SHA-512 of `to_hash`, cut to `len` bytes.
-fn hash_with_prefix(len: usize, prefix: &str, to_hash: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha512::digest(to_hash.as_bytes());
-    let mut out = String::with_capacity(prefix.len() + 2 * digest.len());
-    out.push_str(prefix);
-    for b in digest.iter() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    out.truncate(len);
-    out
-}
-
+/// `prefix` followed by the hex SHA-512 of `network` and `container_id` concatenated, cut
+/// to 28 bytes (`CHAIN_NAME_MAX`): only the hex digits that survive the cut are written.
 fn hashed_chain(prefix: &str, network: &str, container_id: &str) -> ChainName {
-    let text = hash_with_prefix(CHAIN_NAME_MAX, prefix, &format!("{network}{container_id}"));
-    // 28 ASCII bytes of a fixed prefix and hex digits: always a valid chain name.
-    ChainName::new(&text).unwrap_or_else(|e| unreachable!("hashed chain name {text:?}: {e}"))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha512::new().chain_update(network).chain_update(container_id).finalize();
+    let mut out = [0u8; CHAIN_NAME_MAX];
+    let len = CHAIN_NAME_MAX.min(prefix.len() + 2 * digest.len());
+    out[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    for (i, slot) in out[prefix.len()..len].iter_mut().enumerate() {
+        let b = digest[i / 2];
+        *slot = HEX[usize::from(if i % 2 == 0 { b >> 4 } else { b & 0xf })];
+    }
+    // A fixed ASCII prefix and hex digits, 28 bytes: always a valid chain name.
+    let text = std::str::from_utf8(&out[..len]).unwrap_or_else(|e| unreachable!("ASCII: {e}"));
+    ChainName::new(text).unwrap_or_else(|e| unreachable!("hashed chain name {text:?}: {e}"))
 }
 
 /// The bridge plugin's per-container masquerade chain in the nat table:

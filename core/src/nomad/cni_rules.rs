@@ -18,6 +18,7 @@
 //! reverse; see `docs/cni-facts.md` for what each leaves behind.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use super::cni_names::{
     FIREWALL_ADMIN_COMMENT, FIREWALL_RULES_COMMENT, FORWARD_CHAIN, HOSTPORT_DNAT_CHAIN,
@@ -149,7 +150,7 @@ fn rule(target: Target) -> Rule {
 }
 
 fn comment(text: &str) -> Match {
-    Match::Comment(text.to_owned())
+    Match::Comment(text.into())
 }
 
 fn host(ip: Ipv4Addr) -> Option<Neg<Cidr>> {
@@ -190,19 +191,21 @@ pub fn nomad_admin_add(admin: &ChainName, bridge: &IfacePattern, subnet: Cidr) -
     ]
 }
 
-/// The POSTROUTING jump into a container's masquerade chain, for source `src`.
-fn masq_jump(network: &str, container_id: &str, src: Cidr) -> Rule {
+/// The POSTROUTING jump into a container's masquerade chain `masq`, for source `src`;
+/// `note` is the masquerade comment.
+fn masq_jump(masq: &ChainName, note: &Arc<str>, src: Cidr) -> Rule {
     Rule {
         src: Some(Neg::plain(src)),
-        matches: vec![comment(&masquerade_comment(network, container_id))],
-        ..rule(Target::Jump(masquerade_chain(network, container_id)))
+        matches: vec![Match::Comment(Arc::clone(note))],
+        ..rule(Target::Jump(masq.clone()))
     }
 }
 
 /// The bridge plugin's masquerade setup for one container address (`ip.SetupIPMasq`).
 pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<IptStep> {
     let masq = masquerade_chain(network, container_id);
-    let note = || vec![comment(&masquerade_comment(network, container_id))];
+    let text: Arc<str> = masquerade_comment(network, container_id).into();
+    let note = || vec![Match::Comment(Arc::clone(&text))];
     let multicast = Cidr::containing(Ipv4Addr::new(224, 0, 0, 0), 4);
     vec![
         ensure(Table::Nat, &masq),
@@ -220,11 +223,7 @@ pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<I
                 ..rule(Target::Masquerade)
             },
         ),
-        append(
-            Table::Nat,
-            &builtin("POSTROUTING"),
-            masq_jump(network, container_id, Cidr::host(addr.ip)),
-        ),
+        append(Table::Nat, &builtin("POSTROUTING"), masq_jump(&masq, &text, Cidr::host(addr.ip))),
     ]
 }
 
@@ -234,11 +233,12 @@ pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<I
 pub fn bridge_masq_del(network: &str, container_id: &str, addr: Option<IfAddr>) -> Vec<IptStep> {
     let Some(addr) = addr else { return Vec::new() };
     let masq = masquerade_chain(network, container_id);
+    let text: Arc<str> = masquerade_comment(network, container_id).into();
     let post = builtin("POSTROUTING");
     vec![
-        delete(Table::Nat, &post, masq_jump(network, container_id, Cidr::host(addr.ip))),
+        delete(Table::Nat, &post, masq_jump(&masq, &text, Cidr::host(addr.ip))),
         // "for downward compatibility": the same jump written with the subnet's prefix.
-        delete(Table::Nat, &post, masq_jump(network, container_id, addr.network())),
+        delete(Table::Nat, &post, masq_jump(&masq, &text, addr.network())),
         IptStep::ClearChain { table: Table::Nat, chain: masq.clone() },
         IptStep::DeleteChain { table: Table::Nat, chain: masq },
     ]
@@ -417,7 +417,9 @@ pub fn portmap_container(
 ) -> Vec<IptStep> {
     let (setmark, dnat) = (chain(HOSTPORT_SETMARK_CHAIN), chain(HOSTPORT_DNAT_CHAIN));
     let dn = portmap_dnat_chain(network, container_id);
-    let mut after = vec![ensure(Table::Nat, &dn)];
+    // The chain, three rules per mapping, and a jump per protocol and 15 ports.
+    let mut after = Vec::with_capacity(3 + 3 * mappings.len() + mappings.len() / MULTIPORT_MAX);
+    after.push(ensure(Table::Nat, &dn));
     for m in mappings {
         let dst = match m.host_ip {
             Some(ip) if !ip.is_unspecified() => host(ip),
@@ -446,7 +448,7 @@ pub fn portmap_container(
             base(Target::Dnat { ip: addr.ip, ports: Some(PortRange::one(m.container_port)) }),
         ));
     }
-    let note = portmap_dnat_comment(network, container_id);
+    let note: Arc<str> = portmap_dnat_comment(network, container_id).into();
     for (proto, ports) in ports_by_proto(mappings) {
         for chunk in ports.chunks(MULTIPORT_MAX) {
             after.push(append(
@@ -455,7 +457,7 @@ pub fn portmap_container(
                 Rule {
                     proto: Some(Neg::plain(proto)),
                     matches: vec![
-                        comment(&note),
+                        Match::Comment(Arc::clone(&note)),
                         Match::Multiport {
                             dir: PortDir::Destination,
                             ports: Neg::plain(chunk.iter().map(|p| PortRange::one(*p)).collect()),

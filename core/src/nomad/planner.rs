@@ -344,14 +344,17 @@ impl Planner {
                 let placement = self
                     .schedule(&job.name, group, index)
                     .map_err(|error| AddFailure { ops: Vec::new(), error })?;
-                let id = placement.alloc_id.clone();
-                let (_, setup) = self.add(placement)?;
-                let tasks =
-                    self.start_tasks(&id).map_err(|error| AddFailure { ops: Vec::new(), error })?;
-                let alloc = self.allocs.get(&id).cloned().ok_or_else(|| AddFailure {
-                    ops: Vec::new(),
-                    error: PlanError::Unknown(id.clone()),
-                })?;
+                let (mut alloc, setup) = self.add(placement)?;
+                // `start_tasks`, without looking up the allocation just added (it has no
+                // sockets yet) twice more.
+                let (netns, sockets) = self.task_sockets(&alloc);
+                let tasks = self
+                    .listen(&netns, &sockets)
+                    .map_err(|error| AddFailure { ops: Vec::new(), error })?;
+                if let Some(a) = self.allocs.get_mut(&alloc.placement.alloc_id) {
+                    a.sockets.clone_from(&sockets);
+                }
+                alloc.sockets = sockets;
                 out.push(AllocPlan { alloc, setup, tasks });
             }
         }
@@ -369,8 +372,11 @@ impl Planner {
         let mut alloc =
             Alloc { placement, addr: None, veth: None, mappings: Vec::new(), sockets: Vec::new() };
         let host_ip = self.client.host_ip;
-        // A first ADD emits some 45 ops, later ones about 30.
-        let mut ops = Vec::with_capacity(48);
+        // Later ADDs emit 18 ops, and with ports 4 + 6 per port more (portmap); the first
+        // one some 15 more. Sized to that (a plan holds some 130,000 ops of 176 bytes):
+        // a wrong estimate only costs a reallocation.
+        let ports = alloc.placement.ports.len();
+        let mut ops = Vec::with_capacity(18 + if ports == 0 { 0 } else { 4 + 6 * ports });
         if alloc.placement.mode == NetworkMode::Bridge
             && let Err(error) = self.bridge_add(&mut alloc, &mut ops)
         {
@@ -528,12 +534,13 @@ impl Planner {
             ifname: eth0.clone(),
         };
         let result = self.state.apply(&op);
-        let text = op.to_string();
         ops.push(op);
+        // The op's text only for an error (it is what `PlanError::Model` quotes).
+        let text = || ops.last().map(ToString::to_string).unwrap_or_default();
         match result {
             Ok(Effect::Allocated(addr)) => Ok(addr),
             Ok(Effect::Done) => Err(PlanError::Model {
-                op: text,
+                op: text(),
                 source: Box::new(
                     OpError::new(ErrorKind::Unexpected, "allocate from", NETWORK_NAME)
                         .detail("IPAM handed out no address"),
@@ -543,7 +550,7 @@ impl Planner {
                 let message = e.detail.clone().unwrap_or_else(|| e.to_string());
                 Err(PlanError::Plugin { plugin: "bridge", message, source: Some(Box::new(e)) })
             }
-            Err(source) => Err(PlanError::Model { op: text, source: Box::new(source) }),
+            Err(source) => Err(PlanError::Model { op: text(), source: Box::new(source) }),
         }
     }
 
@@ -570,6 +577,16 @@ impl Planner {
         if !alloc.sockets.is_empty() {
             return Ok(Vec::new());
         }
+        let (netns, sockets) = self.task_sockets(alloc);
+        let ops = self.listen(&netns, &sockets)?;
+        if let Some(a) = self.allocs.get_mut(alloc_id) {
+            a.sockets = sockets;
+        }
+        Ok(ops)
+    }
+
+    /// Where the tasks of `alloc` listen (see [`Planner::start_tasks`]).
+    fn task_sockets(&self, alloc: &Alloc) -> (NetnsName, Vec<TaskSocket>) {
         let netns = alloc.netns(&self.host).clone();
         let mut sockets: Vec<TaskSocket> = Vec::new();
         for p in &alloc.placement.ports {
@@ -582,12 +599,14 @@ impl Planner {
                 sockets.push(socket);
             }
         }
-        let mut ops = Vec::new();
-        for s in &sockets {
+        (netns, sockets)
+    }
+
+    /// The tasks bind `sockets` in `netns`.
+    fn listen(&mut self, netns: &NetnsName, sockets: &[TaskSocket]) -> Result<Vec<Op>, PlanError> {
+        let mut ops = Vec::with_capacity(sockets.len());
+        for s in sockets {
             self.emit(&mut ops, Op::Listen { netns: netns.clone(), proto: s.proto, at: s.at })?;
-        }
-        if let Some(a) = self.allocs.get_mut(alloc_id) {
-            a.sockets = sockets;
         }
         Ok(ops)
     }

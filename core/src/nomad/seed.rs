@@ -44,8 +44,16 @@ impl Seed {
         let mut s = self.stream(&["alloc", job, group, &index.to_string()]);
         let mut b = [0u8; 16];
         s.fill(&mut b);
-        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = String::with_capacity(36);
+        for (i, x) in b.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                id.push('-');
+            }
+            id.push(char::from(HEX[usize::from(x >> 4)]));
+            id.push(char::from(HEX[usize::from(x & 0xf)]));
+        }
+        id
     }
 
     /// A host-side veth name shaped like the bridge plugin's (`RandomVethName`: `veth` and

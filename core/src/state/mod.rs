@@ -13,6 +13,7 @@ mod ipam;
 
 pub use addrs::AddrScope;
 mod links;
+mod namespaces;
 mod sockets;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ use crate::ipam::HostLocal;
 use crate::iptables::Ruleset;
 use crate::names::{IfName, Mac, NetnsName};
 use crate::op::{Effect, Op, SysctlKey};
+
+pub use namespaces::{Iter as NamespacesIter, Namespaces};
 
 /// The default MTU of a new bridge or veth (Ethernet).
 pub const ETH_MTU: u32 = 1500;
@@ -329,7 +332,7 @@ struct LocalRoute<'a> {
 /// The whole modeled world: namespaces by name.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct State {
-    namespaces: BTreeMap<NetnsName, Netns>,
+    namespaces: Namespaces,
     ipam: BTreeMap<String, HostLocal>,
     generation: u64,
     /// The next `Link::order` (links are numbered as they are created or moved).
@@ -347,8 +350,8 @@ impl State {
         self.namespaces.get(name)
     }
 
-    /// Every namespace, by name.
-    pub fn namespaces(&self) -> &BTreeMap<NetnsName, Netns> {
+    /// Every namespace, by name (iterated in name order).
+    pub fn namespaces(&self) -> &Namespaces {
         &self.namespaces
     }
 
