@@ -60,6 +60,9 @@ pub struct Ipv4 {
     pub dst: Ipv4Addr,
     /// The identification field (kept by forwarding and NAT).
     pub id: u16,
+    /// Time to live: each router on the way takes one off, so a packet seen again at the
+    /// same place with the same TTL is a copy (a retransmission), not the path going on.
+    pub ttl: u8,
     /// The transport part.
     pub l4: L4,
 }
@@ -138,7 +141,7 @@ pub fn parse_ipv4(p: &[u8]) -> Option<Ipv4> {
         },
         other => L4::Other(other),
     };
-    Some(Ipv4 { src: ip_at(p, 12)?, dst: ip_at(p, 16)?, id: u16_at(p, 4)?, l4 })
+    Some(Ipv4 { src: ip_at(p, 12)?, dst: ip_at(p, 16)?, id: u16_at(p, 4)?, ttl: *p.get(8)?, l4 })
 }
 
 impl Ipv4 {

@@ -9,7 +9,8 @@
 //!   and ICMP errors quote (Linux quotes up to 576 bytes of the offending packet).
 //!
 //! Of all frames that match, one packet is kept per direction (the first one's IP id, which
-//! forwarding and NAT keep), so that a retransmission does not double the path.
+//! forwarding and NAT keep, up to its first copy: the same place and TTL seen again), so
+//! that a retransmission does not double the path.
 
 use std::net::Ipv4Addr;
 
@@ -143,9 +144,19 @@ fn one_packet(frames: &[Seen], keep: impl Fn(&Ipv4) -> bool) -> Vec<Hop> {
         })
         .collect();
     let Some(id) = matching.first().map(|(_, p)| p.id) else { return Vec::new() };
+    // A copy of the packet seen again where it already was, with the same TTL, is a
+    // retransmission (a SYN-ACK's IP id is always 0): the path ends before it. A routing
+    // loop passes the same place with a smaller TTL and goes on.
+    let mut places = Vec::new();
     matching
         .into_iter()
         .filter(|(_, p)| p.id == id)
+        .take_while(|(s, p)| {
+            let place = (&s.netns, &s.dev, s.dir, p.ttl);
+            let first_time = !places.contains(&place);
+            places.push(place);
+            first_time
+        })
         .map(|(s, p)| Hop {
             netns: s.netns.clone(),
             device: Some(s.dev.clone()),

@@ -24,6 +24,7 @@ fn tcp(src: &str, dst: &str, id: u16, seq: u32, ack: u32, flags: u8) -> Packet {
         src: ip(src),
         dst: ip(dst),
         id,
+        ttl: 64,
         l4: L4::Tcp { sport: 40000, dport: 7000, seq, ack, flags },
     })
 }
@@ -80,12 +81,51 @@ fn a_syn_is_followed_through_dnat_by_its_sequence_number() {
     assert_eq!(reply[1].packet.src.ip, ip("192.0.2.10"));
 }
 
+fn with_ttl(pkt: Packet, ttl: u8) -> Packet {
+    match pkt {
+        Packet::Ipv4(p) => Packet::Ipv4(Ipv4 { ttl, ..p }),
+        other => other,
+    }
+}
+
+#[test]
+fn a_retransmitted_syn_ack_does_not_double_the_reply_path() {
+    let mut f = frames();
+    // The SYN-ACK sent again a second later: same IP id (0), same places, same TTLs.
+    let again: Vec<Seen> =
+        f[5..7].iter().map(|s| Seen { ts: s.ts + 1_000_000_000, ..s.clone() }).collect();
+    f.extend(again);
+    let key = Key::Isn(find_isn(&f, 40000).unwrap_or_else(|| panic!("no SYN")));
+    let (_, reply) = hops(&f, &key);
+    let places: Vec<String> = reply
+        .iter()
+        .map(|h| format!("{} {}", h.netns, h.device.as_ref().map_or("", |d| d.as_str())))
+        .collect();
+    assert_eq!(places, ["a1 eth0", "host eth0"]);
+}
+
+#[test]
+fn a_routing_loop_passes_the_same_place_with_a_smaller_ttl_and_is_kept() {
+    let syn = |ttl| with_ttl(tcp("10.0.0.1", "10.9.9.9", 3, 77, 0, TCP_SYN), ttl);
+    let f = vec![
+        seen("a", "v0", Dir::Out, 1, syn(64)),
+        seen("b", "v1", Dir::In, 2, syn(64)),
+        seen("b", "v1", Dir::Out, 3, syn(63)),
+        seen("a", "v0", Dir::In, 4, syn(63)),
+        seen("a", "v0", Dir::Out, 5, syn(62)),
+        seen("b", "v1", Dir::In, 6, syn(62)),
+    ];
+    let (fwd, _) = hops(&f, &Key::Isn(77));
+    assert_eq!(fwd.len(), 6);
+}
+
 #[test]
 fn an_icmp_error_quoting_the_token_is_the_reply() {
     let udp = Ipv4 {
         src: ip("10.0.0.1"),
         dst: ip("10.0.0.2"),
         id: 1,
+        ttl: 64,
         l4: L4::Udp { sport: 40000, dport: 53, payload: b"tok".to_vec() },
     };
     let mut quote = vec![0x45, 0, 0, 31, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
@@ -95,6 +135,7 @@ fn an_icmp_error_quoting_the_token_is_the_reply() {
         src: ip("10.0.0.2"),
         dst: ip("10.0.0.1"),
         id: 9,
+        ttl: 64,
         l4: L4::Icmp { ty: 3, code: 3, id: 0, rest: quote },
     };
     let f = vec![
@@ -166,6 +207,7 @@ fn an_icmp_error_cut_short_by_fragmentation_is_matched_by_the_quoted_ip_id() {
         src: ip("10.0.0.2"),
         dst: ip("10.0.0.1"),
         id: 77,
+        ttl: 64,
         l4: L4::Udp { sport: 40000, dport: 81, payload: token.clone() },
     };
     // The first fragment of the error: the quote holds the headers and 12 bytes of payload.
@@ -176,6 +218,7 @@ fn an_icmp_error_cut_short_by_fragmentation_is_matched_by_the_quoted_ip_id() {
         src: ip("10.0.0.1"),
         dst: ip("10.0.0.2"),
         id: 5,
+        ttl: 64,
         l4: L4::Icmp { ty: 3, code: 3, id: 0, rest: quote },
     };
     let f = vec![
@@ -196,6 +239,7 @@ fn a_syn_that_never_left_is_known_by_its_answer() {
         src: ip("10.0.0.1"),
         dst: ip("10.0.0.1"),
         id: 9,
+        ttl: 64,
         l4: L4::Icmp { ty: 3, code: 3, id: 0, rest: quote },
     };
     let f = vec![seen("a", "lo", Dir::Out, 1, Packet::Ipv4(err))];
