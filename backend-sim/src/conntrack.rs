@@ -62,8 +62,17 @@ pub struct Conntrack {
 
 impl Conntrack {
     /// Finds the connection of a packet (`inner`: the header an ICMP error quotes), or
-    /// creates one for a packet that is not an error.
-    pub fn lookup(&mut self, ns: &NetnsName, flow: &Flow, inner: Option<&Flow>) -> Option<CtRef> {
+    /// creates one for a packet that is not an error. `answer`: the packet answers the probe
+    /// (SYN-ACK, echo reply, reset). The kernel tells the two directions apart by what the
+    /// model's flow does not carry (an echo reply's ICMP type); where the tuples are the same
+    /// both ways (a namespace pinging its own address) an answer is the reply.
+    pub fn lookup(
+        &mut self,
+        ns: &NetnsName,
+        flow: &Flow,
+        inner: Option<&Flow>,
+        answer: bool,
+    ) -> Option<CtRef> {
         let i = match self.position(ns) {
             Some(i) => i,
             None => {
@@ -78,7 +87,7 @@ impl Conntrack {
             return Some(CtRef { idx, dir: CtDir::Related });
         }
         for (idx, c) in conns.iter_mut().enumerate() {
-            if *flow == c.orig {
+            if *flow == c.orig && !(answer && *flow == c.reply) {
                 return Some(CtRef { idx, dir: CtDir::Original });
             }
             if *flow == c.reply {
@@ -176,10 +185,14 @@ mod tests {
         let mut ct = Conntrack::default();
         let host = ns("host");
         let f = flow(Proto::Tcp, "192.0.2.1:40000", "192.0.2.10:8080");
-        let r = ct.lookup(&host, &f, None);
+        let r = ct.lookup(&host, &f, None, false);
         assert_eq!(r.map(|r| r.dir), Some(CtDir::Original));
         assert_eq!(ct.states(&host, r), CtStates::NEW);
-        assert_eq!(ct.lookup(&host, &f, None), r, "the same tuple finds the same connection");
+        assert_eq!(
+            ct.lookup(&host, &f, None, false),
+            r,
+            "the same tuple finds the same connection"
+        );
         assert_eq!(ct.states(&host, None), CtStates::INVALID);
     }
 
@@ -188,7 +201,7 @@ mod tests {
         let mut ct = Conntrack::default();
         let host = ns("host");
         let f = flow(Proto::Tcp, "172.26.64.5:40000", "192.0.2.10:8081");
-        let r = ct.lookup(&host, &f, None).unwrap_or_else(|| panic!("created"));
+        let r = ct.lookup(&host, &f, None, false).unwrap_or_else(|| panic!("created"));
         let to_a6 = "172.26.64.6:80".parse().unwrap_or_else(|e| panic!("{e}"));
         let to_gw = "172.26.64.1:40000".parse().unwrap_or_else(|e| panic!("{e}"));
         ct.set_dnat(&host, r, to_a6);
@@ -199,7 +212,7 @@ mod tests {
         );
         // a6 answers the gateway: that is the connection's reply tuple.
         let reply = flow(Proto::Tcp, "172.26.64.6:80", "172.26.64.1:40000");
-        let rr = ct.lookup(&host, &reply, None);
+        let rr = ct.lookup(&host, &reply, None, false);
         assert_eq!(rr.map(|r| r.dir), Some(CtDir::Reply));
         let c = ct.get(&host, r).unwrap_or_else(|| panic!("exists"));
         assert_eq!((c.orig.src, c.orig.dst), (f.src, f.dst), "what the reply is rewritten back to");
@@ -215,27 +228,39 @@ mod tests {
         let mut ct = Conntrack::default();
         let host = ns("host");
         let f = flow(Proto::Udp, "192.0.2.1:40000", "192.0.2.10:25000");
-        let r = ct.lookup(&host, &f, None).unwrap_or_else(|| panic!("created"));
+        let r = ct.lookup(&host, &f, None, false).unwrap_or_else(|| panic!("created"));
         let to = "172.26.64.5:6379".parse().unwrap_or_else(|e| panic!("{e}"));
         ct.set_dnat(&host, r, to);
         // The allocation quotes the datagram as it received it (after the DNAT).
         let quoted = flow(Proto::Udp, "192.0.2.1:40000", "172.26.64.5:6379");
         let error = flow(Proto::Icmp, "172.26.64.5:0", "192.0.2.1:0");
-        let rel = ct.lookup(&host, &error, Some(&quoted));
+        let rel = ct.lookup(&host, &error, Some(&quoted), false);
         assert_eq!(rel.map(|r| r.dir), Some(CtDir::Related));
         assert_eq!(ct.states(&host, rel), CtStates::RELATED.union(CtStates::DNAT));
         // An error quoting something unknown belongs to no connection.
         let stray = flow(Proto::Udp, "10.0.0.1:1", "10.0.0.2:2");
-        assert_eq!(ct.lookup(&host, &error, Some(&stray)), None);
+        assert_eq!(ct.lookup(&host, &error, Some(&stray), false), None);
     }
 
     #[test]
     fn each_namespace_has_its_own_table() {
         let mut ct = Conntrack::default();
         let f = flow(Proto::Tcp, "10.0.0.1:1", "10.0.0.2:2");
-        let a = ct.lookup(&ns("a"), &f, None);
-        let b = ct.lookup(&ns("b"), &f.reversed(), None);
+        let a = ct.lookup(&ns("a"), &f, None, false);
+        let b = ct.lookup(&ns("b"), &f.reversed(), None, false);
         assert_eq!(a.map(|r| r.dir), Some(CtDir::Original));
         assert_eq!(b.map(|r| r.dir), Some(CtDir::Original), "b has not seen the first packet");
+    }
+
+    #[test]
+    fn a_self_ping_answer_is_the_reply_of_its_own_request() {
+        let mut ct = Conntrack::default();
+        let a = ns("a");
+        let f = flow(Proto::Icmp, "10.0.0.1:0", "10.0.0.1:0");
+        let request = ct.lookup(&a, &f, None, false);
+        assert_eq!(ct.lookup(&a, &f, None, false), request, "the request seen again");
+        let reply = ct.lookup(&a, &f, None, true);
+        assert_eq!(reply.map(|r| r.dir), Some(CtDir::Reply));
+        assert_eq!(ct.states(&a, reply), CtStates::ESTABLISHED);
     }
 }

@@ -169,7 +169,7 @@ impl<'s> Walk<'s> {
         devs: &Devs<'_>,
     ) -> Result<bool, End> {
         if pkt.ct.is_none() {
-            pkt.ct = self.ct.lookup(ns, &pkt.flow, pkt.inner.as_ref());
+            pkt.ct = self.ct.lookup(ns, &pkt.flow, pkt.inner.as_ref(), self.replying());
         }
         let Some(r) = pkt.ct else { return Ok(false) };
         let Some(conn) = self.ct.get(ns, r).cloned() else { return Ok(false) };
