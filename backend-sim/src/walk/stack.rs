@@ -94,16 +94,26 @@ impl<'s> Walk<'s> {
             &Devs { input: None, output: Some(dev.as_str()) },
         )? {
             // The socket already has its route: a DNAT the stack cannot route again drops
-            // the packet (ip_route_me_harder fails), and the sender only waits.
+            // the packet (ip_route_me_harder fails). A connect does not fail, and the
+            // sender only waits; a datagram's or an echo's send call fails with the routing
+            // error (ENETUNREACH, or EINVAL for a loopback source), which is no route.
+            let send_fails = matches!(self.mode, Mode::Probe) && pkt.flow.proto != Proto::Tcp;
+            let lost = |why: Silence, pkt: &Pkt| {
+                if send_fails {
+                    End::of(Outcome::NoRoute { netns: ns.clone(), dst: pkt.flow.dst.ip })
+                } else {
+                    End::timed_out(ns, why)
+                }
+            };
             via = self.route_hop(ns, &pkt).map_err(|end| match end.outcome {
-                Outcome::NoRoute { .. } => End::timed_out(ns, Silence::NoAnswer),
+                Outcome::NoRoute { .. } => lost(Silence::NoAnswer, &pkt),
                 _ => end,
             })?;
+            if refused(self, &out_dev(&via), &pkt) {
+                return Err(lost(Silence::Martian, &pkt));
+            }
         }
         let dev = out_dev(&via);
-        if refused(self, &dev, &pkt) {
-            return Err(End::timed_out(ns, Silence::Martian));
-        }
         let devs = Devs { input: None, output: Some(dev.as_str()) };
         self.filter(ns, "OUTPUT", &mut pkt, &devs).map_err(|mut end| {
             // A datagram or an echo its own OUTPUT rejects fails the send call (EPERM);
