@@ -162,6 +162,7 @@ impl NsTopo {
             local_table: ns.local_table,
             lo_nets: ns.lo_nets.clone(),
             route_src: ns.route_src.clone(),
+            host_scope_gateways: ns.host_scope_gateways.clone(),
             addr_seq: ns.addr_seq.clone(),
         };
         NsTopo { local, loopback_nets, bridges, links, netns }
@@ -257,6 +258,7 @@ fn empty_netns() -> Netns {
         local_table: false,
         lo_nets: Vec::new(),
         route_src: BTreeMap::new(),
+        host_scope_gateways: Default::default(),
         addr_seq: BTreeMap::new(),
     }
 }

@@ -99,19 +99,19 @@ impl State {
             return Err(OpError::new(ErrorKind::InvalidArgument, "add route", object())
                 .detail(format!("{src} is not a local address")));
         }
-        let dev = match (&spec.via, &spec.dev) {
+        let (dev, host_scope) = match (&spec.via, &spec.dev) {
             (_, Some(dev)) if !ns.links.get(dev).is_some_and(|l| l.ipv4) => {
                 return Err(missing_link(netns, dev));
             }
             (Some(via), dev) => {
                 // The kernel looks the gateway up at link scope (see `gateway_link`).
-                let Some((l, _)) = ns.gateway_link(*via, dev.as_ref()) else {
+                let Some((l, local)) = ns.gateway_link(*via, dev.as_ref()) else {
                     return Err(OpError::new(ErrorKind::Unreachable, "add route", object())
                         .detail(format!("gateway {via} is not on a connected network")));
                 };
-                l.clone()
+                (l.clone(), local)
             }
-            (None, Some(dev)) => dev.clone(),
+            (None, Some(dev)) => (dev.clone(), false),
             (None, None) => {
                 return Err(OpError::new(ErrorKind::InvalidArgument, "add route", object())
                     .detail("a route needs a gateway or a device"));
@@ -130,6 +130,12 @@ impl State {
         if route.src.is_none() {
             let src = ns.select_source(&route);
             ns.route_src.insert((route.dst, route.dev.clone()), src);
+        }
+        let key = (route.dst, route.dev.clone());
+        if host_scope {
+            ns.host_scope_gateways.insert(key);
+        } else {
+            ns.host_scope_gateways.remove(&key);
         }
         ns.routes.push(route);
         Ok(Effect::Done)

@@ -16,7 +16,7 @@ mod links;
 mod namespaces;
 mod sockets;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use serde::Serialize;
@@ -179,6 +179,12 @@ pub struct Netns {
     /// recomputes at the route's next use, which the model takes to be at once). So
     /// `route_localnet` changed alone does not change the source such a route gives.
     pub route_src: BTreeMap<(Cidr, IfName), Option<Ipv4Addr>>,
+    /// The routes (by destination and device) whose gateway was an address of the
+    /// namespace when they were added: the kernel gave their nexthop host scope, so they
+    /// send on-link, to the destination itself. The scope is fixed when the route is
+    /// added: a gateway that becomes local later is still a gateway (see `next_hop`).
+    /// Entries of routes that are gone may stay; adding a route sets its entry afresh.
+    pub host_scope_gateways: BTreeSet<(Cidr, IfName)>,
     /// When each address was added (a `State`-wide count): of two links with the same
     /// address, the local route of the first one wins. Entries of addresses that are gone
     /// may stay; adding an address again renews its entry.
@@ -200,6 +206,7 @@ impl Netns {
             local_table: false,
             lo_nets: Vec::new(),
             route_src: BTreeMap::new(),
+            host_scope_gateways: BTreeSet::new(),
             addr_seq: BTreeMap::new(),
         }
     }
@@ -299,11 +306,11 @@ impl Netns {
     }
 
     /// The next hop of a packet to `dst` through `route`: its gateway, unless the gateway
-    /// is an address of this namespace (the kernel gives such a nexthop host scope and
-    /// sends on-link, to the destination itself).
+    /// was an address of this namespace when the route was added (the kernel gave such a
+    /// nexthop host scope and sends on-link, to the destination itself).
     pub fn next_hop(&self, route: &Route, dst: Ipv4Addr) -> Ipv4Addr {
         match route.via {
-            Some(gw) if !self.is_local(gw) => gw,
+            Some(gw) if !self.host_scope_gateways.contains(&(route.dst, route.dev.clone())) => gw,
             _ => dst,
         }
     }
