@@ -51,7 +51,9 @@ impl<'s> Walk<'s> {
                 let Some(L2Owner::Port { port, owner }) = owner else {
                     return Err(no_neighbor(ns, nexthop, dev));
                 };
-                if !self.arp_answered(ns, dev, nexthop, &pkt, &owner) {
+                if !self.neigh.known(ns, dev, nexthop)
+                    && !self.arp_answered(ns, dev, nexthop, &pkt, &owner)
+                {
                     return Err(no_neighbor(ns, nexthop, dev));
                 }
                 self.neigh.send(ns, dev, nexthop);
@@ -102,7 +104,8 @@ impl<'s> Walk<'s> {
         if !link.up || !plink.up {
             return Err(no_carrier());
         }
-        // ARP: someone behind the peer must answer for the next hop.
+        // ARP: someone behind the peer must answer for the next hop, unless an entry for
+        // it is already known (learned from its own request earlier in the probe).
         let owner = match &plink.master {
             Some(br) if ptopo.link(br.as_str()).is_some_and(|b| b.up) => {
                 match ptopo.l2_owner(br.as_str(), nexthop) {
@@ -115,7 +118,9 @@ impl<'s> Walk<'s> {
             None => (ptopo.is_local(nexthop) && !nexthop.is_loopback()).then(|| peer_netns.clone()),
         };
         let answered = owner.as_ref().is_some_and(|owner| {
-            arp == Arp::Done || self.arp_answered(ns, dev, nexthop, &pkt, owner)
+            arp == Arp::Done
+                || self.neigh.known(ns, dev, nexthop)
+                || self.arp_answered(ns, dev, nexthop, &pkt, owner)
         });
         if !answered {
             return Err(no_neighbor(ns, nexthop, dev));

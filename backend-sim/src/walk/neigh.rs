@@ -65,6 +65,12 @@ impl Neighbours {
         }
     }
 
+    /// Whether `ns` holds an entry for `ip` on `dev` (in any state): a packet to it goes
+    /// out without asking ARP first.
+    pub(crate) fn known(&self, ns: &NetnsName, dev: &IfName, ip: Ipv4Addr) -> bool {
+        self.entries.contains_key(&(ns.clone(), dev.clone(), ip))
+    }
+
     /// `ns` answered an ARP request that arrived on `dev` from `requester`: it learns it.
     pub(crate) fn learn(&mut self, ns: &NetnsName, dev: &IfName, requester: Ipv4Addr) {
         self.entries.entry((ns.clone(), dev.clone(), requester)).or_insert(State::Stale);
