@@ -99,18 +99,25 @@ impl State {
             return Err(OpError::new(ErrorKind::InvalidArgument, "add route", object())
                 .detail(format!("{src} is not a local address")));
         }
+        let has_ipv4 = |dev: &IfName| ns.links.get(dev).is_some_and(|l| l.ipv4);
         let (dev, host_scope) = match (&spec.via, &spec.dev) {
-            (_, Some(dev)) if !ns.links.get(dev).is_some_and(|l| l.ipv4) => {
+            (_, Some(dev)) if !ns.links.contains_key(dev) => {
                 return Err(missing_link(netns, dev));
             }
             (Some(via), dev) => {
-                // The kernel looks the gateway up at link scope (see `gateway_link`).
+                // The kernel looks the gateway up at link scope (see `gateway_link`) before
+                // it checks the device: one without IPv4 has no routes, so the gateway is
+                // unreachable through it.
                 let Some((l, local)) = ns.gateway_link(*via, dev.as_ref()) else {
                     return Err(OpError::new(ErrorKind::Unreachable, "add route", object())
                         .detail(format!("gateway {via} is not on a connected network")));
                 };
+                if !has_ipv4(l) {
+                    return Err(missing_link(netns, l));
+                }
                 (l.clone(), local)
             }
+            (None, Some(dev)) if !has_ipv4(dev) => return Err(missing_link(netns, dev)),
             (None, Some(dev)) => (dev.clone(), false),
             (None, None) => {
                 return Err(OpError::new(ErrorKind::InvalidArgument, "add route", object())
