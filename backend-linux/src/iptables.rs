@@ -4,9 +4,12 @@
 //! with one section per table (`*filter ... COMMIT`, `*nat ... COMMIT`). Ops of different
 //! tables commute (no command of one table reads or changes the other), so grouping them by
 //! table gives the same results as running them in order; within a table the order is kept.
-//! A flush or a chain deletion starts a new section of its table: iptables-nft silently
-//! drops what the same transaction appended to a flushed chain, refusals included, and
-//! checks a deletion against its cache, where an earlier policy change does not show.
+//! A flush, a chain deletion or a rule deletion starts a new section of its table:
+//! iptables-nft silently drops what the same transaction appended to a flushed chain,
+//! refusals included, and checks a chain deletion against its cache, where an earlier
+//! policy change does not show; and the kernel checks which hooks reach a target (DNAT
+//! only from PREROUTING and OUTPUT) against the transaction's final rules, so a deletion
+//! of the jump that made an earlier rule invalid would let that rule through.
 //!
 //! Each COMMIT is atomic, and iptables-restore stops at the first failure, so a failed run
 //! tells exactly which sections were committed. To report each op's result as if the ops
@@ -129,13 +132,14 @@ fn plan(ops: &[(Table, &Command)], which: &[usize]) -> Plan {
     let mut line = 0;
     for table in Table::ALL {
         let mine: Vec<usize> = which.iter().copied().filter(|&i| ops[i].0 == table).collect();
-        // A flush and a chain deletion start a new section: iptables-nft drops the rules a
-        // transaction appended to a chain when the same transaction flushes it (their
-        // refusals never reach the kernel), and it checks a deletion against its cache,
-        // where a policy set earlier in the transaction does not show yet.
+        // A flush and a deletion start a new section (see the module's documentation):
+        // each op must be checked against the rules as the ops before it left them.
         let mut chunks: Vec<Vec<usize>> = Vec::new();
         for i in mine {
-            let flush = matches!(ops[i].1, Command::Flush(_) | Command::DeleteChain(_));
+            let flush = matches!(
+                ops[i].1,
+                Command::Flush(_) | Command::DeleteChain(_) | Command::Delete(..)
+            );
             match chunks.last_mut() {
                 Some(chunk) if !flush => chunk.push(i),
                 _ => chunks.push(vec![i]),

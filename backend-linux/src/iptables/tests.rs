@@ -223,6 +223,25 @@ fn a_flush_or_a_chain_deletion_starts_a_new_section_of_its_table() {
 }
 
 #[test]
+fn a_rule_deletion_starts_a_new_section_so_earlier_rules_are_checked_before_it() {
+    let dnat = "-A Y -p icmp -j DNAT --to-destination 172.26.64.2";
+    let nat = |t: &str| {
+        let text = format!("-t nat {t}");
+        let tokens = nettwin_core::text::tokenize(&text).unwrap_or_else(|e| panic!("{e}"));
+        let mut c = nettwin_core::text::Cursor::new(&tokens, text.len());
+        nettwin_core::iptables::parse_command(&mut c).unwrap_or_else(|e| panic!("{t}: {e}")).1
+    };
+    let cmds: Vec<Command> = ["-N Y", "-A INPUT -g Y", dnat, "-D INPUT 1"].map(nat).to_vec();
+    let ops: Vec<(Table, &Command)> = cmds.iter().map(|c| (Table::Nat, c)).collect();
+    let mut fake = Fake::default();
+    run_batch(&mut fake, &ops);
+    assert_eq!(
+        fake.runs[0],
+        format!("*nat\n-N Y\n-A INPUT -g Y\n{dnat}\nCOMMIT\n*nat\n-D INPUT 1\nCOMMIT\n")
+    );
+}
+
+#[test]
 fn an_op_checked_against_a_change_the_kernel_refuses_is_run_again() {
     let cmds = [new_chain("KBAD"), new_chain("DEP"), new_chain("C")];
     let ops: Vec<(Table, &Command)> = cmds.iter().map(|c| (Table::Filter, c)).collect();
