@@ -92,11 +92,16 @@ impl<'s> Walk<'s> {
         match (t.decision, rule) {
             (Decision::Reject(with), Some(rule)) => {
                 let answer = match with {
-                    // A reset for a bridged frame goes straight out of its port
-                    // (nf_send_reset keeps the MACs and skips routing and hooks).
+                    // A reset for a packet that came in through a bridge port under
+                    // br_netfilter goes straight out of that port (nf_send_reset keeps
+                    // the MACs and skips routing and hooks), bridged or routed.
                     RejectWith::TcpReset if pkt.flow.proto.has_ports() => {
                         self.reversed(ns, pkt).map(|mut a| {
-                            a.direct = self.bridge_port.clone();
+                            a.direct = self
+                                .bridge_port
+                                .as_ref()
+                                .filter(|(n, _)| n == ns)
+                                .map(|(_, port)| port.clone());
                             a
                         })
                     }

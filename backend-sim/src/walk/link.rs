@@ -140,8 +140,10 @@ impl<'s> Walk<'s> {
         }
         let master = plink.master.clone();
         self.hop(ns, Some(dev), Dir::Out, &pkt, Step::Seen)?;
-        // Crossing a veth scrubs the skb: conntrack always, the mark between namespaces.
+        // Crossing a veth scrubs the skb: conntrack and br_netfilter's information always,
+        // the mark between namespaces.
         pkt.ct = None;
+        self.bridge_port = None;
         if peer_netns != *ns {
             pkt.mark = 0;
         }
@@ -210,6 +212,9 @@ impl<'s> Walk<'s> {
         let to = match dest {
             L2Owner::Local => {
                 self.hop(ns, Some(br), Dir::In, &pkt, Step::Seen)?;
+                if br_nf {
+                    self.bridge_port = Some((ns.clone(), port.clone()));
+                }
                 return self.input(ns, br, pkt, br_nf);
             }
             L2Owner::Port { port: to, .. } => to,
@@ -225,7 +230,7 @@ impl<'s> Walk<'s> {
         self.hop(ns, Some(br), Dir::Bridge, &pkt, Step::Bridge { to: to.clone(), learned: true })?;
         if br_nf {
             let devs = Devs { input: Some(br.as_str()), output: Some(br.as_str()) };
-            self.bridge_port = Some(port.clone());
+            self.bridge_port = Some((ns.clone(), port.clone()));
             let forward = self.filter(ns, "FORWARD", &mut pkt, &devs);
             self.bridge_port = None;
             forward?;

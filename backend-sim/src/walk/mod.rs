@@ -130,8 +130,12 @@ pub(crate) struct Walk<'s> {
     faults: Faults,
     /// Neighbour entries learned during this probe (forward and answer).
     neigh: neigh::Neighbours,
-    /// While br_netfilter's FORWARD runs for a bridged frame: the port it came in on.
-    bridge_port: Option<IfName>,
+    /// The bridge port the packet being walked came in through, while br_netfilter's
+    /// information is attached to it: from a port of a bridge with bridge-nf-call-iptables
+    /// (bridged, or up to that namespace's stack) until it crosses into another namespace
+    /// (which scrubs it). A REJECT's TCP reset for such a packet goes straight out of that
+    /// port (`nf_send_reset`).
+    bridge_port: Option<(NetnsName, IfName)>,
 }
 
 /// One namespace of the walk: its state, indexes and firewall.
@@ -169,6 +173,7 @@ pub(crate) fn trace(
     let mut outcome = end.outcome;
     if let Some(a) = end.answer {
         w.mode = Mode::Answer { sender: from, origin: flow };
+        w.bridge_port = None;
         let start = Pkt::new(a.flow, a.inner);
         let back = match &a.direct {
             _ if a.unsendable => End::timed_out(&a.from, Silence::NoAnswer),
