@@ -9,8 +9,8 @@
 //!
 //! The suites themselves are `tests/*.rs`: `topology`, `firewall`, `teardown`, `nomad`, the
 //! scenario library on both backends (`library`), and the proof that a wrong simulator is
-//! caught (`wrong_sim`). Every one that needs the kernel starts with
-//! `nettwin_linux::testing::require_linux()`.
+//! caught (`wrong_sim`). Every one that needs the kernel goes through
+//! `runner::kernel_suite` or starts with `nettwin_linux::testing::require_linux()`.
 
 pub mod cases;
 pub mod harness;

@@ -247,6 +247,19 @@ pub fn with_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
     }
 }
 
+/// A kernel suite's whole test: without the kernel it prints a visible skip (and fails
+/// under `NETTWIN_REQUIRE_LINUX=1`); else it runs the suite on a big stack and panics with
+/// the shrunk counterexample if the backends disagree.
+pub fn kernel_suite<S>(suite: Suite, cases: fn() -> S, check: Check)
+where
+    S: Strategy<Value = Case> + 'static,
+{
+    if !nettwin_linux::testing::require_linux() {
+        return;
+    }
+    with_big_stack(move || assert_suite(&suite, cases(), &check));
+}
+
 /// Runs a suite and panics with the seed, the shrunk case and the counterexample file if it
 /// fails: the body of each suite test.
 pub fn assert_suite<S>(suite: &Suite, strategy: S, check: &Check)

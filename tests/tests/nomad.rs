@@ -4,21 +4,12 @@
 //! between the world, the host and the allocations. The simulator must predict the
 //! kernel: every op's result, the state after the ADDs and at the end, every probe.
 
-use nettwin_linux::testing::require_linux;
 use nettwin_tests::cases::nomad;
-use nettwin_tests::runner::{Check, Suite, assert_suite, with_big_stack};
+use nettwin_tests::runner::{Check, Suite, kernel_suite};
 
 #[test]
 fn random_nomad_jobs_give_the_same_results_state_and_paths_on_sim_and_kernel() {
-    if !require_linux() {
-        return;
-    }
-    with_big_stack(|| {
-        let suite = Suite {
-            name: "nomad",
-            default_cases: 64,
-            regressions: "proptest-regressions/nomad.txt",
-        };
-        assert_suite(&suite, nomad::cases(), &Check::default());
-    });
+    let suite =
+        Suite { name: "nomad", default_cases: 64, regressions: "proptest-regressions/nomad.txt" };
+    kernel_suite(suite, nomad::cases, Check::default());
 }
