@@ -50,8 +50,8 @@ Examples:
   nettwin check scenarios/
   nettwin show scenarios/library/job-bridge-mode.yaml --as iptables-save
   nettwin --backend both check scenarios/library/hairpin.yaml
-  nettwin plan core/tests/data/jobs/cloak-bridge.nomad.hcl
-  nettwin plan --diff core/tests/data/jobs/cloak-host.nomad.hcl core/tests/data/jobs/cloak-bridge.nomad.hcl
+  nettwin plan testdata/jobs/cloak-bridge.nomad.hcl
+  nettwin plan --diff testdata/jobs/cloak-host.nomad.hcl testdata/jobs/cloak-bridge.nomad.hcl
   nettwin gc";
 
 /// The backends `--backend` accepts.
@@ -111,7 +111,7 @@ Examples:
     /// the network state before and after updating a job from OLD to NEW.
     #[command(after_help = "\
 Examples:
-  nettwin plan core/tests/data/jobs/cloak-bridge.nomad.hcl
+  nettwin plan testdata/jobs/cloak-bridge.nomad.hcl
   nettwin plan job.nomad.hcl --client client.hcl --seed 7
   nettwin plan --diff old.nomad.hcl new.nomad.hcl
 

@@ -1,16 +1,16 @@
 //! `nettwin plan JOBFILE [--client FILE]` and `nettwin plan --diff OLD NEW`: reads the
-//! files, hands them to the planner in core (`nettwin_core::nomad::plan` and `::diff`) and
+//! files, hands them to the planner in core (`nettwin_nomad::plan` and `::diff`) and
 //! prints what it returns. Parse errors name the file, line and column.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use miette::Report;
-use nettwin_core::nomad::client_file::{ClientFile, parse_client_file};
-use nettwin_core::nomad::diff::plan_update;
-use nettwin_core::nomad::jobspec::{Job, parse_job};
-use nettwin_core::nomad::plan::plan_job;
-use nettwin_core::nomad::seed::Seed;
+use nettwin_cni::seed::Seed;
+use nettwin_nomad::client_file::{ClientFile, parse_client_file};
+use nettwin_nomad::diff::plan_update;
+use nettwin_nomad::jobspec::{Job, parse_job};
+use nettwin_nomad::plan::plan_job;
 
 /// Prints to stdout; a closed pipe (`| head`) just ends the output.
 fn emit(text: &str) {

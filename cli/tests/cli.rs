@@ -145,7 +145,7 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-const JOBS: &str = "core/tests/data/jobs";
+const JOBS: &str = "testdata/jobs";
 
 #[test]
 fn plan_prints_each_allocation_with_its_ops_and_iptables_save_deterministically() {

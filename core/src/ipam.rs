@@ -46,13 +46,6 @@ pub const LOCK_FILE_MODE: u32 = 0o750;
 /// Mode of the store directory `<dataDir>/<network>` as host-local creates it.
 pub const STORE_DIR_MODE: u32 = 0o755;
 
-/// The `dataDir` Nomad ≥ 1.9.4 writes into its conflist (a tmpfs, so leases do not survive
-/// a reboot); the store of network `nomad` is then `/var/run/cni/nomad`.
-pub const NOMAD_DATA_DIR: &str = "/var/run/cni";
-
-/// host-local's default `dataDir` when the configuration names none (older Nomad).
-pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
-
 /// One range as written in the IPAM configuration (`ranges: [[{subnet, rangeStart,
 /// rangeEnd, gateway}]]`). The subnet keeps its host bits so that the plugin's refusal of
 /// them can be reproduced.

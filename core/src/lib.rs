@@ -9,23 +9,24 @@
 //! - `snapshot`: the normalized observed state both backends report.
 //! - `trace`: `Probe`, `Trace`, hops, steps and outcomes.
 //! - `backend`: the `Backend` trait both backends implement.
-//! - `ipam`: host-local's allocator and its on-disk store, as data.
-//! - `nomad`: the Nomad planner: jobspecs and client files, the CNI plugins' steps, the
-//!   ops of each allocation's setup and teardown, `nettwin plan` and `plan --diff` as data.
+//! - `ipam`: host-local's allocator and its on-disk store, as data (what `IpamAllocate`
+//!   means on both backends).
+//! - `host`: the standard host (a `host` namespace facing a `world`) planners build on.
 //! - `show`: a `Snapshot` rendered like `ip -br addr`, `ip route`, `iptables-save`, `ss`,
 //!   `bridge link`.
 //!
 //! Architecture invariant: nothing here does I/O, reads a clock or draws unseeded random
-//! numbers. The kernel is never mentioned except as the thing being modeled.
+//! numbers. The kernel is never mentioned except as the thing being modeled. No
+//! orchestrator lives here (they are `nettwin-cni` and `orchestrators/*`).
 
 pub mod addr;
 pub mod backend;
 pub mod error;
 mod hash;
+pub mod host;
 pub mod ipam;
 pub mod iptables;
 pub mod names;
-pub mod nomad;
 pub mod op;
 pub mod show;
 pub mod snapshot;

@@ -1,6 +1,6 @@
 //! `ipam::HostLocal` replays the operations of the experiments in docs/cni-facts.md and
 //! ends with the same store directory, byte for byte, as the real host-local plugin left
-//! in `tests/data/cni/store-*`.
+//! in `testdata/cni/store-*` (the workspace's).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +11,7 @@ fn range(subnet: &str) -> IpRange {
 }
 
 fn store_dir(name: &str) -> BTreeMap<String, Vec<u8>> {
-    let dir = format!("{}/tests/data/cni/{name}", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/../testdata/cni/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
         let entry = entry.expect("dir entry");

@@ -1,7 +1,7 @@
 //! The `nomad:` section: a client and the groups of one job, expanded by the planner
 //! (`nettwin_core::nomad`) into steps that come before the scenario's own `steps`:
 //!
-//! 1. the standard host (`plan::standard_host`): namespaces `world` and `host`, `eth0`
+//! 1. the standard host (`nettwin_core::host`): namespaces `world` and `host`, `eth0`
 //!    with the client's address facing `up0` in the world;
 //! 2. for each allocation, in group order: Nomad's network setup and the CNI chain (bridge
 //!    mode), then its tasks listening on their ports.
@@ -14,14 +14,13 @@
 
 use std::collections::BTreeMap;
 
+use nettwin_cni::seed::Seed;
+use nettwin_core::host::{HOST_NETNS, WORLD_NETNS};
 use nettwin_core::names::NetnsName;
-use nettwin_core::nomad::client_file::{ClientFile, DEFAULT_HOST_IP};
-use nettwin_core::nomad::jobspec::{Group, Job, Network, NetworkMode, PortSpec};
-use nettwin_core::nomad::plan::{
-    HOST_NETNS, PlanStop, WORLD_NETNS, plan_groups, planner_on_standard_host,
-};
-use nettwin_core::nomad::planner::Pin;
-use nettwin_core::nomad::seed::Seed;
+use nettwin_nomad::client_file::{ClientFile, DEFAULT_HOST_IP};
+use nettwin_nomad::jobspec::{Group, Job, Network, NetworkMode, PortSpec};
+use nettwin_nomad::plan::{PlanStop, plan_groups, planner_on_standard_host};
+use nettwin_nomad::planner::Pin;
 use serde_saphyr::Spanned;
 
 use crate::error::{Problem, ProblemKind};

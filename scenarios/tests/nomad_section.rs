@@ -30,7 +30,7 @@ fn bridge_mode_groups_expand_into_the_standard_host_and_the_cni_chain() {
     assert!(texts.contains(&"ip -n redis addr add 172.26.64.2/20 dev eth0"));
     assert!(texts.contains(&"ip netns exec cloak listen tcp 0.0.0.0:7000"));
     // Chain names come from the allocation id, not from the namespace's name.
-    let id = nettwin_core::nomad::seed::Seed(1).alloc_id("cloak", "redis", 0);
+    let id = nettwin_nomad::ids::alloc_id(nettwin_cni::seed::Seed(1), "cloak", "redis", 0);
     assert!(texts.iter().any(|t| {
         t.contains(&format!("ipam allocate nomad 172.26.64.0/20 gateway 172.26.64.1 id {id}"))
     }));

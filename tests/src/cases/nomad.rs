@@ -2,7 +2,7 @@
 //! 0–3 ports each, static from 7000–7003 or dynamic, with or without `to`) and random
 //! client settings (hairpin mode, `bind_wildcard_default_host_network`, a dynamic port
 //! range that may be tiny and overlap the static ports, a reserved port, a tiny subnet,
-//! the seed), planned by the Nomad planner on the standard host (`plan::standard_host`,
+//! the seed), planned by the Nomad planner on the standard host (`nettwin_core::host`,
 //! what a `nomad:` scenario section expands to), with a world that serves tcp/80 and
 //! udp/53 and, half the time, routes the allocation subnet to the host; the host may
 //! have been set up with a FORWARD policy DROP or without br_netfilter's iptables hook. Then, optionally, the client's DEL of some allocations (their namespace still
@@ -23,17 +23,18 @@
 
 use std::net::Ipv4Addr;
 
+use nettwin_cni::seed::Seed;
 use nettwin_core::addr::{Cidr, Endpoint, Proto};
+use nettwin_core::host::world_ip;
 use nettwin_core::ipam::{IpRange, RangeConfig};
 use nettwin_core::names::NetnsName;
-use nettwin_core::nomad::client_file::{ClientFile, DEFAULT_HOST_IP};
-use nettwin_core::nomad::jobspec::{Group, Network, NetworkMode, PortSpec};
-use nettwin_core::nomad::plan::{planner_on_standard_host, world_ip};
-use nettwin_core::nomad::planner::{DelMode, Pin, Planner, TaskSocket};
-use nettwin_core::nomad::ports::AssignedPort;
-use nettwin_core::nomad::seed::Seed;
 use nettwin_core::op::{Op, RouteSpec};
 use nettwin_core::trace::Probe;
+use nettwin_nomad::client_file::{ClientFile, DEFAULT_HOST_IP};
+use nettwin_nomad::jobspec::{Group, Network, NetworkMode, PortSpec};
+use nettwin_nomad::plan::planner_on_standard_host;
+use nettwin_nomad::planner::{DelMode, Pin, Planner, TaskSocket};
+use nettwin_nomad::ports::AssignedPort;
 use proptest::prelude::*;
 
 use super::{cidr, endpoint, ns};

@@ -17,13 +17,13 @@
 use std::net::Ipv4Addr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use nettwin_cni::seed::Seed;
 use nettwin_core::names::NetnsName;
-use nettwin_core::nomad::client::ClientConfig;
-use nettwin_core::nomad::jobspec::{Group, Job, Network, NetworkMode, PortSpec};
-use nettwin_core::nomad::planner::Planner;
-use nettwin_core::nomad::seed::Seed;
 use nettwin_core::op::Op;
 use nettwin_core::state::State;
+use nettwin_nomad::client::ClientConfig;
+use nettwin_nomad::jobspec::{Group, Job, Network, NetworkMode, PortSpec};
+use nettwin_nomad::planner::Planner;
 
 /// The `nettwin` binary's allocator.
 #[global_allocator]

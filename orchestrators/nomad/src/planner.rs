@@ -14,34 +14,31 @@
 //! replaying the emitted ops on a copy of the starting state gives the planner's state.
 //!
 //! ADD of a bridge-mode allocation (docs/cni-facts.md, "What the planner emits"):
-//! the allocation's namespace; NOMAD-ADMIN; loopback (`lo` up); bridge (bridge, veth pair,
-//! host end up/master/hairpin, IPAM, `eth0` address/up/default route, gateway address,
-//! `ip_forward`, masquerade); firewall; portmap (with `route_localnet` between its shared
-//! chains and its DNAT chains). DEL: the tasks' sockets close; then portmap, firewall,
-//! bridge (IPAM release, `eth0` and the masquerade teardown only if the interface was
-//! still there), loopback (`lo` down), and the namespace goes.
+//! the allocation's namespace; NOMAD-ADMIN; then the CNI chain's ADD
+//! (`nettwin_cni::chain::BridgeChain`: loopback, bridge, firewall, portmap). DEL: the
+//! tasks' sockets close; then the chain's DEL (portmap, firewall, bridge, loopback), and
+//! the namespace goes.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use super::client::{CONTAINER_IFNAME, ClientConfig, NETWORK_NAME};
-use super::cni_names::NOMAD_ADMIN_CHAIN;
-use super::cni_rules::{
-    IptStep, PortMapping, bridge_masq_add, bridge_masq_del, firewall_del, firewall_ip_steps,
-    firewall_setup, nomad_admin_add, nomad_port_mappings, portmap_container, portmap_del,
-    portmap_shared_dnat, portmap_shared_masq, resolve, resolve_ref,
-};
-use super::jobspec::{Group, Job, NetworkMode};
-use super::ports::{AssignedPort, PortError, PortIndex};
-use super::seed::{Seed, SplitMix64};
-use crate::addr::{Cidr, Endpoint, IfAddr, Proto};
-use crate::error::{ErrorKind, OpError};
-use crate::ipam::{HostLocal, IpRange, RangeConfig, RangeError};
-use crate::iptables::IfacePattern;
-use crate::names::{ChainName, IfName, NameError, NetnsName};
-use crate::op::{Effect, LinkChange, Op, RouteSpec, SysctlKey};
-use crate::state::State;
+use nettwin_cni::chain::{Attachment, BridgeChain, BridgeNetwork, CniError, Emitter};
+use nettwin_cni::portmap::PortMapping;
+use nettwin_cni::seed::{Seed, SplitMix64};
+use nettwin_cni::steps::IptStep;
+use nettwin_core::addr::{Endpoint, IfAddr, Proto};
+use nettwin_core::ipam::HostLocal;
+use nettwin_core::iptables::IfacePattern;
+use nettwin_core::names::{ChainName, IfName, NameError, NetnsName};
+use nettwin_core::op::{Effect, Op};
+use nettwin_core::state::State;
+
+use crate::client::{CONTAINER_IFNAME, ClientConfig, NETWORK_NAME};
+use crate::hook::{NOMAD_ADMIN_CHAIN, nomad_admin_add, nomad_port_mappings};
+use crate::ids::alloc_id;
+use crate::jobspec::{Group, Job, NetworkMode};
+use crate::ports::{AssignedPort, PortError, PortIndex};
 
 /// Why planning failed.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
@@ -49,26 +46,12 @@ pub enum PlanError {
     /// The scheduler found no ports (Nomad's placement failure text).
     #[error("network: {0}")]
     Ports(#[from] PortError),
-    /// A CNI plugin failed; the text is libcni's.
-    #[error("plugin type=\"{plugin}\" failed (add): {message}")]
-    Plugin {
-        /// The plugin (`bridge`).
-        plugin: &'static str,
-        /// The plugin's message.
-        message: String,
-        /// The model's refusal behind it, if any.
-        #[source]
-        source: Option<Box<OpError>>,
-    },
-    /// The client's subnet is not a usable host-local range.
-    #[error("bridge network subnet: {0}")]
-    Range(#[from] RangeError),
+    /// The CNI chain failed, or the model refused one of the ops.
+    #[error(transparent)]
+    Cni(#[from] CniError),
     /// A name derived from the client settings or the job is not valid.
     #[error("{0}")]
     Name(#[from] NameError),
-    /// The bridge name cannot appear in an iptables `-o` match.
-    #[error("bridge name {0:?} cannot be used in an iptables rule")]
-    BridgeName(String),
     /// The allocation id is already placed.
     #[error("allocation {0} is already set up")]
     Duplicate(String),
@@ -78,16 +61,6 @@ pub enum PlanError {
     /// The host namespace the plan is for is not in the starting state.
     #[error("the host namespace {0} does not exist")]
     NoHost(NetnsName),
-    /// The model refused an op of the plan: the starting state conflicts with what Nomad
-    /// and the plugins would build (say a link already named like the planned veth).
-    #[error("`{op}` failed: {source}")]
-    Model {
-        /// The op, as text.
-        op: String,
-        /// The refusal.
-        #[source]
-        source: Box<OpError>,
-    },
 }
 
 /// Where an allocation lands: id, namespace, mode and host ports.
@@ -187,24 +160,15 @@ pub enum DelMode {
     NetnsAlreadyGone,
 }
 
-/// The steps that are the same on every ADD of a client, built once and resolved by
-/// reference (their rules are only cloned when a command is emitted).
-#[derive(Debug)]
-struct SharedSteps {
-    admin: Vec<IptStep>,
-    firewall: Vec<IptStep>,
-    portmap_masq: Vec<IptStep>,
-    portmap_dnat: Vec<IptStep>,
-}
-
 /// The planner for one client (one host namespace).
 #[derive(Clone, Debug)]
 pub struct Planner {
-    shared: Arc<SharedSteps>,
+    /// Nomad's NOMAD-ADMIN steps, the same before every ADD.
+    admin: Arc<[IptStep]>,
+    chain: BridgeChain,
     client: ClientConfig,
     host: NetnsName,
     seed: Seed,
-    gateway: Ipv4Addr,
     ports: PortIndex,
     port_rng: SplitMix64,
     state: State,
@@ -216,7 +180,7 @@ impl Planner {
     /// the namespace `host` (with `lo` down), as `ip netns add` makes it.
     pub fn new(client: ClientConfig, host: NetnsName, seed: Seed) -> Result<Planner, PlanError> {
         let mut state = State::new();
-        state.apply(&Op::NetnsAdd { name: host.clone() }).map_err(|source| PlanError::Model {
+        state.apply(&Op::NetnsAdd { name: host.clone() }).map_err(|source| CniError::Model {
             op: format!("ip netns add {host}"),
             source: Box::new(source),
         })?;
@@ -234,21 +198,25 @@ impl Planner {
         if state.netns(host.as_str()).is_none() {
             return Err(PlanError::NoHost(host));
         }
-        let range = IpRange::new(&RangeConfig::subnet(client.subnet))?;
+        let admin_chain = ChainName::new(NOMAD_ADMIN_CHAIN)?;
+        let chain = BridgeChain::new(
+            BridgeNetwork {
+                name: NETWORK_NAME.to_owned(),
+                bridge: client.bridge.clone(),
+                subnet: client.subnet,
+                hairpin: client.hairpin_mode,
+                admin_chain: admin_chain.clone(),
+            },
+            seed,
+        )?;
+        // `BridgeChain::new` has checked that the bridge name can be matched.
         let bridge_match = IfacePattern::new(client.bridge.as_str())
-            .ok_or_else(|| PlanError::BridgeName(client.bridge.to_string()))?;
-        let admin = ChainName::new(NOMAD_ADMIN_CHAIN)?;
-        let shared = Arc::new(SharedSteps {
-            admin: nomad_admin_add(&admin, &bridge_match, client.subnet),
-            firewall: firewall_setup(&admin),
-            portmap_masq: portmap_shared_masq(),
-            portmap_dnat: portmap_shared_dnat(),
-        });
+            .ok_or_else(|| CniError::BridgeName(client.bridge.to_string()))?;
         Ok(Planner {
-            shared,
+            admin: nomad_admin_add(&admin_chain, &bridge_match, client.subnet).into(),
+            chain,
             ports: PortIndex::new(client.min_dynamic_port, client.max_dynamic_port),
             port_rng: seed.stream(&["ports", host.as_str()]),
-            gateway: range.gateway(),
             allocs: BTreeMap::new(),
             client,
             host,
@@ -318,7 +286,7 @@ impl Planner {
         pin: &Pin,
     ) -> Result<Placement, PlanError> {
         let alloc_id =
-            pin.alloc_id.clone().unwrap_or_else(|| self.seed.alloc_id(job, &group.name, index));
+            pin.alloc_id.clone().unwrap_or_else(|| alloc_id(self.seed, job, &group.name, index));
         let netns = match &pin.netns {
             Some(n) => n.clone(),
             None => NetnsName::new(&alloc_id)?,
@@ -388,170 +356,41 @@ impl Planner {
         Ok((alloc, ops))
     }
 
-    /// Applies `op` to the model and records it.
-    fn emit(&mut self, ops: &mut Vec<Op>, op: Op) -> Result<Effect, PlanError> {
-        match self.state.apply(&op) {
-            Ok(effect) => {
-                ops.push(op);
-                Ok(effect)
-            }
-            Err(source) => Err(PlanError::Model { op: op.to_string(), source: Box::new(source) }),
-        }
+    /// The emitter of this planner's ops on its model.
+    fn emitter<'a>(&'a mut self, ops: &'a mut Vec<Op>) -> Emitter<'a> {
+        Emitter { state: &mut self.state, host: &self.host, ops }
     }
 
+    /// Applies `op` to the model and records it.
+    fn emit(&mut self, ops: &mut Vec<Op>, op: Op) -> Result<Effect, PlanError> {
+        Ok(self.emitter(ops).emit(op)?)
+    }
+
+    /// Nomad's network hook for a bridge-mode placement: the namespace, NOMAD-ADMIN, then
+    /// the CNI chain's ADD.
     fn bridge_add(&mut self, alloc: &mut Alloc, ops: &mut Vec<Op>) -> Result<(), PlanError> {
         let id = alloc.placement.alloc_id.clone();
         let ns = alloc.placement.netns.clone();
-        let host = self.host.clone();
-        let bridge = self.client.bridge.clone();
         let eth0 = IfName::new(CONTAINER_IFNAME)?;
-        // Nomad: the namespace, then its admin chain and rule.
         self.emit(ops, Op::NetnsAdd { name: ns.clone() })?;
-        let shared = Arc::clone(&self.shared);
-        self.iptables_shared(&shared.admin, ops)?;
-        // loopback.
-        let lo = IfName::new("lo")?;
-        self.emit(ops, Op::LinkSet { netns: ns.clone(), name: lo, change: LinkChange::Up })?;
-        // bridge: the bridge if missing, and up on every ADD.
-        self.ensure_bridge(ops)?;
-        let up = LinkChange::Up;
-        self.emit(ops, Op::LinkSet { netns: host.clone(), name: bridge.clone(), change: up })?;
-        // bridge: the veth pair, made in the container, host end moved out.
+        let admin = Arc::clone(&self.admin);
+        self.emitter(ops).iptables(&admin)?;
         let veth = match &alloc.placement.veth {
             Some(v) => v.clone(),
             None => self.veth_name(&id),
         };
-        self.emit(
-            ops,
-            Op::VethAdd {
-                netns: ns.clone(),
-                name: eth0.clone(),
-                mac: Some(self.seed.mac(ns.as_str(), eth0.as_str())),
-                peer_netns: host.clone(),
-                peer: veth.clone(),
-                peer_mac: Some(self.seed.mac(host.as_str(), veth.as_str())),
-            },
-        )?;
         alloc.veth = Some(veth.clone());
-        for change in [
-            LinkChange::Up,
-            LinkChange::Master(bridge.clone()),
-            LinkChange::Hairpin(self.client.hairpin_mode),
-        ] {
-            self.emit(ops, Op::LinkSet { netns: host.clone(), name: veth.clone(), change })?;
-        }
-        // bridge: host-local.
-        let addr = self.ipam_allocate(&id, &eth0, ops)?;
-        alloc.addr = Some(addr);
-        // bridge: the container's address, link and routes.
-        self.emit(ops, Op::AddrAdd { netns: ns.clone(), dev: eth0.clone(), addr })?;
-        let up = LinkChange::Up;
-        self.emit(ops, Op::LinkSet { netns: ns.clone(), name: eth0.clone(), change: up })?;
-        let default =
-            RouteSpec { dst: Cidr::DEFAULT, via: Some(self.gateway), dev: Some(eth0), src: None };
-        self.emit(ops, Op::RouteAdd { netns: ns, route: default })?;
-        // bridge: the gateway address (forceAddress replaces another IPv4 address).
-        self.ensure_gateway_addr(IfAddr { ip: self.gateway, prefix: addr.prefix }, ops)?;
-        let forward = Op::Sysctl { netns: host.clone(), key: SysctlKey::IpForward, value: true };
-        self.emit(ops, forward)?;
-        self.iptables(bridge_masq_add(NETWORK_NAME, &id, addr), ops)?;
-        // firewall.
-        self.iptables_shared(&shared.firewall, ops)?;
-        self.iptables(firewall_ip_steps(&[addr.ip]), ops)?;
-        // portmap (`portmap_add`: nothing at all without mappings).
         alloc.mappings = nomad_port_mappings(&alloc.placement.ports, self.client.portmap_host_ip());
-        if alloc.mappings.is_empty() {
-            return Ok(());
-        }
-        self.iptables_shared(&shared.portmap_masq, ops)?;
-        let key = SysctlKey::RouteLocalnet(bridge);
-        self.emit(ops, Op::Sysctl { netns: host, key, value: true })?;
-        self.iptables_shared(&shared.portmap_dnat, ops)?;
-        self.iptables(portmap_container(NETWORK_NAME, &id, addr, &alloc.mappings), ops)
-    }
-
-    /// `ensureBridge`: creates the bridge unless the host has it; a link of that name that
-    /// is not a bridge fails the plugin with its text.
-    fn ensure_bridge(&mut self, ops: &mut Vec<Op>) -> Result<(), PlanError> {
-        let bridge = self.client.bridge.clone();
-        let existing = self.state.netns(self.host.as_str()).and_then(|h| h.link(bridge.as_str()));
-        match existing {
-            Some(link) if link.is_bridge() => Ok(()),
-            Some(_) => Err(PlanError::Plugin {
-                plugin: "bridge",
-                message: format!(
-                    "failed to create bridge {bridge:?}: {bridge:?} already exists but is not a bridge"
-                ),
-                source: None,
-            }),
-            None => {
-                let mac = Some(self.seed.mac(self.host.as_str(), bridge.as_str()));
-                let op = Op::BridgeAdd { netns: self.host.clone(), name: bridge, mac };
-                self.emit(ops, op).map(drop)
-            }
-        }
-    }
-
-    /// `ensureAddr` with `forceAddress`: walks the bridge's IPv4 addresses in order; the
-    /// gateway address ends the walk, any other address is deleted; the gateway address is
-    /// added if the walk did not find it.
-    fn ensure_gateway_addr(&mut self, gw: IfAddr, ops: &mut Vec<Op>) -> Result<(), PlanError> {
-        let (host, bridge) = (self.host.clone(), self.client.bridge.clone());
-        loop {
-            let first = self
-                .state
-                .netns(host.as_str())
-                .and_then(|h| h.link(bridge.as_str()))
-                .and_then(|l| l.addrs.first().copied());
-            match first {
-                Some(a) if a == gw => return Ok(()),
-                Some(old) => {
-                    let op = Op::AddrDel { netns: host.clone(), dev: bridge.clone(), addr: old };
-                    self.emit(ops, op)?;
-                }
-                None => {
-                    let op = Op::AddrAdd { netns: host.clone(), dev: bridge.clone(), addr: gw };
-                    return self.emit(ops, op).map(drop);
-                }
-            }
-        }
-    }
-
-    /// host-local's ADD, applied to the model: the address is whatever it hands out. Its
-    /// refusals (exhausted range, duplicate) are the bridge plugin's failure; the op that
-    /// failed is recorded, since it ran.
-    fn ipam_allocate(
-        &mut self,
-        id: &str,
-        eth0: &IfName,
-        ops: &mut Vec<Op>,
-    ) -> Result<IfAddr, PlanError> {
-        let op = Op::IpamAllocate {
-            pool: NETWORK_NAME.to_owned(),
-            subnet: self.client.subnet,
-            gateway: Some(self.gateway),
-            id: id.to_owned(),
-            ifname: eth0.clone(),
+        let attachment = Attachment {
+            container_id: &id,
+            netns: &ns,
+            ifname: &eth0,
+            host_veth: &veth,
+            mappings: &alloc.mappings,
         };
-        let result = self.state.apply(&op);
-        ops.push(op);
-        // The op's text only for an error (it is what `PlanError::Model` quotes).
-        let text = || ops.last().map(ToString::to_string).unwrap_or_default();
-        match result {
-            Ok(Effect::Allocated(addr)) => Ok(addr),
-            Ok(Effect::Done) => Err(PlanError::Model {
-                op: text(),
-                source: Box::new(
-                    OpError::new(ErrorKind::Unexpected, "allocate from", NETWORK_NAME)
-                        .detail("IPAM handed out no address"),
-                ),
-            }),
-            Err(e) if matches!(e.kind, ErrorKind::PoolExhausted | ErrorKind::AlreadyExists) => {
-                let message = e.detail.clone().unwrap_or_else(|| e.to_string());
-                Err(PlanError::Plugin { plugin: "bridge", message, source: Some(Box::new(e)) })
-            }
-            Err(source) => Err(PlanError::Model { op: text(), source: Box::new(source) }),
-        }
+        let mut e = Emitter { state: &mut self.state, host: &self.host, ops };
+        alloc.addr = Some(self.chain.add(&mut e, &attachment)?);
+        Ok(())
     }
 
     /// A host veth name for the container: the seeded one, or the next one from the same
@@ -626,58 +465,24 @@ impl Planner {
                 self.emit(&mut ops, op)?;
             }
         }
-        let Some(addr) = alloc.addr else { return Ok(ops) };
+        let (Some(addr), Some(veth)) = (alloc.addr, &alloc.veth) else { return Ok(ops) };
         let ns = alloc.placement.netns.clone();
         if !alive {
             self.emit(&mut ops, Op::NetnsDel { name: ns.clone() })?;
         }
-        self.iptables(portmap_del(NETWORK_NAME, alloc_id, &alloc.mappings), &mut ops)?;
-        self.iptables(firewall_del(&[addr.ip]), &mut ops)?;
-        // bridge: host-local first, then the interface (if the namespace is there), and
-        // the masquerade rules of the addresses the interface still had.
         let eth0 = IfName::new(CONTAINER_IFNAME)?;
-        let release = Op::IpamRelease {
-            pool: NETWORK_NAME.to_owned(),
-            id: alloc_id.to_owned(),
-            ifname: eth0.clone(),
+        let attachment = Attachment {
+            container_id: alloc_id,
+            netns: &ns,
+            ifname: &eth0,
+            host_veth: veth,
+            mappings: &alloc.mappings,
         };
-        self.emit(&mut ops, release)?;
+        let mut e = Emitter { state: &mut self.state, host: &self.host, ops: &mut ops };
+        self.chain.del(&mut e, &attachment, addr, alive)?;
         if alive {
-            self.emit(&mut ops, Op::LinkDel { netns: ns.clone(), name: eth0 })?;
-        }
-        let found = alive.then_some(addr);
-        self.iptables(bridge_masq_del(NETWORK_NAME, alloc_id, found), &mut ops)?;
-        if alive {
-            let lo = IfName::new("lo")?;
-            let down = LinkChange::Down;
-            self.emit(&mut ops, Op::LinkSet { netns: ns.clone(), name: lo, change: down })?;
             self.emit(&mut ops, Op::NetnsDel { name: ns })?;
         }
         Ok(ops)
-    }
-
-    /// [`Planner::iptables`] for the shared steps, resolved by reference.
-    fn iptables_shared(&mut self, steps: &[IptStep], ops: &mut Vec<Op>) -> Result<(), PlanError> {
-        for step in steps {
-            let host = self.state.netns(self.host.as_str());
-            let cmds = host.map(|h| resolve_ref(step, &h.firewall)).unwrap_or_default();
-            for (table, cmd) in cmds {
-                self.emit(ops, Op::Iptables { netns: self.host.clone(), table, cmd })?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Resolves the plugins' steps against the host's rules, one at a time, and emits
-    /// (and applies) the resulting commands.
-    fn iptables(&mut self, steps: Vec<IptStep>, ops: &mut Vec<Op>) -> Result<(), PlanError> {
-        for step in steps {
-            let host = self.state.netns(self.host.as_str());
-            let cmds = host.map(|h| resolve(step, &h.firewall)).unwrap_or_default();
-            for (table, cmd) in cmds {
-                self.emit(ops, Op::Iptables { netns: self.host.clone(), table, cmd })?;
-            }
-        }
-        Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! Determinism: everything a real Nomad client or the kernel would draw at random —
-//! allocation ids, host veth names, MACs, dynamic host ports — derived from a seed.
+//! Determinism: everything the plugins, the kernel or an orchestrator would draw at random —
+//! host veth names, MACs, and (through [`Seed::stream`]) allocation ids and dynamic host
+//! ports — derived from a seed.
 //!
 //! The generator is SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
 //! generators", OOPSLA 2014; the constants of Vigna's public-domain reference), written
@@ -8,13 +9,13 @@
 //! a purpose path (`["alloc", job, group, "0"]`), so adding a group does not shift the
 //! values of the others. The key is folded into the stream's start state with SHA-256.
 //!
-//! The real values are unseeded (Nomad's `uuid.Generate` reads crypto/rand, the bridge
-//! plugin's `RandomVethName` too, the kernel picks random MACs), so a twin can only match
+//! The real values are unseeded (the bridge plugin's `RandomVethName` reads crypto/rand,
+//! the kernel picks random MACs, Nomad's `uuid.Generate` too), so a twin can only match
 //! their *form*, which these helpers guarantee; runs of the twin replay exactly.
 
 use sha2::{Digest, Sha256};
 
-use crate::names::{IfName, Mac};
+use nettwin_core::names::{IfName, Mac};
 
 /// A seed: the one number that fixes every choice of a run. Printed on failure and
 /// written into snapshot headers.
@@ -35,25 +36,6 @@ impl Seed {
         let mut first = [0u8; 8];
         first.copy_from_slice(&d[..8]);
         SplitMix64::new(u64::from_le_bytes(first))
-    }
-
-    /// An allocation id shaped like Nomad's (`uuid.Generate`: 16 random bytes printed
-    /// `8-4-4-4-12` in lowercase hex, no version or variant bits set), for the
-    /// `index`-th allocation of `group` in `job`.
-    pub fn alloc_id(self, job: &str, group: &str, index: u32) -> String {
-        let mut s = self.stream(&["alloc", job, group, &index.to_string()]);
-        let mut b = [0u8; 16];
-        s.fill(&mut b);
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut id = String::with_capacity(36);
-        for (i, x) in b.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                id.push('-');
-            }
-            id.push(char::from(HEX[usize::from(x >> 4)]));
-            id.push(char::from(HEX[usize::from(x & 0xf)]));
-        }
-        id
     }
 
     /// A host-side veth name shaped like the bridge plugin's (`RandomVethName`: `veth` and
@@ -142,19 +124,10 @@ mod tests {
     }
 
     #[test]
-    fn same_seed_and_path_replay_the_same_values() {
-        assert_eq!(Seed(7).alloc_id("cloak", "redis", 0), Seed(7).alloc_id("cloak", "redis", 0));
-        assert_ne!(Seed(7).alloc_id("cloak", "redis", 0), Seed(8).alloc_id("cloak", "redis", 0));
-        assert_ne!(Seed(7).alloc_id("cloak", "redis", 0), Seed(7).alloc_id("cloak", "redis", 1));
+    fn same_seed_and_path_replay_the_same_stream() {
+        assert_eq!(Seed(7).stream(&["veth", "a"]), Seed(7).stream(&["veth", "a"]));
+        assert_ne!(Seed(7).stream(&["veth", "a"]), Seed(8).stream(&["veth", "a"]));
         assert_ne!(Seed(7).stream(&["ab", "c"]), Seed(7).stream(&["a", "bc"]));
-    }
-
-    #[test]
-    fn alloc_ids_look_like_nomads() {
-        let id = Seed(42).alloc_id("job", "group", 3);
-        let parts: Vec<usize> = id.split('-').map(str::len).collect();
-        assert_eq!(parts, [8, 4, 4, 4, 12]);
-        assert!(id.chars().all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)));
     }
 
     #[test]

@@ -18,14 +18,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::client_file::ClientFile;
-use super::jobspec::{Group, Job};
-use super::plan::{PlanSetupError, PlanStop, describe_alloc, plan_one, planner_on_standard_host};
-use super::planner::{Alloc, DelMode, Pin, Planner};
-use super::seed::Seed;
-use crate::names::NetnsName;
-use crate::snapshot::{LinkSnapshot, NetnsSnapshot, Snapshot};
-use crate::state::{LinkKind, Route, RouteProto, Socket};
+use crate::client_file::ClientFile;
+use crate::jobspec::{Group, Job};
+use crate::plan::{PlanSetupError, PlanStop, describe_alloc, plan_one, planner_on_standard_host};
+use crate::planner::{Alloc, DelMode, Pin, Planner};
+use nettwin_cni::seed::Seed;
+use nettwin_core::names::NetnsName;
+use nettwin_core::snapshot::{LinkSnapshot, NetnsSnapshot, Snapshot};
+use nettwin_core::state::{LinkKind, Route, RouteProto, Socket};
 
 /// The mark of one line of the diff.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -393,12 +393,13 @@ fn link_changes(x: &LinkSnapshot, y: &LinkSnapshot) -> Vec<Change> {
     field("state", updown(x.up), updown(y.up));
     field("mtu", x.mtu.to_string(), y.mtu.to_string());
     field("mac", x.mac.to_string(), y.mac.to_string());
-    let opt =
-        |m: &Option<crate::names::IfName>| m.as_ref().map_or("none".into(), |m| m.to_string());
+    let opt = |m: &Option<nettwin_core::names::IfName>| {
+        m.as_ref().map_or("none".into(), |m| m.to_string())
+    };
     field("master", opt(&x.master), opt(&y.master));
     let hp = |h: Option<bool>| h.map_or("n/a".into(), |h| if h { "on" } else { "off" }.to_owned());
     field("hairpin", hp(x.hairpin), hp(y.hairpin));
-    let addr_text: fn(&crate::addr::IfAddr) -> String = |a| format!("address {a}");
+    let addr_text: fn(&nettwin_core::addr::IfAddr) -> String = |a| format!("address {a}");
     out.extend(list_diff(&x.addrs, &y.addrs, addr_text));
     out
 }
@@ -478,7 +479,7 @@ fn save_items(text: &str) -> (Vec<String>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nomad::jobspec::parse_job;
+    use crate::jobspec::parse_job;
 
     fn job(mode: &str) -> Job {
         parse_job(&format!(

@@ -1,13 +1,11 @@
-//! Real-looking jobspecs in `tests/data/jobs/` are read as they are: the network facts come
+//! Real-looking jobspecs in `testdata/jobs/` are read as they are: the network facts come
 //! out, everything else is skipped, unsupported settings and syntax errors are named with
 //! their line and column.
 
-use nettwin_core::nomad::jobspec::{
-    Group, Job, JobspecError, Network, NetworkMode, PortSpec, parse_job,
-};
+use nettwin_nomad::jobspec::{Group, Job, JobspecError, Network, NetworkMode, PortSpec, parse_job};
 
 fn read(name: &str) -> Result<Job, JobspecError> {
-    let p = format!("{}/tests/data/jobs/{name}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!("{}/../../testdata/jobs/{name}", env!("CARGO_MANIFEST_DIR"));
     let src = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
     parse_job(&src)
 }

@@ -10,17 +10,13 @@
 
 use sha2::{Digest, Sha512};
 
-use crate::names::{CHAIN_NAME_MAX, ChainName};
+use nettwin_core::names::{CHAIN_NAME_MAX, ChainName};
 
 /// The firewall plugin's private chain in the filter table (`privChainName`).
 pub const FORWARD_CHAIN: &str = "CNI-FORWARD";
 
 /// The firewall plugin's admin chain when the configuration names none.
 pub const DEFAULT_ADMIN_CHAIN: &str = "CNI-ADMIN";
-
-/// The admin chain Nomad names in its conflist (`cniAdminChainName` in
-/// `client/allocrunner/networking_iptables.go`).
-pub const NOMAD_ADMIN_CHAIN: &str = "NOMAD-ADMIN";
 
 /// portmap's top-level DNAT chain in the nat table, entered from PREROUTING and OUTPUT.
 pub const HOSTPORT_DNAT_CHAIN: &str = "CNI-HOSTPORT-DNAT";

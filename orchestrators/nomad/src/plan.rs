@@ -2,89 +2,22 @@
 //! host, and for each allocation the ops (as `ip`/`iptables` commands, `Op`'s `Display`)
 //! and the host's `iptables-save` after them. The CLI only reads files and prints.
 //!
-//! The standard host is what every nettwin sandbox plays the Nomad client with: a
-//! namespace `host` whose `eth0` (192.0.2.10/24 by default) faces a namespace `world`
-//! (`up0`, the first other address of that /24), both with `lo` up, the host routing by
-//! default via the world. Its ops come first and are not part of the plan.
+//! The standard host is `nettwin_core::host`; its ops come first and are not part of the
+//! plan.
 
 use std::fmt;
-use std::net::Ipv4Addr;
 
-use super::client::ClientConfig;
-use super::client_file::ClientFile;
-use super::jobspec::{Group, Job, NetworkMode};
-use super::planner::{AddFailure, Alloc, Pin, PlanError, Planner};
-use super::seed::Seed;
-use crate::addr::{Cidr, IfAddr};
-use crate::error::OpError;
-use crate::names::{IfName, NameError, NetnsName};
-use crate::op::{LinkChange, Op, RouteSpec};
-use crate::state::State;
+use nettwin_cni::seed::Seed;
+use nettwin_core::error::OpError;
+use nettwin_core::host::{HOST_NETNS, standard_host};
+use nettwin_core::names::{NameError, NetnsName};
+use nettwin_core::op::Op;
+use nettwin_core::state::State;
 
-/// The namespace playing the Nomad client.
-pub const HOST_NETNS: &str = "host";
-/// The namespace playing the rest of the network.
-pub const WORLD_NETNS: &str = "world";
-/// The host's interface towards the world.
-pub const HOST_IFNAME: &str = "eth0";
-/// The world's end of that link.
-pub const WORLD_IFNAME: &str = "up0";
-
-/// The world's address facing a host at `host_ip`: the first address of the host's /24
-/// that is not the host's.
-pub fn world_ip(host_ip: Ipv4Addr) -> Ipv4Addr {
-    let net = Cidr::containing(host_ip, 24).ip();
-    let first = Ipv4Addr::from(u32::from(net) + 1);
-    if first == host_ip { Ipv4Addr::from(u32::from(net) + 2) } else { first }
-}
-
-/// The ops that build the standard host for a client at `host_ip` (see the module docs).
-pub fn standard_host(host_ip: Ipv4Addr) -> Result<Vec<Op>, NameError> {
-    let (host, world) = (NetnsName::new(HOST_NETNS)?, NetnsName::new(WORLD_NETNS)?);
-    let (eth0, up0, lo) =
-        (IfName::new(HOST_IFNAME)?, IfName::new(WORLD_IFNAME)?, IfName::new("lo")?);
-    let world_ip = world_ip(host_ip);
-    let set = |netns: &NetnsName, name: &IfName| Op::LinkSet {
-        netns: netns.clone(),
-        name: name.clone(),
-        change: LinkChange::Up,
-    };
-    Ok(vec![
-        Op::NetnsAdd { name: world.clone() },
-        Op::NetnsAdd { name: host.clone() },
-        set(&world, &lo),
-        set(&host, &lo),
-        Op::VethAdd {
-            netns: host.clone(),
-            name: eth0.clone(),
-            mac: None,
-            peer_netns: world.clone(),
-            peer: up0.clone(),
-            peer_mac: None,
-        },
-        Op::AddrAdd {
-            netns: host.clone(),
-            dev: eth0.clone(),
-            addr: IfAddr { ip: host_ip, prefix: 24 },
-        },
-        Op::AddrAdd {
-            netns: world.clone(),
-            dev: up0.clone(),
-            addr: IfAddr { ip: world_ip, prefix: 24 },
-        },
-        set(&host, &eth0),
-        set(&world, &up0),
-        Op::RouteAdd {
-            netns: host,
-            route: RouteSpec {
-                dst: Cidr::DEFAULT,
-                via: Some(world_ip),
-                dev: Some(eth0),
-                src: None,
-            },
-        },
-    ])
-}
+use crate::client::ClientConfig;
+use crate::client_file::ClientFile;
+use crate::jobspec::{Group, Job, NetworkMode};
+use crate::planner::{AddFailure, Alloc, Pin, PlanError, Planner};
 
 /// Why a plan could not even start.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
@@ -300,7 +233,7 @@ impl fmt::Display for JobPlan {
             if a.tasks.is_empty() {
                 writeln!(f, "(no ports to listen on)")?;
             }
-            writeln!(f, "-- iptables-save of {} after this allocation", super::plan::HOST_NETNS)?;
+            writeln!(f, "-- iptables-save of {} after this allocation", HOST_NETNS)?;
             if a.iptables_save.is_empty() {
                 writeln!(f, "(no rules: no table exists yet)")?;
             } else {
@@ -327,7 +260,7 @@ impl fmt::Display for JobPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nomad::jobspec::parse_job;
+    use crate::jobspec::parse_job;
 
     const JOB: &str = r#"
 job "cloak" {
@@ -345,12 +278,6 @@ job "cloak" {
   }
 }
 "#;
-
-    #[test]
-    fn world_faces_the_host_on_the_first_other_address() {
-        assert_eq!(world_ip(Ipv4Addr::new(192, 0, 2, 10)), Ipv4Addr::new(192, 0, 2, 1));
-        assert_eq!(world_ip(Ipv4Addr::new(192, 0, 2, 1)), Ipv4Addr::new(192, 0, 2, 2));
-    }
 
     #[test]
     fn job_plans_per_allocation_ops_tasks_and_iptables_save() {

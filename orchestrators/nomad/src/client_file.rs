@@ -34,10 +34,10 @@ use hcl::edit::Span;
 use hcl::edit::expr::Expression;
 use hcl::edit::structure::{Block, Body, Structure};
 
-use super::client::ClientConfig;
-use super::jobspec::Location;
-use crate::addr::Cidr;
-use crate::names::IfName;
+use crate::client::ClientConfig;
+use crate::jobspec::Location;
+use nettwin_core::addr::Cidr;
+use nettwin_core::names::IfName;
 
 /// The host address a client file that names none gets (documentation range).
 pub const DEFAULT_HOST_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use nettwin_core::nomad::client::{CONTAINER_IFNAME, ClientConfig};
-use nettwin_core::nomad::cni_rules::PortMapping;
-use nettwin_core::nomad::libcni::{CniCommand, Conflist, Invocation, cache_name, plugin_call};
+use nettwin_cni::libcni::{CniCommand, Conflist, Invocation, cache_name, plugin_call};
+use nettwin_cni::portmap::PortMapping;
 use nettwin_linux::LinuxBackend;
 use nettwin_linux::testing::REQUIRE_ENV;
+use nettwin_nomad::client::{CONTAINER_IFNAME, ClientConfig};
 use serde_json::Value;
 
 /// Where Debian installs the reference plugins.
@@ -71,12 +71,14 @@ impl RealChain {
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok()),
         };
+        let cni_args = nettwin_nomad::hook::cni_args(id);
         let inv = Invocation {
             container_id: id,
             netns_path,
             ifname: CONTAINER_IFNAME,
             cni_path: CNI_PATH,
             mappings,
+            cni_args: &cni_args,
         };
         for index in self.list.order(cmd) {
             let call = plugin_call(&self.list, index, cmd, &inv, prev.as_ref())

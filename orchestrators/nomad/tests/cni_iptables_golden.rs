@@ -1,9 +1,9 @@
-//! The iptables steps of `nomad::cni_rules`, applied in the order Nomad and the CNI plugins
+//! The iptables steps of Nomad's hook and of the CNI plugins (`nettwin_cni`), applied in the order Nomad and the CNI plugins
 //! run them, reproduce byte for byte the `iptables-save` output captured from the real
 //! plugins (containernetworking-plugins 1.1.1, iptables 1.8.9 nf_tables) in
-//! `tests/data/cni/e*/` (how they were captured: docs/cni-facts.md).
+//! `testdata/cni/e*/` (how they were captured: docs/cni-facts.md).
 //!
-//! The steps' conditions are resolved with `cni_rules::resolve` against the real rule set
+//! The steps' conditions are resolved with `nettwin_cni::steps::resolve` against the real rule set
 //! (`iptables::Ruleset`), which applies the commands with iptables' checks and prints
 //! them as `iptables-save` does.
 
@@ -12,14 +12,14 @@ mod common;
 use std::net::Ipv4Addr;
 
 use common::{append, apply_steps, assert_save};
+use nettwin_cni::firewall::{firewall_add, firewall_del};
+use nettwin_cni::masquerade::{bridge_masq_add, bridge_masq_del};
+use nettwin_cni::portmap::{PortMapping, portmap_add, portmap_del};
+use nettwin_cni::steps::IptStep;
 use nettwin_core::addr::{Cidr, IfAddr, Proto};
 use nettwin_core::iptables::{IfacePattern, Match, Neg, PortRange, Rule, Ruleset, Table, Target};
 use nettwin_core::names::ChainName;
-use nettwin_core::nomad::cni_names::NOMAD_ADMIN_CHAIN;
-use nettwin_core::nomad::cni_rules::{
-    IptStep, PortMapping, bridge_masq_add, bridge_masq_del, firewall_add, firewall_del,
-    nomad_admin_add, portmap_add, portmap_del,
-};
+use nettwin_nomad::hook::{NOMAD_ADMIN_CHAIN, nomad_admin_add};
 
 fn admin() -> ChainName {
     ChainName::new(NOMAD_ADMIN_CHAIN).expect("chain name")

@@ -1,6 +1,6 @@
 //! How libcni drives a conflist, as data: for each plugin of the list, the environment and
 //! the standard input libcni gives it, so that a conformance test can run the real
-//! reference plugins exactly the way a Nomad client does. Running them (inside the
+//! reference plugins exactly the way an orchestrator (a Nomad client) does. Running them (inside the
 //! sandbox's namespace) is the caller's business; nothing here does I/O.
 //!
 //! What libcni does (containernetworking/cni `libcni/api.go`, as Nomad uses it):
@@ -11,11 +11,12 @@
 //! - DEL runs them in reverse order, each with the cached result as `prevResult` when
 //!   there is one, and stops at the first plugin that fails (so does ADD).
 //! - The environment: `CNI_COMMAND`, `CNI_CONTAINERID`, `CNI_NETNS`, `CNI_IFNAME`,
-//!   `CNI_PATH`, and Nomad's `CNI_ARGS` (`IgnoreUnknown=true;NOMAD_ALLOC_ID=<id>`).
+//!   `CNI_PATH`, and the orchestrator's `CNI_ARGS` (Nomad's:
+//!   `IgnoreUnknown=true;NOMAD_ALLOC_ID=<id>`).
 
 use serde_json::{Map, Value, json};
 
-use super::cni_rules::PortMapping;
+use crate::portmap::PortMapping;
 
 /// The CNI command.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -56,7 +57,7 @@ pub struct Conflist {
 }
 
 impl Conflist {
-    /// Reads a conflist (`ClientConfig::conflist_json` writes Nomad's).
+    /// Reads a conflist.
     pub fn parse(json: &str) -> Result<Conflist, LibcniError> {
         let v: Value = serde_json::from_str(json)?;
         let text = |k: &'static str| {
@@ -105,6 +106,8 @@ pub struct Invocation<'a> {
     pub cni_path: &'a str,
     /// portmap's `runtimeConfig.portMappings`.
     pub mappings: &'a [PortMapping],
+    /// `CNI_ARGS`, as the orchestrator sets it.
+    pub cni_args: &'a str,
 }
 
 /// One plugin execution: which binary, with which environment and standard input.
@@ -149,7 +152,7 @@ pub fn plugin_call(
         ("CNI_NETNS", inv.netns_path.to_owned()),
         ("CNI_IFNAME", inv.ifname.to_owned()),
         ("CNI_PATH", inv.cni_path.to_owned()),
-        ("CNI_ARGS", format!("IgnoreUnknown=true;NOMAD_ALLOC_ID={}", inv.container_id)),
+        ("CNI_ARGS", inv.cni_args.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -178,13 +181,24 @@ pub fn cache_name(list: &Conflist, container_id: &str, ifname: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::Proto;
-    use crate::nomad::client::ClientConfig;
-    use std::net::Ipv4Addr;
+    use nettwin_core::addr::Proto;
+
+    /// A conflist shaped like Nomad's (the Nomad crate tests that it writes this shape).
+    const LIST: &str = r#"{
+        "cniVersion": "0.4.0",
+        "name": "nomad",
+        "plugins": [
+            {"type": "loopback"},
+            {"type": "bridge", "bridge": "nomad", "ipMasq": true, "isGateway": true,
+             "ipam": {"type": "host-local", "dataDir": "/tmp/sandbox/data",
+                      "ranges": [[{"subnet": "172.26.64.0/20"}]]}},
+            {"type": "firewall", "backend": "iptables", "iptablesAdminChainName": "NOMAD-ADMIN"},
+            {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
+        ]
+    }"#;
 
     fn nomad() -> Conflist {
-        let cfg = ClientConfig::defaults(Ipv4Addr::new(192, 0, 2, 10));
-        Conflist::parse(&cfg.conflist_json("/tmp/sandbox/data")).expect("conflist")
+        Conflist::parse(LIST).expect("conflist")
     }
 
     fn inv(maps: &[PortMapping]) -> Invocation<'_> {
@@ -194,6 +208,7 @@ mod tests {
             ifname: "eth0",
             cni_path: "/usr/lib/cni",
             mappings: maps,
+            cni_args: "IgnoreUnknown=true;NOMAD_ALLOC_ID=8d3f2a61",
         }
     }
 

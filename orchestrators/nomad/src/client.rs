@@ -6,11 +6,10 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use super::cni_names::NOMAD_ADMIN_CHAIN;
-use super::ports::{DEFAULT_MAX_DYNAMIC_PORT, DEFAULT_MIN_DYNAMIC_PORT};
-use crate::addr::Cidr;
-use crate::ipam::NOMAD_DATA_DIR;
-use crate::names::IfName;
+use crate::hook::NOMAD_ADMIN_CHAIN;
+use crate::ports::{DEFAULT_MAX_DYNAMIC_PORT, DEFAULT_MIN_DYNAMIC_PORT};
+use nettwin_core::addr::Cidr;
+use nettwin_core::names::IfName;
 
 /// Nomad's default bridge name (`defaultNomadBridgeName`).
 pub const DEFAULT_BRIDGE: &str = "nomad";
@@ -29,6 +28,11 @@ pub const CONTAINER_IFNAME: &str = "eth0";
 
 /// The CNI version of Nomad's conflist.
 pub const CNI_VERSION: &str = "0.4.0";
+
+/// The `dataDir` Nomad ≥ 1.9.4 writes into its conflist (a tmpfs, so leases do not survive
+/// a reboot); the store of network `nomad` is then `/var/run/cni/nomad`. (host-local's
+/// own default, when a conflist names none, is `/var/lib/cni/networks`.)
+pub const NOMAD_DATA_DIR: &str = "/var/run/cni";
 
 /// The client settings the bridge network depends on.
 #[derive(Clone, PartialEq, Eq, Debug)]

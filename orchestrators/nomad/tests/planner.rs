@@ -8,16 +8,16 @@ mod common;
 use std::net::Ipv4Addr;
 
 use common::{apply_all, assert_state_save, golden_store};
+use nettwin_cni::seed::Seed;
 use nettwin_core::addr::Proto;
 use nettwin_core::names::{Mac, NetnsName};
-use nettwin_core::nomad::client::ClientConfig;
-use nettwin_core::nomad::jobspec::{NetworkMode, parse_job};
-use nettwin_core::nomad::planner::{DelMode, Placement, PlanError, Planner};
-use nettwin_core::nomad::ports::{AssignedPort, PortError};
-use nettwin_core::nomad::seed::Seed;
 use nettwin_core::op::{Effect, Op};
 use nettwin_core::snapshot::Snapshot;
 use nettwin_core::state::State;
+use nettwin_nomad::client::ClientConfig;
+use nettwin_nomad::jobspec::{NetworkMode, parse_job};
+use nettwin_nomad::planner::{DelMode, Placement, PlanError, Planner};
+use nettwin_nomad::ports::{AssignedPort, PortError};
 
 const HOST_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 
@@ -365,8 +365,8 @@ fn planner_on_a_state_without_the_host_namespace_is_refused() {
     assert_eq!(err, PlanError::NoHost(ns("host")));
 }
 
-fn read_job(name: &str) -> nettwin_core::nomad::jobspec::Job {
-    let p = format!("{}/tests/data/jobs/{name}", env!("CARGO_MANIFEST_DIR"));
+fn read_job(name: &str) -> nettwin_nomad::jobspec::Job {
+    let p = format!("{}/../../testdata/jobs/{name}", env!("CARGO_MANIFEST_DIR"));
     parse_job(&std::fs::read_to_string(&p).expect("job file")).expect("valid job")
 }
 
@@ -379,7 +379,10 @@ fn seed_job_plans_both_groups_with_seeded_ids_ports_and_listening_tasks() {
     assert_eq!(first, plan(11), "same seed, same plan");
     assert_ne!(first[0].alloc.placement.alloc_id, plan(12)[0].alloc.placement.alloc_id);
     let (redis, cloak) = (&first[0].alloc, &first[1].alloc);
-    assert_eq!(redis.placement.alloc_id, Seed(11).alloc_id("cloak", "redis", 0));
+    assert_eq!(
+        redis.placement.alloc_id,
+        nettwin_nomad::ids::alloc_id(Seed(11), "cloak", "redis", 0)
+    );
     let dynamic = redis.placement.ports[0].value;
     assert!((20000..=32000).contains(&dynamic), "{dynamic}");
     assert_eq!(redis.placement.ports[0].to, 6379);

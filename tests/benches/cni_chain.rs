@@ -19,18 +19,18 @@ use std::time::{Duration, Instant};
 
 use cni::{RealChain, plugins_installed};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use nettwin_cni::libcni::CniCommand;
+use nettwin_cni::seed::Seed;
 use nettwin_core::backend::Backend;
+use nettwin_core::host::standard_host;
 use nettwin_core::names::NetnsName;
-use nettwin_core::nomad::client::ClientConfig;
-use nettwin_core::nomad::jobspec::{Group, Network, NetworkMode, PortSpec};
-use nettwin_core::nomad::libcni::CniCommand;
-use nettwin_core::nomad::plan::standard_host;
-use nettwin_core::nomad::planner::{Alloc, Planner};
-use nettwin_core::nomad::seed::Seed;
 use nettwin_core::op::Op;
 use nettwin_core::state::State;
 use nettwin_linux::testing::require_linux;
 use nettwin_linux::{LinuxBackend, LinuxOptions};
+use nettwin_nomad::client::ClientConfig;
+use nettwin_nomad::jobspec::{Group, Network, NetworkMode, PortSpec};
+use nettwin_nomad::planner::{Alloc, Planner};
 
 const ALLOCATIONS: u32 = 100;
 const HOST_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);

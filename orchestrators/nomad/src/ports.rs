@@ -19,8 +19,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use super::jobspec::PortSpec;
-use super::seed::SplitMix64;
+use crate::jobspec::PortSpec;
+use nettwin_cni::seed::SplitMix64;
 
 /// Nomad's default lowest dynamic port (`DefaultMinDynamicPort`).
 pub const DEFAULT_MIN_DYNAMIC_PORT: u16 = 20000;
@@ -189,7 +189,7 @@ impl PortIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nomad::seed::Seed;
+    use nettwin_cni::seed::Seed;
 
     const HOST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 

@@ -6,23 +6,23 @@
 
 use std::collections::BTreeMap;
 
+use nettwin_cni::steps::{IptStep, resolve};
 use nettwin_core::iptables::{Command, Rule};
 use nettwin_core::iptables::{Ruleset, Table};
 use nettwin_core::names::ChainName;
-use nettwin_core::nomad::cni_rules::{IptStep, resolve};
 use nettwin_core::op::Op;
 use nettwin_core::snapshot::{Snapshot, store_text};
 use nettwin_core::state::State;
 
-/// A golden file under `tests/data/cni/`.
+/// A golden file under the workspace's `testdata/cni/`.
 pub fn golden(path: &str) -> String {
-    let p = format!("{}/tests/data/cni/{path}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!("{}/../../testdata/cni/{path}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
-/// A host-local store directory captured under `tests/data/cni/`, as a snapshot holds it.
+/// A host-local store directory captured under `testdata/cni/`, as a snapshot holds it.
 pub fn golden_store(name: &str) -> BTreeMap<String, String> {
-    let dir = format!("{}/tests/data/cni/{name}", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/../../testdata/cni/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
         let entry = entry.expect("dir entry");

@@ -15,9 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::names::{IfName, Mac, NetnsName};
-use crate::snapshot::Snapshot;
-use crate::state::LinkKind;
+use nettwin_core::names::{IfName, Mac, NetnsName};
+use nettwin_core::snapshot::Snapshot;
+use nettwin_core::state::LinkKind;
 
 /// Whether `name` has the form of the bridge plugin's `RandomVethName`.
 pub fn is_random_veth_name(name: &str) -> bool {
@@ -79,8 +79,8 @@ pub fn normalize(snap: &Snapshot) -> Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::Op;
-    use crate::state::State;
+    use nettwin_core::op::Op;
+    use nettwin_core::state::State;
 
     fn state(ops: &[&str]) -> State {
         let mut s = State::new();

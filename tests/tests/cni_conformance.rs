@@ -4,14 +4,14 @@
 //! 192.0.2.10/24 facing `world`), the same allocations (ids, namespaces, port mappings):
 //! - in sandbox A the real plugins from `/usr/lib/cni` (Debian's containernetworking-plugins
 //!   1.1.1) build the allocations, driven from this test the way libcni drives Nomad's
-//!   conflist (`nomad::libcni`: ADD in order passing prevResult, DEL in reverse with the
+//!   conflist (`nettwin_cni::libcni`: ADD in order passing prevResult, DEL in reverse with the
 //!   cached result), run inside A's `host` namespace, with host-local's `dataDir` in A's
 //!   sandbox directory (where the backend keeps its own IPAM store) and the result cache
 //!   beside it;
 //! - in sandbox B the linux backend applies the planner's ops.
 //!
 //! After the ADDs, and again after the DELs, both are observed and compared once
-//! normalized by `nomad::normalize` (random MACs and veth names): iptables-save (counters
+//! normalized by `nettwin_cni::normalize` (random MACs and veth names): iptables-save (counters
 //! removed), links, addresses, routes, bridge membership, modeled sysctls, IPAM stores.
 //! Names are bound under /run/netns only with the sandbox's prefix (the plugins need
 //! paths), and removed with the sandboxes.
@@ -21,21 +21,21 @@ use std::net::Ipv4Addr;
 mod cni;
 
 use cni::{RealChain, plugins_installed};
+use nettwin_cni::libcni::CniCommand;
+use nettwin_cni::normalize::normalize;
+use nettwin_cni::seed::Seed;
 use nettwin_core::backend::Backend;
+use nettwin_core::host::standard_host;
 use nettwin_core::names::NetnsName;
-use nettwin_core::nomad::client::ClientConfig;
-use nettwin_core::nomad::jobspec::NetworkMode;
-use nettwin_core::nomad::libcni::CniCommand;
-use nettwin_core::nomad::normalize::normalize;
-use nettwin_core::nomad::plan::standard_host;
-use nettwin_core::nomad::planner::{DelMode, Placement, Planner};
-use nettwin_core::nomad::ports::AssignedPort;
-use nettwin_core::nomad::seed::Seed;
 use nettwin_core::op::{Effect, Op};
 use nettwin_core::snapshot::Snapshot;
 use nettwin_core::state::State;
 use nettwin_linux::testing::require_linux;
 use nettwin_linux::{LinuxBackend, LinuxOptions};
+use nettwin_nomad::client::ClientConfig;
+use nettwin_nomad::jobspec::NetworkMode;
+use nettwin_nomad::planner::{DelMode, Placement, Planner};
+use nettwin_nomad::ports::AssignedPort;
 
 fn ns(name: &str) -> NetnsName {
     NetnsName::new(name).unwrap_or_else(|e| panic!("{e}"))
