@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use miette::{
     Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Report,
 };
+use nettwin_core::source::{Place, SourceFile};
 use nettwin_scenarios::{InvalidScenario, LoadError, Problem, ProblemKind};
 
 /// One problem of a scenario file, with the later problems of the same file as related
@@ -68,6 +69,19 @@ fn problem_diag(e: &InvalidScenario, p: &Problem) -> ProblemDiag {
         source: NamedSource::new(&e.file.name, e.file.text.to_string()),
         related: Vec::new(),
     }
+}
+
+/// An error at a place of a file (a jobspec, a client file) as a report that names the
+/// file, line and column and underlines the place.
+pub fn at_place(file: &SourceFile, place: &Place, message: String, label: &'static str) -> Report {
+    let bytes = &place.bytes;
+    Report::new(ProblemDiag {
+        message,
+        label,
+        span: (bytes.start, bytes.end - bytes.start).into(),
+        source: NamedSource::new(&file.name, file.text.to_string()),
+        related: Vec::new(),
+    })
 }
 
 /// A scenario's problems as one report.

@@ -6,10 +6,14 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use miette::Report;
+
+use crate::diag;
 use nettwin_cni::seed::Seed;
+use nettwin_core::source::SourceFile;
 use nettwin_nomad::client_file::{ClientFile, parse_client_file};
 use nettwin_nomad::diff::plan_update;
 use nettwin_nomad::jobspec::{Job, parse_job};
+use nettwin_nomad::located::{HclError, HclErrorKind};
 use nettwin_nomad::plan::plan_job;
 
 /// Prints to stdout; a closed pipe (`| head`) just ends the output.
@@ -23,17 +27,25 @@ fn read(path: &Path) -> Result<String, Report> {
         .map_err(|e| miette::miette!("cannot read {}: {e}", path.display()))
 }
 
+/// Reads an HCL file and parses it, an error shown at its place in the file.
+fn parse<T>(path: &Path, parse: fn(&str) -> Result<T, HclError>) -> Result<T, Report> {
+    let file = SourceFile::new(path.display().to_string(), read(path)?);
+    parse(&file.text).map_err(|e| {
+        let label = match e.kind {
+            HclErrorKind::Syntax { .. } => "the parser stopped here",
+            HclErrorKind::NotSupported { .. } => "not supported yet",
+            HclErrorKind::Invalid { .. } | HclErrorKind::JobCount { .. } => "here",
+        };
+        diag::at_place(&file, &e.at, e.kind.to_string(), label)
+    })
+}
+
 fn job(path: &Path) -> Result<Job, Report> {
-    parse_job(&read(path)?).map_err(|e| miette::miette!("{}: {e}", path.display()))
+    parse(path, parse_job)
 }
 
 fn client(path: Option<&Path>) -> Result<ClientFile, Report> {
-    match path {
-        None => Ok(ClientFile::default()),
-        Some(p) => {
-            parse_client_file(&read(p)?).map_err(|e| miette::miette!("{}: {e}", p.display()))
-        }
-    }
+    path.map_or_else(|| Ok(ClientFile::default()), |p| parse(p, parse_client_file))
 }
 
 /// `nettwin plan JOBFILE`: per allocation, the ops and the host's iptables-save. Exits 1

@@ -182,12 +182,19 @@ fn plan_errors_name_the_file_line_and_column_or_the_unsupported_block() {
     let out = nettwin(&["plan", &format!("{JOBS}/syntax-error.nomad.hcl")]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("syntax-error.nomad.hcl: line 9, column 3: HCL syntax error"), "{err}");
+    // As scenario errors are shown: the message, file:line:column, the place marked.
+    assert!(err.contains("HCL syntax error"), "{err}");
+    assert!(err.contains("[testdata/jobs/syntax-error.nomad.hcl:9:2]"), "{err}");
+    assert!(err.contains("the parser stopped here"), "{err}");
     let out = nettwin(&["plan", &format!("{JOBS}/unsupported-cni.nomad.hcl")]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("is not supported yet"), "{err}");
-    assert!(err.contains("network"), "{err}");
+    assert!(err.contains("not supported yet"), "{err}");
+    assert!(err.contains("[testdata/jobs/unsupported-cni.nomad.hcl:4:7]"), "{err}");
+    let line = err.lines().find(|l| l.contains("─┬─")).expect("an underline");
+    let source = err.lines().find(|l| l.starts_with(" 4 │")).expect("the source line");
+    let col = |s: &str, pat: &str| s.find(pat).map(|i| s[..i].chars().count());
+    assert_eq!(col(line, "─"), col(source, "mode"), "the underline starts under `mode`:\n{err}");
 }
 
 #[test]

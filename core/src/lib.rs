@@ -1,6 +1,8 @@
 //! nettwin-core: the model of Linux container networking, as pure data and functions.
 //!
 //! - `names`, `addr`: validated values (interface and namespace names, CIDRs, MACs).
+//! - `source`: a file's text and places in it (line, column, bytes), for every parser's
+//!   errors.
 //! - `text`: the shell-like tokenizer with byte spans that every command parser uses.
 //! - `iptables`: rules and commands in iptables-save syntax, and the rule set of a namespace.
 //! - `error`: `OpError`, refusals in the kernel's terms.
@@ -30,6 +32,7 @@ pub mod names;
 pub mod op;
 pub mod show;
 pub mod snapshot;
+pub mod source;
 pub mod state;
 pub mod text;
 pub mod trace;

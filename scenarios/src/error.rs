@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use nettwin_core::text::ParseError;
 
-use crate::source::{Place, SourceFile};
+use nettwin_core::source::{Place, SourceFile};
 
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,8 @@ use crate::format::{OutcomeKind, ProbeEntry, ScenarioFile, StepEntry};
 use crate::scenario::{
     Expectation, ExpectedError, HopPattern, PathPattern, ProbeCase, Scenario, Step,
 };
-use crate::source::{Place, SourceFile};
+use crate::source::YamlPlaces;
+use nettwin_core::source::{Place, SourceFile};
 
 /// Reads and loads one scenario file; `path` as given names the file in messages.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {

@@ -27,7 +27,7 @@ use crate::error::{Problem, ProblemKind};
 use crate::format::{ClientEntry, GroupEntry, NomadEntry};
 use crate::load::place_of;
 use crate::scenario::Step;
-use crate::source::{Place, SourceFile};
+use nettwin_core::source::{Place, SourceFile};
 
 /// The seed a `nomad:` section without one uses.
 pub const DEFAULT_SEED: u64 = 1;

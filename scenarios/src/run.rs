@@ -10,7 +10,7 @@ use nettwin_core::op::{Effect, Op};
 use nettwin_core::trace::Trace;
 
 use crate::scenario::{ExpectedError, ProbeCase, Scenario, format_wire_path};
-use crate::source::Place;
+use nettwin_core::source::Place;
 
 /// Why a scenario could not be run at all (as opposed to running and disagreeing).
 #[derive(Debug, thiserror::Error)]

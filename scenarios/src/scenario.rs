@@ -13,7 +13,7 @@ use nettwin_core::op::Op;
 use nettwin_core::trace::{Dir, Probe, WireHop};
 
 pub use crate::format::OutcomeKind;
-use crate::source::{Place, SourceFile};
+use nettwin_core::source::{Place, SourceFile};
 
 /// A scenario that loaded: every op parsed and every reference resolved.
 #[derive(Clone, Debug)]

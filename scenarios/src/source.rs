@@ -1,81 +1,28 @@
-//! Scenario source text and places in it: byte ranges with their 1-based line and column,
-//! and the mapping from a byte range *inside a YAML scalar's value* back to the bytes of the
-//! file, so that an error in an op line points at the exact token even when the scalar was
-//! quoted or folded.
+//! Places in YAML: the token at a position, and the mapping from a byte range *inside a
+//! YAML scalar's value* back to the bytes of the file, so that an error in an op line
+//! points at the exact token even when the scalar was quoted or folded. The file and its
+//! places are `nettwin_core::source`.
 
-use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
 
-/// A scenario file's name (as given on the command line) and its whole text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SourceFile {
-    /// The name used in messages (the path as given).
-    pub name: String,
-    /// The file's text.
-    pub text: Arc<str>,
-}
+use nettwin_core::source::{Place, SourceFile};
 
-impl fmt::Debug for SourceFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SourceFile({:?}, {} bytes)", self.name, self.text.len())
-    }
-}
-
-/// A place in a source file: a byte range and where it starts as a 1-based line and
-/// column (columns count characters, as editors and serde-saphyr do).
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct Place {
-    /// 1-based line of the first byte.
-    pub line: usize,
-    /// 1-based column (in characters) of the first byte.
-    pub column: usize,
-    /// The bytes; empty when the place is a point (end of input, a missing key).
-    pub bytes: Range<usize>,
-}
-
-impl fmt::Display for Place {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
-
-impl SourceFile {
-    /// Wraps a file's text.
-    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> SourceFile {
-        SourceFile { name: name.into(), text: text.into() }
-    }
-
-    /// The place of a byte range (clamped to the text and to character boundaries).
-    pub fn place(&self, bytes: Range<usize>) -> Place {
-        let start = self.floor_char(bytes.start.min(self.text.len()));
-        let end = self.floor_char(bytes.end.clamp(start, self.text.len()));
-        let before = &self.text[..start];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = self.text[line_start..start].chars().count() + 1;
-        Place { line, column, bytes: start..end }
-    }
-
-    /// The byte offset of a 1-based line and character column (clamped to the line's end).
-    pub fn offset_of(&self, line: usize, column: usize) -> usize {
-        let mut offset = 0;
-        for _ in 1..line.max(1) {
-            match self.text[offset..].find('\n') {
-                Some(i) => offset += i + 1,
-                None => return self.text.len(),
-            }
-        }
-        let line_end = self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i);
-        self.text[offset..line_end]
-            .char_indices()
-            .nth(column.saturating_sub(1))
-            .map_or(line_end, |(i, _)| offset + i)
-    }
-
+/// Places of YAML tokens and of text inside YAML scalars.
+pub trait YamlPlaces {
     /// The place of the YAML token starting at a 1-based line and column: a key, a plain
     /// word or a quoted scalar, so that an underline covers the offending text.
-    pub fn token_place(&self, line: usize, column: usize) -> Place {
+    fn token_place(&self, line: usize, column: usize) -> Place;
+
+    /// Maps a byte range of a scalar's *value* to a byte range of the file. `start` is the
+    /// byte offset where the scalar begins in the file (its opening quote, if quoted).
+    /// Handles plain, single-quoted and double-quoted scalars, line folding and the escapes
+    /// of double quotes; returns `None` when the file's bytes cannot be aligned with the
+    /// value (then callers point at the whole scalar).
+    fn map_scalar(&self, start: usize, value: &str, range: Range<usize>) -> Option<Range<usize>>;
+}
+
+impl YamlPlaces for SourceFile {
+    fn token_place(&self, line: usize, column: usize) -> Place {
         let start = self.offset_of(line, column);
         let rest = &self.text[start..];
         let len = match rest.chars().next() {
@@ -90,24 +37,7 @@ impl SourceFile {
         self.place(start..start + token.trim_end().len())
     }
 
-    fn floor_char(&self, mut i: usize) -> usize {
-        while i > 0 && !self.text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    }
-
-    /// Maps a byte range of a scalar's *value* to a byte range of the file. `start` is the
-    /// byte offset where the scalar begins in the file (its opening quote, if quoted).
-    /// Handles plain, single-quoted and double-quoted scalars, line folding and the escapes
-    /// of double quotes; returns `None` when the file's bytes cannot be aligned with the
-    /// value (then callers point at the whole scalar).
-    pub fn map_scalar(
-        &self,
-        start: usize,
-        value: &str,
-        range: Range<usize>,
-    ) -> Option<Range<usize>> {
+    fn map_scalar(&self, start: usize, value: &str, range: Range<usize>) -> Option<Range<usize>> {
         let map = align_scalar(self.text.get(start..)?, value)?;
         let from = *map.get(range.start)?;
         let to = if range.end > range.start {
@@ -217,15 +147,6 @@ fn escape_extra(letter: char) -> usize {
 mod tests {
     use super::*;
     use rstest::rstest;
-
-    #[test]
-    fn place_counts_lines_and_character_columns() {
-        let f = SourceFile::new("x.yaml", "a: 1\nbé: [2, 3]\n");
-        let at = f.text.find('[').expect("has [");
-        assert_eq!(f.place(at..at + 1), Place { line: 2, column: 5, bytes: at..at + 1 });
-        assert_eq!(f.offset_of(2, 5), at);
-        assert_eq!(f.offset_of(9, 1), f.text.len());
-    }
 
     #[rstest]
     #[case("k: bogus: 1\n", 1, 4, "bogus")]

@@ -35,7 +35,7 @@ use hcl::edit::expr::Expression;
 use hcl::edit::structure::{Block, Body, Structure};
 
 use crate::client::ClientConfig;
-use crate::jobspec::Location;
+use crate::located::{HclError, HclSource};
 use nettwin_core::addr::Cidr;
 use nettwin_core::names::IfName;
 
@@ -56,39 +56,6 @@ impl Default for ClientFile {
     fn default() -> Self {
         ClientFile { config: ClientConfig::defaults(DEFAULT_HOST_IP), reserved_ports: Vec::new() }
     }
-}
-
-/// Why a client file was refused.
-#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-pub enum ClientFileError {
-    /// The text is not HCL.
-    #[error("{at}: HCL syntax error: {message}")]
-    Syntax {
-        /// Where the parser stopped.
-        at: Location,
-        /// What it expected.
-        message: String,
-    },
-    /// A setting the model does not support yet.
-    #[error("{at}: {path}: {what} is not supported yet")]
-    NotSupported {
-        /// Where the setting is.
-        at: Location,
-        /// The enclosing block (`client`).
-        path: String,
-        /// The setting.
-        what: String,
-    },
-    /// A value of the wrong form.
-    #[error("{at}: {path}: {reason}")]
-    Invalid {
-        /// Where the value is.
-        at: Location,
-        /// The enclosing block.
-        path: String,
-        /// What is wrong.
-        reason: String,
-    },
 }
 
 /// Client settings that do not touch the default bridge network; skipped like any
@@ -123,12 +90,9 @@ const IGNORED_CLIENT_SETTINGS: &[&str] = &[
 ];
 
 /// Parses a client file.
-pub fn parse_client_file(src: &str) -> Result<ClientFile, ClientFileError> {
-    let body = hcl::edit::parser::parse_body(src).map_err(|e| ClientFileError::Syntax {
-        at: Location { line: e.location().line(), column: e.location().column() },
-        message: e.message().to_owned(),
-    })?;
-    let cx = Cx { src };
+pub fn parse_client_file(src: &str) -> Result<ClientFile, HclError> {
+    let cx = Cx { src: HclSource::new(src) };
+    let body = hcl::edit::parser::parse_body(src).map_err(|e| cx.src.syntax(&e))?;
     let mut out = ClientFile::default();
     for block in body.get_blocks("client") {
         cx.client(&block.body, &mut out)?;
@@ -137,50 +101,24 @@ pub fn parse_client_file(src: &str) -> Result<ClientFile, ClientFileError> {
         cx.nettwin(&block.body, &mut out)?;
     }
     if out.config.min_dynamic_port > out.config.max_dynamic_port {
-        return Err(ClientFileError::Invalid {
-            at: Location { line: 1, column: 1 },
-            path: "client".into(),
-            reason: format!(
+        return Err(cx.src.invalid(
+            None,
+            "client",
+            format!(
                 "min_dynamic_port ({}) is greater than max_dynamic_port ({})",
                 out.config.min_dynamic_port, out.config.max_dynamic_port
             ),
-        });
+        ));
     }
     Ok(out)
 }
 
-struct Cx<'a> {
-    src: &'a str,
+struct Cx {
+    src: HclSource,
 }
 
-impl Cx<'_> {
-    fn loc(&self, span: Option<std::ops::Range<usize>>) -> Location {
-        let offset = span.map_or(0, |s| s.start).min(self.src.len());
-        let before = self.src.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        Location { line, column }
-    }
-
-    fn invalid(
-        &self,
-        span: Option<std::ops::Range<usize>>,
-        path: &str,
-        reason: String,
-    ) -> ClientFileError {
-        ClientFileError::Invalid { at: self.loc(span), path: path.to_owned(), reason }
-    }
-
-    fn unsupported(
-        &self,
-        span: Option<std::ops::Range<usize>>,
-        path: &str,
-        what: String,
-    ) -> ClientFileError {
-        ClientFileError::NotSupported { at: self.loc(span), path: path.to_owned(), what }
-    }
-
-    fn client(&self, body: &Body, out: &mut ClientFile) -> Result<(), ClientFileError> {
+impl Cx {
+    fn client(&self, body: &Body, out: &mut ClientFile) -> Result<(), HclError> {
         let path = "client";
         for s in body.iter() {
             match s {
@@ -191,13 +129,13 @@ impl Cx<'_> {
                         "bridge_network_name" => {
                             let name = self.string(v, path, key)?;
                             cfg.bridge = IfName::new(&name)
-                                .map_err(|e| self.invalid(v.span(), path, e.to_string()))?;
+                                .map_err(|e| self.src.invalid(v.span(), path, e.to_string()))?;
                         }
                         "bridge_network_subnet" => {
                             let text = self.string(v, path, key)?;
-                            cfg.subnet = text
-                                .parse::<Cidr>()
-                                .map_err(|e| self.invalid(v.span(), path, format!("{key}: {e}")))?;
+                            cfg.subnet = text.parse::<Cidr>().map_err(|e| {
+                                self.src.invalid(v.span(), path, format!("{key}: {e}"))
+                            })?;
                         }
                         "bridge_network_hairpin_mode" => {
                             cfg.hairpin_mode = self.boolean(v, path, key)?
@@ -209,7 +147,11 @@ impl Cx<'_> {
                         "max_dynamic_port" => cfg.max_dynamic_port = self.port(v, path, key)?,
                         _ if IGNORED_CLIENT_SETTINGS.contains(&key) => {}
                         _ => {
-                            return Err(self.unsupported(a.span(), path, format!("setting {key}")));
+                            return Err(self.src.unsupported(
+                                a.span(),
+                                path,
+                                format!("setting {key}"),
+                            ));
                         }
                     }
                 }
@@ -218,7 +160,7 @@ impl Cx<'_> {
                     "meta" | "options" | "host_volume" | "chroot_env" | "template"
                     | "server_join" | "artifact" | "drain_on_shutdown" => {}
                     other => {
-                        return Err(self.unsupported(b.span(), path, format!("{other} block")));
+                        return Err(self.src.unsupported(b.span(), path, format!("{other} block")));
                     }
                 },
             }
@@ -226,13 +168,13 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn reserved(&self, block: &Block, out: &mut ClientFile) -> Result<(), ClientFileError> {
+    fn reserved(&self, block: &Block, out: &mut ClientFile) -> Result<(), HclError> {
         let path = "client > reserved";
         // CPU, memory and disk reservations do not touch the network.
         for a in block.body.attributes().filter(|a| a.key.as_str() == "reserved_ports") {
             let text = self.string(&a.value, path, "reserved_ports")?;
             let ports = parse_port_list(&text)
-                .map_err(|reason| self.invalid(a.value.span(), path, reason))?;
+                .map_err(|reason| self.src.invalid(a.value.span(), path, reason))?;
             out.reserved_ports.extend(ports);
             out.reserved_ports.sort_unstable();
             out.reserved_ports.dedup();
@@ -240,18 +182,18 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn nettwin(&self, body: &Body, out: &mut ClientFile) -> Result<(), ClientFileError> {
+    fn nettwin(&self, body: &Body, out: &mut ClientFile) -> Result<(), HclError> {
         let path = "nettwin";
         for s in body.iter() {
             let Structure::Attribute(a) = s else {
                 let what = s.as_block().map_or("block", |b| b.ident.as_str());
-                return Err(self.invalid(s.span(), path, format!("unexpected {what} block")));
+                return Err(self.src.invalid(s.span(), path, format!("unexpected {what} block")));
             };
             match a.key.as_str() {
                 "host_ip" => {
                     let text = self.string(&a.value, path, "host_ip")?;
                     out.config.host_ip = text.parse().map_err(|_| {
-                        self.invalid(
+                        self.src.invalid(
                             a.value.span(),
                             path,
                             format!("host_ip {text:?} is not an IPv4 address"),
@@ -259,7 +201,7 @@ impl Cx<'_> {
                     })?;
                 }
                 other => {
-                    return Err(self.invalid(
+                    return Err(self.src.invalid(
                         a.span(),
                         path,
                         format!("unknown setting {other} (expected host_ip)"),
@@ -270,32 +212,26 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn literal_problem(
-        &self,
-        expr: &Expression,
-        path: &str,
-        key: &str,
-        want: &str,
-    ) -> ClientFileError {
-        let text = expr.span().and_then(|s| self.src.get(s)).unwrap_or("?").trim();
-        self.invalid(expr.span(), path, format!("{key} must be {want}, found {text}"))
+    fn literal_problem(&self, expr: &Expression, path: &str, key: &str, want: &str) -> HclError {
+        let text = self.src.text(expr.span()).unwrap_or("?").trim();
+        self.src.invalid(expr.span(), path, format!("{key} must be {want}, found {text}"))
     }
 
-    fn string(&self, expr: &Expression, path: &str, key: &str) -> Result<String, ClientFileError> {
+    fn string(&self, expr: &Expression, path: &str, key: &str) -> Result<String, HclError> {
         match expr {
             Expression::String(s) => Ok(s.value().clone()),
             _ => Err(self.literal_problem(expr, path, key, "a string")),
         }
     }
 
-    fn boolean(&self, expr: &Expression, path: &str, key: &str) -> Result<bool, ClientFileError> {
+    fn boolean(&self, expr: &Expression, path: &str, key: &str) -> Result<bool, HclError> {
         match expr {
             Expression::Bool(b) => Ok(*b.value()),
             _ => Err(self.literal_problem(expr, path, key, "true or false")),
         }
     }
 
-    fn port(&self, expr: &Expression, path: &str, key: &str) -> Result<u16, ClientFileError> {
+    fn port(&self, expr: &Expression, path: &str, key: &str) -> Result<u16, HclError> {
         let n = match expr {
             Expression::Number(n) => n.value().as_u64(),
             _ => None,
@@ -394,7 +330,9 @@ nettwin { host_ip = "198.51.100.7" }
     #[test]
     fn syntax_error_names_line_and_column() {
         let err = parse_client_file("client {\n  min_dynamic_port = \n}\n").expect_err("bad");
-        let ClientFileError::Syntax { at, .. } = err else { panic!("{err:?}") };
+        let HclError { at, kind: crate::located::HclErrorKind::Syntax { .. } } = err else {
+            panic!("{err:?}")
+        };
         assert_eq!(at.line, 2);
     }
 

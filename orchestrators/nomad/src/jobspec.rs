@@ -6,17 +6,17 @@
 //! `locals` blocks with interpolations, ...) is skipped without being evaluated. What it
 //! needs must be a literal; settings that would change the network in ways not modeled yet
 //! (`mode = "cni/..."`, `host_network`, `dns`, Consul Connect, task-level networks, more
-//! than one `network` block) are refused with [`JobspecError::NotSupported`], naming the
+//! than one `network` block) are refused with [`HclErrorKind::NotSupported`], naming the
 //! block and its position. HCL syntax errors name line and column.
 //!
 //! Nomad's own validation of group networks is reproduced with its texts (duplicate port
 //! labels, duplicate static ports, ports above 65535).
 
-use std::fmt;
-
 use hcl::edit::Span;
 use hcl::edit::expr::{Expression, UnaryOperator};
 use hcl::edit::structure::{Block, BlockLabel, Body, Structure};
+
+use crate::located::{HclError, HclErrorKind, HclSource};
 
 /// A job: its name and its groups, in file order.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -79,111 +79,30 @@ pub struct PortSpec {
     pub to: Option<u16>,
 }
 
-/// A position in the jobspec, 1-based; columns count characters.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Location {
-    /// Line number.
-    pub line: usize,
-    /// Column number.
-    pub column: usize,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}", self.line, self.column)
-    }
-}
-
-/// Why a jobspec was refused.
-#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-pub enum JobspecError {
-    /// The text is not HCL.
-    #[error("{at}: HCL syntax error: {message}")]
-    Syntax {
-        /// Where the parser stopped.
-        at: Location,
-        /// What it expected.
-        message: String,
-    },
-    /// A setting the model does not support yet.
-    #[error("{at}: {path}: {what} is not supported yet")]
-    NotSupported {
-        /// Where the setting is.
-        at: Location,
-        /// The enclosing blocks, `job "x" > group "y" > network`.
-        path: String,
-        /// The setting (`mode = "cni/mynet"`, `dns block`, ...).
-        what: String,
-    },
-    /// A value of the wrong form, or one Nomad's validation refuses.
-    #[error("{at}: {path}: {reason}")]
-    Invalid {
-        /// Where the value is.
-        at: Location,
-        /// The enclosing blocks.
-        path: String,
-        /// What is wrong, in Nomad's words where Nomad has them.
-        reason: String,
-    },
-    /// No `job` block, or more than one.
-    #[error("expected exactly one job block, found {found}")]
-    JobCount {
-        /// How many there were.
-        found: usize,
-    },
-}
-
 /// Parses a jobspec and extracts the job's groups and networks.
-pub fn parse_job(src: &str) -> Result<Job, JobspecError> {
-    let body = hcl::edit::parser::parse_body(src).map_err(|e| JobspecError::Syntax {
-        at: Location { line: e.location().line(), column: e.location().column() },
-        message: e.message().to_owned(),
-    })?;
-    let cx = Cx { src };
+pub fn parse_job(src: &str) -> Result<Job, HclError> {
+    let cx = Cx { src: HclSource::new(src) };
+    let body = hcl::edit::parser::parse_body(src).map_err(|e| cx.src.syntax(&e))?;
     let jobs: Vec<&Block> = body.get_blocks("job").collect();
     let [job] = jobs.as_slice() else {
-        return Err(JobspecError::JobCount { found: jobs.len() });
+        // At the second job block, or at the start when there is none.
+        let span = jobs.get(1).and_then(|b| b.span());
+        return Err(cx.src.error(span, HclErrorKind::JobCount { found: jobs.len() }));
     };
     cx.job(job)
 }
 
 /// Positions and paths for error messages.
-struct Cx<'a> {
-    src: &'a str,
+struct Cx {
+    src: HclSource,
 }
 
-impl Cx<'_> {
-    fn loc(&self, span: Option<std::ops::Range<usize>>) -> Location {
-        let offset = span.map_or(0, |s| s.start).min(self.src.len());
-        let before = self.src.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        Location { line, column }
-    }
-
-    fn invalid(
-        &self,
-        span: Option<std::ops::Range<usize>>,
-        path: &str,
-        reason: String,
-    ) -> JobspecError {
-        JobspecError::Invalid { at: self.loc(span), path: path.to_owned(), reason }
-    }
-
-    fn unsupported(
-        &self,
-        span: Option<std::ops::Range<usize>>,
-        path: &str,
-        what: String,
-    ) -> JobspecError {
-        JobspecError::NotSupported { at: self.loc(span), path: path.to_owned(), what }
-    }
-
+impl Cx {
     /// The single string label of a block (`job "x"`, `group "y"`, `port "z"`).
-    fn label(&self, block: &Block, path: &str) -> Result<String, JobspecError> {
+    fn label(&self, block: &Block, path: &str) -> Result<String, HclError> {
         match block.labels.as_slice() {
             [l] => Ok(label_text(l).to_owned()),
-            labels => Err(self.invalid(
+            labels => Err(self.src.invalid(
                 block.span(),
                 path,
                 format!(
@@ -195,14 +114,14 @@ impl Cx<'_> {
         }
     }
 
-    fn job(&self, block: &Block) -> Result<Job, JobspecError> {
+    fn job(&self, block: &Block) -> Result<Job, HclError> {
         let name = self.label(block, "job")?;
         let path = format!("job {name:?}");
         let mut groups: Vec<Group> = Vec::new();
         for g in block.body.get_blocks("group") {
             let group = self.group(g, &path)?;
             if groups.iter().any(|other| other.name == group.name) {
-                return Err(self.invalid(
+                return Err(self.src.invalid(
                     g.span(),
                     &path,
                     format!("group {:?} is defined twice", group.name),
@@ -213,7 +132,7 @@ impl Cx<'_> {
         Ok(Job { name, groups })
     }
 
-    fn group(&self, block: &Block, job_path: &str) -> Result<Group, JobspecError> {
+    fn group(&self, block: &Block, job_path: &str) -> Result<Group, HclError> {
         let name = self.label(block, &format!("{job_path} > group"))?;
         let path = format!("{job_path} > group {name:?}");
         let count = match self.single_attr(&block.body, "count", &path)? {
@@ -221,7 +140,11 @@ impl Cx<'_> {
             Some(expr) => {
                 let n = self.integer(expr, &path, "count")?;
                 u32::try_from(n).map_err(|_| {
-                    self.invalid(expr.span(), &path, format!("count must be 0 or more, got {n}"))
+                    self.src.invalid(
+                        expr.span(),
+                        &path,
+                        format!("count must be 0 or more, got {n}"),
+                    )
                 })?
             }
         };
@@ -230,7 +153,7 @@ impl Cx<'_> {
             [] => Network::default(),
             [one] => self.network(one, &path)?,
             [_, second, ..] => {
-                return Err(self.unsupported(
+                return Err(self.src.unsupported(
                     second.span(),
                     &path,
                     "a second network block".into(),
@@ -243,11 +166,11 @@ impl Cx<'_> {
 
     /// Group content that would change the network but is not modeled: Consul Connect
     /// (adds a proxy port and possibly transparent proxy rules) and task-level networks.
-    fn check_unmodeled_group_settings(&self, body: &Body, path: &str) -> Result<(), JobspecError> {
+    fn check_unmodeled_group_settings(&self, body: &Body, path: &str) -> Result<(), HclError> {
         for svc in body.get_blocks("service") {
             if let Some(c) = svc.body.get_blocks("connect").next() {
                 let p = format!("{path} > service");
-                return Err(self.unsupported(
+                return Err(self.src.unsupported(
                     c.span(),
                     &p,
                     "connect block (Consul service mesh)".into(),
@@ -258,7 +181,7 @@ impl Cx<'_> {
             for res in task.body.get_blocks("resources") {
                 if let Some(n) = res.body.get_blocks("network").next() {
                     let p = format!("{path} > task {:?} > resources", task_name(task));
-                    return Err(self.unsupported(
+                    return Err(self.src.unsupported(
                         n.span(),
                         &p,
                         "network block inside task resources (deprecated task networks)".into(),
@@ -269,7 +192,7 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn network(&self, block: &Block, group_path: &str) -> Result<Network, JobspecError> {
+    fn network(&self, block: &Block, group_path: &str) -> Result<Network, HclError> {
         let path = format!("{group_path} > network");
         let mut net = Network::default();
         for s in block.body.iter() {
@@ -281,7 +204,7 @@ impl Cx<'_> {
                             "host" => NetworkMode::Host,
                             "bridge" => NetworkMode::Bridge,
                             other => {
-                                return Err(self.unsupported(
+                                return Err(self.src.unsupported(
                                     a.span(),
                                     &path,
                                     format!("mode = {other:?} (supported: \"host\", \"bridge\")"),
@@ -292,7 +215,7 @@ impl Cx<'_> {
                     // Deprecated bandwidth ask; it changes nothing on the host.
                     "mbits" => {}
                     other => {
-                        return Err(self.unsupported(
+                        return Err(self.src.unsupported(
                             a.span(),
                             &path,
                             format!("attribute {other}"),
@@ -302,7 +225,11 @@ impl Cx<'_> {
                 Structure::Block(b) => match b.ident.as_str() {
                     "port" => net.ports.push(self.port(b, &path)?),
                     other => {
-                        return Err(self.unsupported(b.span(), &path, format!("{other} block")));
+                        return Err(self.src.unsupported(
+                            b.span(),
+                            &path,
+                            format!("{other} block"),
+                        ));
                     }
                 },
             }
@@ -311,7 +238,7 @@ impl Cx<'_> {
         Ok(net)
     }
 
-    fn port(&self, block: &Block, net_path: &str) -> Result<PortSpec, JobspecError> {
+    fn port(&self, block: &Block, net_path: &str) -> Result<PortSpec, HclError> {
         let label = self.label(block, &format!("{net_path} > port"))?;
         let path = format!("{net_path} > port {label:?}");
         let mut spec = PortSpec { label, static_port: None, to: None };
@@ -319,11 +246,15 @@ impl Cx<'_> {
         for s in block.body.iter() {
             let Structure::Attribute(a) = s else {
                 let what = s.as_block().map_or("block", |b| b.ident.as_str());
-                return Err(self.unsupported(s.span(), &path, format!("{what} block")));
+                return Err(self.src.unsupported(s.span(), &path, format!("{what} block")));
             };
             let key = a.key.as_str();
             if seen.contains(&key) {
-                return Err(self.invalid(a.span(), &path, format!("attribute {key} is set twice")));
+                return Err(self.src.invalid(
+                    a.span(),
+                    &path,
+                    format!("attribute {key} is set twice"),
+                ));
             }
             seen.push(key);
             match key {
@@ -333,14 +264,14 @@ impl Cx<'_> {
                         0 => None,
                         1..=65535 => u16::try_from(n).ok(),
                         _ if n > 65535 => {
-                            return Err(self.invalid(
+                            return Err(self.src.invalid(
                                 a.span(),
                                 &path,
                                 format!("Port {} ({n}) cannot be greater than 65535", spec.label),
                             ));
                         }
                         _ => {
-                            return Err(self.invalid(
+                            return Err(self.src.invalid(
                                 a.span(),
                                 &path,
                                 format!("static must be a port number, got {n}"),
@@ -354,7 +285,7 @@ impl Cx<'_> {
                         -1 | 0 => None,
                         1..=65535 => u16::try_from(n).ok(),
                         _ => {
-                            return Err(self.invalid(
+                            return Err(self.src.invalid(
                                 a.span(),
                                 &path,
                                 format!("to must be a port number or -1, got {n}"),
@@ -363,7 +294,11 @@ impl Cx<'_> {
                     };
                 }
                 other => {
-                    return Err(self.unsupported(a.span(), &path, format!("attribute {other}")));
+                    return Err(self.src.unsupported(
+                        a.span(),
+                        &path,
+                        format!("attribute {other}"),
+                    ));
                 }
             }
         }
@@ -371,11 +306,11 @@ impl Cx<'_> {
     }
 
     /// Nomad's `validateNetworks`, for one network block.
-    fn validate_ports(&self, block: &Block, net: &Network, path: &str) -> Result<(), JobspecError> {
+    fn validate_ports(&self, block: &Block, net: &Network, path: &str) -> Result<(), HclError> {
         for (i, p) in net.ports.iter().enumerate() {
             let earlier = &net.ports[..i];
             if earlier.iter().any(|q| q.label == p.label) {
-                return Err(self.invalid(
+                return Err(self.src.invalid(
                     block.span(),
                     path,
                     format!("Port label {} already in use by taskgroup network", p.label),
@@ -384,7 +319,7 @@ impl Cx<'_> {
             if let Some(s) = p.static_port
                 && let Some(q) = earlier.iter().find(|q| q.static_port == Some(s))
             {
-                return Err(self.invalid(
+                return Err(self.src.invalid(
                     block.span(),
                     path,
                     format!("Static port {s} already reserved by taskgroup network:{}", q.label),
@@ -400,16 +335,20 @@ impl Cx<'_> {
         body: &'b Body,
         key: &str,
         path: &str,
-    ) -> Result<Option<&'b Expression>, JobspecError> {
+    ) -> Result<Option<&'b Expression>, HclError> {
         let mut found = body.attributes().filter(|a| a.key.as_str() == key);
         let first = found.next();
         if let Some(again) = found.next() {
-            return Err(self.invalid(again.span(), path, format!("attribute {key} is set twice")));
+            return Err(self.src.invalid(
+                again.span(),
+                path,
+                format!("attribute {key} is set twice"),
+            ));
         }
         Ok(first.map(|a| &a.value))
     }
 
-    fn integer(&self, expr: &Expression, path: &str, key: &str) -> Result<i64, JobspecError> {
+    fn integer(&self, expr: &Expression, path: &str, key: &str) -> Result<i64, HclError> {
         let value = match expr {
             Expression::Number(n) => n.value().as_i64(),
             Expression::UnaryOp(op) if op.operator.value() == &UnaryOperator::Neg => {
@@ -420,18 +359,19 @@ impl Cx<'_> {
             }
             _ => return Err(self.not_literal(expr, path, key, "a whole number")),
         };
-        value
-            .ok_or_else(|| self.invalid(expr.span(), path, format!("{key} must be a whole number")))
+        value.ok_or_else(|| {
+            self.src.invalid(expr.span(), path, format!("{key} must be a whole number"))
+        })
     }
 
-    fn string(&self, expr: &Expression, path: &str, key: &str) -> Result<String, JobspecError> {
+    fn string(&self, expr: &Expression, path: &str, key: &str) -> Result<String, HclError> {
         match expr {
             Expression::String(s) => Ok(s.value().clone()),
             _ => Err(self.not_literal(expr, path, key, "a string")),
         }
     }
 
-    fn not_literal(&self, expr: &Expression, path: &str, key: &str, want: &str) -> JobspecError {
+    fn not_literal(&self, expr: &Expression, path: &str, key: &str, want: &str) -> HclError {
         let is_literal = matches!(
             expr,
             Expression::Null(_)
@@ -440,10 +380,10 @@ impl Cx<'_> {
                 | Expression::String(_)
         );
         if is_literal {
-            self.invalid(expr.span(), path, format!("{key} must be {want}"))
+            self.src.invalid(expr.span(), path, format!("{key} must be {want}"))
         } else {
-            let text = expr.span().and_then(|s| self.src.get(s)).unwrap_or("an expression");
-            self.unsupported(
+            let text = self.src.text(expr.span()).unwrap_or("an expression");
+            self.src.unsupported(
                 expr.span(),
                 path,
                 format!("{key} = {} (an expression; only literal values are read)", text.trim()),
@@ -519,7 +459,7 @@ job "cloak" {
     fn syntax_error_names_line_and_column() {
         let err =
             parse_job("job \"j\" {\n  group \"g\" {\n    count = \n  }\n}\n").expect_err("bad");
-        let JobspecError::Syntax { at, .. } = &err else { panic!("{err:?}") };
+        let HclError { at, kind: HclErrorKind::Syntax { .. } } = &err else { panic!("{err:?}") };
         assert_eq!((at.line, at.column), (3, 13), "{err}");
         assert!(err.to_string().starts_with("line 3, column 13: HCL syntax error: "), "{err}");
     }
@@ -575,10 +515,9 @@ job "cloak" {
     }
 
     #[test]
-    fn two_jobs_are_refused() {
-        assert_eq!(
-            parse_job("job \"a\" {}\njob \"b\" {}\n"),
-            Err(JobspecError::JobCount { found: 2 })
-        );
+    fn two_jobs_are_refused_at_the_second() {
+        let err = parse_job("job \"a\" {}\njob \"b\" {}\n").expect_err("two jobs");
+        assert_eq!(err.kind, HclErrorKind::JobCount { found: 2 });
+        assert_eq!((err.at.line, err.at.column, err.at.bytes), (2, 1, 11..21));
     }
 }

@@ -25,6 +25,7 @@ pub mod diff;
 pub mod hook;
 pub mod ids;
 pub mod jobspec;
+pub mod located;
 pub mod plan;
 pub mod planner;
 pub mod ports;

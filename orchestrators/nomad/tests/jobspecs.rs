@@ -2,9 +2,10 @@
 //! out, everything else is skipped, unsupported settings and syntax errors are named with
 //! their line and column.
 
-use nettwin_nomad::jobspec::{Group, Job, JobspecError, Network, NetworkMode, PortSpec, parse_job};
+use nettwin_nomad::jobspec::{Group, Job, Network, NetworkMode, PortSpec, parse_job};
+use nettwin_nomad::located::{HclError, HclErrorKind};
 
-fn read(name: &str) -> Result<Job, JobspecError> {
+fn read(name: &str) -> Result<Job, HclError> {
     let p = format!("{}/../../testdata/jobs/{name}", env!("CARGO_MANIFEST_DIR"));
     let src = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
     parse_job(&src)
@@ -112,8 +113,8 @@ fn second_network_block_is_refused_as_not_supported() {
 #[test]
 fn syntax_error_is_reported_with_line_and_column() {
     let err = read("syntax-error.nomad.hcl").expect_err("bad");
-    let JobspecError::Syntax { at, message } = &err else { panic!("{err:?}") };
+    let HclError { at, kind: HclErrorKind::Syntax { message } } = &err else { panic!("{err:?}") };
     // The job block is never closed: the parser stops at the end of the input.
-    assert_eq!((at.line, at.column), (9, 3), "{err}");
+    assert_eq!((at.line, at.column), (9, 2), "{err}");
     assert!(!message.is_empty());
 }
