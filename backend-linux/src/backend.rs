@@ -61,7 +61,7 @@ pub(crate) struct Ns {
     pub(crate) iptables_used: bool,
     /// The rule counters as last read (by `observe` or after a probe), while no iptables op
     /// ran since: the next probe's "before" reading, one `iptables-save` saved.
-    pub(crate) counters: Option<Vec<crate::iptables::Counter>>,
+    pub(crate) counters: Option<Vec<nettwin_core::iptables::Counter>>,
     pub(crate) bound: Option<PathBuf>,
     pub(crate) worker: NsWorker,
 }
@@ -531,7 +531,8 @@ impl Backend for LinuxBackend {
                 source: io::Error::other(e),
             })?;
             if let (Some(text), Some(ns)) = (&r.iptables, self.namespaces.get_mut(&name)) {
-                ns.counters = Some(crate::iptables::parse_counters(text));
+                // A text that does not parse is reported by `assemble` below.
+                ns.counters = crate::iptables::parse_counters(text).ok();
             }
             raw.insert(name, r);
         }

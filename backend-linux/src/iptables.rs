@@ -29,7 +29,7 @@ use std::io::{self, Write};
 use std::process::{Command as Process, Stdio};
 
 use nettwin_core::error::{ErrorKind, OpError};
-use nettwin_core::iptables::{Command, Table};
+use nettwin_core::iptables::{Command, Counter, SaveError, Table, parse_save_counted};
 
 use crate::errors::iptables_kind;
 
@@ -261,100 +261,10 @@ fn run(
     run(exec, ops, &later, results);
 }
 
-/// One counter of `iptables-save -c`: a rule's, or a built-in chain's policy's.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Counter {
-    /// The table.
-    pub table: Table,
-    /// The chain.
-    pub chain: String,
-    /// The 1-based rule number; `None` for the policy.
-    pub rule: Option<u32>,
-    /// Packets counted.
-    pub packets: u64,
-    /// The rule as iptables-save prints it (`-A CHAIN ...`), or the policy (`DROP`).
-    pub text: String,
-}
-
-impl Counter {
-    /// The verdict keyword the rule or policy ends with (`DROP`, `REJECT`, `ACCEPT`, ...).
-    pub fn verdict(&self) -> Option<&str> {
-        if self.rule.is_none() {
-            return Some(self.text.as_str());
-        }
-        let mut words = self.text.split_whitespace();
-        while let Some(w) = words.next() {
-            if w == "-j" {
-                return words.next();
-            }
-        }
-        None
-    }
-}
-
-/// Reads the counters of `iptables-save -c` output (tables other than filter and nat are
-/// skipped).
-pub fn parse_counters(save: &str) -> Vec<Counter> {
-    let mut out = Vec::new();
-    let mut table = None;
-    let mut numbers: Vec<(String, u32)> = Vec::new();
-    for line in save.lines() {
-        if let Some(t) = line.strip_prefix('*') {
-            table = Table::ALL.into_iter().find(|x| x.as_str() == t.trim());
-            numbers.clear();
-            continue;
-        }
-        let Some(table) = table else { continue };
-        if let Some(rest) = line.strip_prefix(':') {
-            // `:CHAIN POLICY [p:b]`; user chains have `-` as policy.
-            let mut w = rest.split_whitespace();
-            let (Some(chain), Some(policy), Some(c)) = (w.next(), w.next(), w.next()) else {
-                continue;
-            };
-            if policy != "-" {
-                out.push(Counter {
-                    table,
-                    chain: chain.to_owned(),
-                    rule: None,
-                    packets: packets_of(c),
-                    text: policy.to_owned(),
-                });
-            }
-        } else if line.starts_with('[')
-            && let Some((c, rule)) = line.split_once(' ')
-        {
-            let Some(chain) = rule.strip_prefix("-A ").and_then(|r| r.split_whitespace().next())
-            else {
-                continue;
-            };
-            let n = match numbers.iter_mut().find(|(c, _)| c == chain) {
-                Some((_, n)) => {
-                    *n += 1;
-                    *n
-                }
-                None => {
-                    numbers.push((chain.to_owned(), 1));
-                    1
-                }
-            };
-            out.push(Counter {
-                table,
-                chain: chain.to_owned(),
-                rule: Some(n),
-                packets: packets_of(c),
-                text: rule.to_owned(),
-            });
-        }
-    }
-    out
-}
-
-fn packets_of(c: &str) -> u64 {
-    c.trim_matches(|ch| ch == '[' || ch == ']')
-        .split(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0)
+/// The counters of `iptables-save -c` output, read with the model's parser
+/// (`nettwin_core::iptables::parse_save_counted`).
+pub fn parse_counters(save: &str) -> Result<Vec<Counter>, SaveError> {
+    parse_save_counted(save).map(|(_, counters)| counters)
 }
 
 /// The counters that moved between two readings, with how much.

@@ -46,7 +46,8 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 
 use crate::backend::LinuxBackend;
-use crate::iptables::{Counter, moved, parse_counters};
+use crate::iptables::{moved, parse_counters};
+use nettwin_core::iptables::Counter;
 use path::{Key, Seen};
 
 /// How long a delivered TCP connection may take to show up in a listener's accept queue.
@@ -209,7 +210,7 @@ fn prepare(b: &mut LinuxBackend, echo: bool) -> Result<Vec<(NetnsName, Prepared)
                 let counters = if used {
                     let save = crate::iptables::save_with_counters()
                         .map_err(|e| format!("iptables-save: {e}"))?;
-                    Some(parse_counters(&save))
+                    Some(parse_counters(&save).map_err(|e| format!("iptables-save: {e}"))?)
                 } else {
                     known
                 };
@@ -270,7 +271,8 @@ fn counters_after(
             .map_err(|e| io_err("counters", e))?
             .map_err(|e| io_err(format!("iptables-save in {name}"), e))?;
         let old = before.get(&name).map(Vec::as_slice).unwrap_or_default();
-        let now = parse_counters(&save);
+        let now =
+            parse_counters(&save).map_err(|e| io_err(format!("iptables-save in {name}"), e))?;
         for (c, _) in moved(old, &now) {
             out.push((name.clone(), c));
         }
@@ -455,7 +457,7 @@ fn outcome(
             netns: ns.clone(),
             by: Refusal::Reject {
                 table: c.table,
-                chain: c.chain.clone(),
+                chain: c.chain.to_string(),
                 rule: c.rule.unwrap_or(0),
             },
         })
@@ -469,8 +471,8 @@ fn outcome(
     let dropped_or_silent = || {
         if let Some((ns, c)) = path::counter_with(counters, "DROP") {
             let by = match c.rule {
-                Some(rule) => DropCause::Rule { table: c.table, chain: c.chain.clone(), rule },
-                None => DropCause::Policy { table: c.table, chain: c.chain.clone() },
+                Some(rule) => DropCause::Rule { table: c.table, chain: c.chain.to_string(), rule },
+                None => DropCause::Policy { table: c.table, chain: c.chain.to_string() },
             };
             return Some(Outcome::Dropped { netns: ns.clone(), by });
         }

@@ -19,7 +19,7 @@ use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::trace::{Dir, Flow, Hop, Step};
 
 use super::packet::{Ipv4, L4, Packet, TCP_ACK, TCP_RST, TCP_SYN};
-use crate::iptables::Counter;
+use nettwin_core::iptables::Counter;
 
 /// A frame with its place: namespace, device, direction and time.
 #[derive(Clone, Debug)]
@@ -225,7 +225,7 @@ pub fn place_counters(hops: &mut Vec<Hop>, counters: &[(NetnsName, Counter)], se
                 packet,
                 step: Step::Counters {
                     table: c.table,
-                    chain: c.chain.clone(),
+                    chain: c.chain.to_string(),
                     rule: c.rule,
                     text: c.text.clone(),
                 },

@@ -14,7 +14,7 @@ use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::trace::{Dir, Hop, Silence};
 
 use crate::backend::LinuxBackend;
-use crate::iptables::Counter;
+use nettwin_core::iptables::Counter;
 
 /// The DNAT target address of a rule's iptables-save text.
 fn dnat_target(text: &str) -> Option<Ipv4Addr> {

@@ -20,4 +20,4 @@ pub use parse::{COMMENT_MAX, parse_rule};
 pub use print::save_string;
 pub use rule::*;
 pub use ruleset::{ChainRules, MAX_JUMP_DEPTH, Ruleset, TableRules};
-pub use save::{SaveError, parse_save};
+pub use save::{Counter, SaveError, parse_save, parse_save_counted};

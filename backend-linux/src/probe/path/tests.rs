@@ -2,6 +2,7 @@
 //! where counters go.
 
 use nettwin_core::iptables::Table;
+use nettwin_core::names::ChainName;
 
 use super::*;
 
@@ -172,7 +173,8 @@ fn an_unanswered_arp_names_the_first_device_it_left() {
 }
 
 fn counter(chain: &str, rule: Option<u32>, text: &str) -> Counter {
-    Counter { table: Table::Nat, chain: chain.into(), rule, packets: 1, text: text.into() }
+    let chain = ChainName::new(chain).unwrap_or_else(|e| panic!("{e}"));
+    Counter { table: Table::Nat, chain, rule, packets: 1, bytes: 60, text: text.into() }
 }
 
 #[test]
