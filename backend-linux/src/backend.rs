@@ -25,7 +25,9 @@ use crate::errors::{OpClass, errno_error};
 use crate::links;
 use crate::netlink::NlError;
 use crate::netns::{NsWorker, WorkerError};
-use crate::sandbox::{Sandbox, unbind};
+use crate::ns::Ns;
+use crate::probe::{Numbering, ProbeCx};
+use crate::sandbox::Sandbox;
 use crate::sockets::Listener;
 
 /// How a `LinuxBackend` behaves.
@@ -45,54 +47,19 @@ impl Default for LinuxOptions {
     }
 }
 
-/// One sandbox namespace. Fields drop in order: sockets first, then the worker.
-#[derive(Debug)]
-pub(crate) struct Ns {
-    pub(crate) listeners: Vec<Listener>,
-    /// The packet capture probes read, opened by the first probe and kept (closing a
-    /// packet socket waits for an RCU grace period, ~10 ms).
-    pub(crate) capture: Option<OwnedFd>,
-    /// A raw ICMP socket that sees the echo requests this namespace answers, as its stack
-    /// received them (after nat INPUT): the source an echo's receiver saw. Opened by the
-    /// first echo probe and kept.
-    pub(crate) echo_watch: Option<OwnedFd>,
-    /// Keeps kernel receive timestamps on (see `probe::capture::clock_keeper`).
-    pub(crate) _clock: Option<OwnedFd>,
-    pub(crate) iptables_used: bool,
-    /// The rule counters as last read (by `observe` or after a probe), while no iptables op
-    /// ran since: the next probe's "before" reading, one `iptables-save` saved.
-    pub(crate) counters: Option<Vec<nettwin_core::iptables::Counter>>,
-    pub(crate) bound: Option<PathBuf>,
-    pub(crate) worker: NsWorker,
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        self.listeners.clear();
-        if let Some(fd) = self.capture.take() {
-            crate::probe::capture::close_later(fd);
-        }
-        if let Some(p) = self.bound.take() {
-            let _ = unbind(&p);
-        }
-    }
-}
-
 /// The linux backend: ops, observation and probes on the real kernel, in namespaces it
 /// creates and removes. See the crate docs for the sandbox's guarantees.
 #[derive(Debug)]
 pub struct LinuxBackend {
-    pub(crate) namespaces: BTreeMap<NetnsName, Ns>,
-    pub(crate) options: LinuxOptions,
-    /// Probes so far that did not pin a source port (for `default_sport`).
-    pub(crate) unpinned: u32,
-    /// Probes so far (for unique payload tokens).
-    pub(crate) probes: u32,
+    namespaces: BTreeMap<NetnsName, Ns>,
+    options: LinuxOptions,
+    /// How many probes were sent, for source ports and payload tokens.
+    numbering: Numbering,
     /// Workers started ahead for the `NetnsAdd` ops of a batch (see `apply_all`).
-    pub(crate) prepared: BTreeMap<NetnsName, Result<NsWorker, WorkerError>>,
+    prepared: BTreeMap<NetnsName, Result<NsWorker, WorkerError>>,
     /// Veth pairs, and peers still to disappear after a namespace was deleted.
-    pub(crate) peers: crate::peers::Peers,
-    pub(crate) sandbox: Sandbox,
+    peers: crate::peers::Peers,
+    sandbox: Sandbox,
 }
 
 /// How long an op waits for the kernel to remove the veth peers of a deleted namespace.
@@ -114,12 +81,6 @@ fn gone(e: WorkerError) -> OpError {
     OpError::new(ErrorKind::Unexpected, "reach", "namespace worker").detail(e.to_string())
 }
 
-/// Whether a program is on `PATH`.
-pub(crate) fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-}
-
 impl LinuxBackend {
     /// A backend with default options; `Unavailable` when not root, when iptables-restore
     /// or iptables-save is missing, or when a network namespace cannot be created.
@@ -133,7 +94,7 @@ impl LinuxBackend {
             return Err(unavailable("it needs root (to create network namespaces)"));
         }
         for tool in ["iptables-restore", "iptables-save"] {
-            if !on_path(tool) {
+            if crate::tools::find(tool).is_none() {
                 return Err(unavailable(format!(
                     "{tool} is not installed (apt-get install iptables)"
                 )));
@@ -152,8 +113,7 @@ impl LinuxBackend {
         Ok(LinuxBackend {
             namespaces: BTreeMap::new(),
             options,
-            unpinned: 0,
-            probes: 0,
+            numbering: Numbering::default(),
             prepared: BTreeMap::new(),
             peers: crate::peers::Peers::default(),
             sandbox,
@@ -253,7 +213,7 @@ impl LinuxBackend {
 
     /// Waits until the veth ends whose peers' namespaces were deleted are gone from
     /// `netns` (bounded: `SETTLE_LIMIT`).
-    pub(crate) fn settle(&mut self, netns: &NetnsName) {
+    fn settle(&mut self, netns: &NetnsName) {
         let names = self.peers.take_pending(netns.as_str());
         let Some(ns) = self.namespaces.get(netns) else { return };
         if names.is_empty() {
@@ -274,7 +234,7 @@ impl LinuxBackend {
     }
 
     /// `settle` for every namespace (before observing or probing).
-    pub(crate) fn settle_all(&mut self) {
+    fn settle_all(&mut self) {
         for ns in self.peers.pending_namespaces() {
             self.settle(&ns);
         }
@@ -545,6 +505,12 @@ impl Backend for LinuxBackend {
 
     fn probe(&mut self, probe: &Probe) -> Result<Trace, BackendError> {
         self.settle_all();
-        crate::probe::run(self, probe)
+        let mut cx = ProbeCx {
+            namespaces: &mut self.namespaces,
+            timeout: self.options.probe_timeout,
+            sandbox_id: self.sandbox.id(),
+            numbering: &mut self.numbering,
+        };
+        crate::probe::run(&mut cx, probe)
     }
 }

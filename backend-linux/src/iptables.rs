@@ -59,7 +59,7 @@ pub struct Spawn {
 impl Restore for Spawn {
     fn run(&mut self, input: &str) -> io::Result<Result<(), RestoreFailure>> {
         self.spawned += 1;
-        let mut child = Process::new("iptables-restore")
+        let mut child = Process::new(crate::tools::path_of("iptables-restore")?)
             .arg("--noflush")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -108,7 +108,10 @@ pub fn parse_failure(stderr: &str) -> RestoreFailure {
 
 /// `iptables-save -c`, spawned from the calling thread (a namespace worker).
 pub fn save_with_counters() -> io::Result<String> {
-    let out = Process::new("iptables-save").arg("-c").stdin(Stdio::null()).output()?;
+    let out = Process::new(crate::tools::path_of("iptables-save")?)
+        .arg("-c")
+        .stdin(Stdio::null())
+        .output()?;
     if !out.status.success() {
         return Err(io::Error::other(format!(
             "iptables-save failed: {}",

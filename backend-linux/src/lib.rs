@@ -4,6 +4,8 @@
 //! - `sandbox`: the sandbox id and directory, names bound under /run/netns on request, `gc`.
 //! - `netns`: one worker thread per namespace, living inside it; everything that must
 //!   happen in a namespace is a job on its worker.
+//! - `ns`: one sandbox namespace as the backend holds it (worker, listeners, captures,
+//!   counters).
 //! - `netlink`, `links`, `routes`: a synchronous rtnetlink client and the link, address and
 //!   route requests and dumps.
 //! - `jobs`: what link, address, route and sysctl ops do on their namespace's worker.
@@ -13,8 +15,10 @@
 //! - `ipam`: host-local's on-disk store in the sandbox directory, under its lock.
 //! - `peers`: veth pairs, so that deleting a namespace need not wait for the kernel.
 //! - `observe`: the kernel's state as the model's normalized `Snapshot`.
-//! - `probe`: real traffic, packet captures and counter deltas turned into a `Trace`.
+//! - `probe`: real traffic, packet captures and counter deltas turned into a `Trace`; it
+//!   sees the backend only through `probe::ProbeCx`.
 //! - `errors`: errno and iptables messages → the model's `ErrorKind`s (tables).
+//! - `tools`: the programs it runs, by absolute path from a fixed list of directories.
 //! - `testing`: `require_linux()`, the gate of every kernel test in the workspace.
 //!
 //! Architecture invariants:
@@ -34,6 +38,7 @@ pub mod jobs;
 pub mod links;
 pub mod netlink;
 pub mod netns;
+mod ns;
 pub mod observe;
 pub mod peers;
 pub mod probe;
@@ -42,6 +47,7 @@ pub mod sandbox;
 pub mod sockets;
 pub mod sysctl;
 pub mod testing;
+pub mod tools;
 
 pub use backend::{LinuxBackend, LinuxOptions};
 pub use sandbox::{GcReport, gc};

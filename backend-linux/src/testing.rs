@@ -5,7 +5,6 @@
 //! with `NETTWIN_REQUIRE_LINUX=1` (set by CI) a missing capability fails the test instead,
 //! so that kernel tests never pass silently without running.
 
-use crate::backend::on_path;
 use crate::netns::NsWorker;
 
 /// The environment variable that turns a skip into a failure.
@@ -17,7 +16,7 @@ pub fn missing_capability() -> Option<String> {
         return Some("not root".to_owned());
     }
     for tool in ["ip", "iptables", "iptables-restore", "iptables-save"] {
-        if !on_path(tool) {
+        if crate::tools::find(tool).is_none() {
             return Some(format!("{tool} is not installed"));
         }
     }

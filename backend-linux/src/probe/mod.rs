@@ -45,10 +45,32 @@ use nettwin_core::trace::{
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 
-use crate::backend::LinuxBackend;
 use crate::iptables::{moved, parse_counters};
+use crate::ns::Ns;
 use nettwin_core::iptables::Counter;
 use path::{Key, Seen};
+
+/// What a probe reads and changes of the backend: the sandbox's namespaces, the probe
+/// timeout and the probe numbering. Nothing else of the backend is reachable from here.
+pub(crate) struct ProbeCx<'a> {
+    /// The sandbox's namespaces.
+    pub(crate) namespaces: &'a mut BTreeMap<NetnsName, Ns>,
+    /// How long a probe waits for an answer at most.
+    pub(crate) timeout: Duration,
+    /// The sandbox's id, in every payload token.
+    pub(crate) sandbox_id: &'a str,
+    /// How many probes were sent so far.
+    pub(crate) numbering: &'a mut Numbering,
+}
+
+/// How many probes a backend sent.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Numbering {
+    /// Probes that did not pin a source port (the `n` of `default_sport`).
+    pub(crate) unpinned: u32,
+    /// All probes (for unique payload tokens).
+    pub(crate) probes: u32,
+}
 
 /// How long a delivered TCP connection may take to show up in a listener's accept queue.
 const ACCEPT_WAIT: Duration = Duration::from_millis(200);
@@ -84,8 +106,8 @@ fn io_err(context: impl Into<String>, e: impl std::fmt::Display) -> BackendError
 }
 
 /// Sends one probe and builds its trace.
-pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
-    if !b.namespaces.contains_key(&probe.from) {
+pub(crate) fn run(cx: &mut ProbeCx<'_>, probe: &Probe) -> Result<Trace, BackendError> {
+    if !cx.namespaces.contains_key(&probe.from) {
         return Err(BackendError::BadProbe(format!("no namespace {} in the sandbox", probe.from)));
     }
     if probe.proto != Proto::Icmp && probe.dst.port == 0 {
@@ -94,17 +116,17 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
     let sport = match probe.sport {
         Some(p) => p,
         None => {
-            let p = default_sport(b.unpinned);
-            b.unpinned += 1;
+            let p = default_sport(cx.numbering.unpinned);
+            cx.numbering.unpinned += 1;
             p
         }
     };
-    b.probes += 1;
-    let token = format!("nettwin probe {} #{}", b.sandbox.id(), b.probes).into_bytes();
+    cx.numbering.probes += 1;
+    let token = format!("nettwin probe {} #{}", cx.sandbox_id, cx.numbering.probes).into_bytes();
 
-    let mut prepared = prepare(b, probe.proto == Proto::Icmp)?;
+    let mut prepared = prepare(cx, probe.proto == Proto::Icmp)?;
     for (name, p) in prepared.iter_mut() {
-        let Some(ns) = b.namespaces.get_mut(name) else { continue };
+        let Some(ns) = cx.namespaces.get_mut(name) else { continue };
         if let Some(fd) = p.capture.take() {
             ns.capture = Some(fd);
         } else if let Some(fd) = &ns.capture {
@@ -120,8 +142,8 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
             l.drain();
         }
     }
-    let mut watch = wait::Watch::new(b);
-    let (sent, local) = send_probe(b, probe, sport, &token, &mut watch)?;
+    let mut watch = wait::Watch::new(cx);
+    let (sent, local) = send_probe(cx, probe, sport, &token, &mut watch)?;
     // Frames are queued on the captures as the kernel handles them; a moment lets the last
     // softirq work (on the other CPU) finish.
     std::thread::sleep(Duration::from_millis(2));
@@ -130,7 +152,7 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
     let mut before: BTreeMap<NetnsName, Vec<Counter>> = BTreeMap::new();
     for (name, p) in &prepared {
         let dev = |i: u32| p.names.iter().find(|(x, _)| *x == i).map(|(_, n)| n.clone());
-        let Some(fd) = b.namespaces.get(name).and_then(|ns| ns.capture.as_ref()) else {
+        let Some(fd) = cx.namespaces.get(name).and_then(|ns| ns.capture.as_ref()) else {
             continue;
         };
         let early = watch.frames.remove(name).unwrap_or_default();
@@ -148,7 +170,7 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
     }
     drop(prepared);
     frames.sort_by_key(|s| s.ts);
-    let counters = counters_after(b, &before)?;
+    let counters = counters_after(cx, &before)?;
 
     let key = match probe.proto {
         Proto::Tcp => path::find_isn(&frames, sport).map(Key::Isn),
@@ -170,12 +192,12 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
     // socket reads them), so an error captured on its way that the socket never saw was
     // dropped before it (an INPUT policy, say), and the sender only waited.
     let silence = match sent {
-        Sent::Silence => silence::diagnose(b, &probe.from, probe.dst.ip, &hops, &counters),
+        Sent::Silence => silence::diagnose(cx, &probe.from, probe.dst.ip, &hops, &counters),
         _ => None,
     };
     // The source the echo's receiver saw: its request, as its raw socket got it.
     let echo_seen = match (&sent, reply.first()) {
-        (Sent::EchoAnswered, Some(h)) => b
+        (Sent::EchoAnswered, Some(h)) => cx
             .namespaces
             .get(&h.netns)
             .and_then(|ns| ns.echo_watch.as_ref())
@@ -188,9 +210,9 @@ pub fn run(b: &mut LinuxBackend, probe: &Probe) -> Result<Trace, BackendError> {
 }
 
 /// Opens captures, reads link names and counters in every namespace, all at once.
-fn prepare(b: &mut LinuxBackend, echo: bool) -> Result<Vec<(NetnsName, Prepared)>, BackendError> {
+fn prepare(cx: &mut ProbeCx<'_>, echo: bool) -> Result<Vec<(NetnsName, Prepared)>, BackendError> {
     let mut jobs = Vec::new();
-    for (name, ns) in &mut b.namespaces {
+    for (name, ns) in cx.namespaces.iter_mut() {
         // Counters read since the last iptables op (by `observe` or the last probe) are
         // still current: nothing else moves them.
         let known = ns.counters.take();
@@ -252,12 +274,12 @@ fn settled_links(nl: &mut crate::netlink::Netlink) -> Result<Vec<(u32, String)>,
 }
 
 fn counters_after(
-    b: &mut LinuxBackend,
+    cx: &mut ProbeCx<'_>,
     before: &BTreeMap<NetnsName, Vec<Counter>>,
 ) -> Result<Vec<(NetnsName, Counter)>, BackendError> {
     let mut jobs = Vec::new();
     for name in before.keys() {
-        let Some(ns) = b.namespaces.get(name) else { continue };
+        let Some(ns) = cx.namespaces.get(name) else { continue };
         let job = ns
             .worker
             .submit(|_| crate::iptables::save_with_counters())
@@ -276,7 +298,7 @@ fn counters_after(
         for (c, _) in moved(old, &now) {
             out.push((name.clone(), c));
         }
-        if let Some(ns) = b.namespaces.get_mut(&name) {
+        if let Some(ns) = cx.namespaces.get_mut(&name) {
             ns.counters = Some(now);
         }
     }
@@ -297,18 +319,18 @@ fn start_error(e: Errno) -> Result<(Sent, Option<Endpoint>), BackendError> {
 }
 
 fn send_probe(
-    b: &mut LinuxBackend,
+    cx: &mut ProbeCx<'_>,
     probe: &Probe,
     sport: u16,
     token: &[u8],
     watch: &mut wait::Watch,
 ) -> Result<(Sent, Option<Endpoint>), BackendError> {
-    let worker = &b
+    let worker = &cx
         .namespaces
         .get(&probe.from)
         .ok_or_else(|| BackendError::BadProbe(probe.from.to_string()))?
         .worker;
-    let (src, dst, timeout) = (probe.src, probe.dst, b.options.probe_timeout);
+    let (src, dst, timeout) = (probe.src, probe.dst, cx.timeout);
     let tok = token.to_vec();
     let started = match probe.proto {
         Proto::Tcp => worker.call(move |_| send::start_tcp(src, sport, dst)),
@@ -335,7 +357,7 @@ fn send_probe(
             let sent = match result {
                 send::Connect::Connected => {
                     let until = Instant::now() + ACCEPT_WAIT;
-                    let got = wait_listeners(b, Proto::Tcp, None, until, watch);
+                    let got = wait_listeners(cx, Proto::Tcp, None, until, watch);
                     got.unwrap_or(Sent::Connected)
                 }
                 send::Connect::Failed(e) => Sent::Failed(e),
@@ -346,7 +368,7 @@ fn send_probe(
         }
         Proto::Udp => {
             let local = send::local_of(&fd);
-            let got = wait_listeners(b, Proto::Udp, Some((&fd, token)), deadline, watch);
+            let got = wait_listeners(cx, Proto::Udp, Some((&fd, token)), deadline, watch);
             Ok((got.unwrap_or(Sent::Silence), local))
         }
         Proto::Icmp => {
@@ -375,7 +397,7 @@ fn send_probe(
 /// carrying `token`), or the sender's socket reports an error, or the sandbox goes quiet,
 /// or the time is up.
 fn wait_listeners(
-    b: &mut LinuxBackend,
+    cx: &mut ProbeCx<'_>,
     proto: Proto,
     sender: Option<(&OwnedFd, &[u8])>,
     until: Instant,
@@ -389,7 +411,7 @@ fn wait_listeners(
             fds.push((fd.as_fd(), PollFlags::POLLIN));
             owners.push(None);
         }
-        for (name, ns) in &b.namespaces {
+        for (name, ns) in cx.namespaces.iter() {
             for (i, l) in ns.listeners.iter().enumerate() {
                 if l.socket.proto == proto {
                     fds.push((l.fd(), PollFlags::POLLIN));
@@ -410,7 +432,7 @@ fn wait_listeners(
                     }
                 }
                 Some((name, i)) => {
-                    let l = b.namespaces.get_mut(name)?.listeners.get_mut(*i)?;
+                    let l = cx.namespaces.get_mut(name)?.listeners.get_mut(*i)?;
                     let socket = l.socket;
                     let wanted = sender.map(|(_, t)| t);
                     for got in l.drain() {

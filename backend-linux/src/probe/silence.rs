@@ -8,12 +8,12 @@
 //!
 //! (An unanswered ARP request, `no-neighbor`, is read from the captures themselves.)
 
+use super::ProbeCx;
 use std::net::Ipv4Addr;
 
 use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::trace::{Dir, Hop, Silence};
 
-use crate::backend::LinuxBackend;
 use nettwin_core::iptables::Counter;
 
 /// The DNAT target address of a rule's iptables-save text.
@@ -38,7 +38,7 @@ struct Facts {
 
 /// Why the probe went unanswered, if the kernel's state says (see the module docs).
 pub fn diagnose(
-    b: &LinuxBackend,
+    cx: &ProbeCx<'_>,
     from: &NetnsName,
     dst: Ipv4Addr,
     hops: &[Hop],
@@ -56,7 +56,7 @@ pub fn diagnose(
     let entry = hops.iter().rposition(|h| &h.netns == netns && h.dir == Dir::In);
     let port = entry.and_then(|i| hops[i].device.clone());
     let port_name = port.as_ref().map(ToString::to_string);
-    let facts = b
+    let facts = cx
         .namespaces
         .get(netns)?
         .worker
@@ -84,7 +84,7 @@ pub fn diagnose(
     if let (Some(port), Some(dnat), Some(before)) = (port, dnat, before)
         && facts.port_hairpin_off
         && before.dir == Dir::Out
-        && local_in(b, &before.netns, dnat)
+        && local_in(cx, &before.netns, dnat)
     {
         return Some(Silence::NoHairpin { port });
     }
@@ -105,8 +105,8 @@ pub fn diagnose(
 }
 
 /// Whether `ip` is an address of namespace `netns`.
-fn local_in(b: &LinuxBackend, netns: &NetnsName, ip: Ipv4Addr) -> bool {
-    let Some(ns) = b.namespaces.get(netns) else { return false };
+fn local_in(cx: &ProbeCx<'_>, netns: &NetnsName, ip: Ipv4Addr) -> bool {
+    let Some(ns) = cx.namespaces.get(netns) else { return false };
     ns.worker
         .call(move |ctx| {
             crate::routes::addr_dump(&mut ctx.nl)

@@ -9,6 +9,7 @@
 //! `QUIET`, nothing more will come, and the probe ends in silence without sitting out the
 //! whole `probe_timeout`. The frames read while waiting are kept for the path.
 
+use super::ProbeCx;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -18,7 +19,6 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::capture::{self, Frame};
-use crate::backend::LinuxBackend;
 
 /// How long the sandbox must stay silent for a probe to end early: many times what the
 /// kernel needs to answer, even with both CPUs busy.
@@ -48,9 +48,9 @@ fn counts(f: &Frame) -> bool {
 }
 
 impl Watch {
-    /// Watches the captures of `b`'s namespaces (duplicated descriptors), from now.
-    pub fn new(b: &LinuxBackend) -> Watch {
-        let captures = b
+    /// Watches the captures of the sandbox's namespaces (duplicated descriptors), from now.
+    pub fn new(cx: &ProbeCx<'_>) -> Watch {
+        let captures = cx
             .namespaces
             .iter()
             .filter_map(|(n, ns)| Some((n.clone(), ns.capture.as_ref()?.try_clone().ok()?)))
