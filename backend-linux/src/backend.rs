@@ -176,7 +176,7 @@ impl LinuxBackend {
         let clock = worker
             .call(|_| {
                 crate::sysctl::pin_pristine()?;
-                crate::probe::capture::clock_keeper()
+                crate::capture::clock_keeper()
             })
             .map_err(|e| unexpected(e.to_string()))?
             .map_err(|e| unexpected(format!("setting the namespace up: {e}")))?;

@@ -1,6 +1,7 @@
 //! nettwin-linux: the `Backend` on the real kernel, inside a sandbox that leaves no trace.
 //!
 //! - `backend`: `LinuxBackend` (ops, `observe`, `probe`) and `LinuxOptions`.
+//! - `capture`: AF_PACKET captures on every device of a namespace (probes read them).
 //! - `sandbox`: the sandbox id and directory, names bound under /run/netns on request, `gc`.
 //! - `netns`: one worker thread per namespace, living inside it; everything that must
 //!   happen in a namespace is a job on its worker.
@@ -31,6 +32,7 @@
 //! - This crate executes; it never decides what to build (that is `core` and the planner).
 
 pub mod backend;
+mod capture;
 pub mod errors;
 pub mod ipam;
 pub mod iptables;

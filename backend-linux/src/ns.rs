@@ -19,7 +19,7 @@ pub(crate) struct Ns {
     /// received them (after nat INPUT): the source an echo's receiver saw. Opened by the
     /// first echo probe and kept.
     pub(crate) echo_watch: Option<OwnedFd>,
-    /// Keeps kernel receive timestamps on (see `probe::capture::clock_keeper`).
+    /// Keeps kernel receive timestamps on (see `capture::clock_keeper`).
     pub(crate) _clock: Option<OwnedFd>,
     pub(crate) iptables_used: bool,
     /// The rule counters as last read (by `observe` or after a probe), while no iptables op
@@ -33,7 +33,7 @@ impl Drop for Ns {
     fn drop(&mut self) {
         self.listeners.clear();
         if let Some(fd) = self.capture.take() {
-            crate::probe::capture::close_later(fd);
+            crate::capture::close_later(fd);
         }
         if let Some(p) = self.bound.take() {
             let _ = unbind(&p);

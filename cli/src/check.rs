@@ -6,14 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use miette::Report;
-use nettwin_core::backend::Backend;
-use nettwin_core::snapshot::Snapshot;
-use nettwin_scenarios::compare::{Disagreement, Sides, compare};
 use nettwin_scenarios::discover::scenario_files;
 use nettwin_scenarios::{Run, Scenario, load_file};
 
-use crate::backends::{self, Opened};
-use crate::{BackendChoice, diag, trace};
+use crate::backends::{self, Opened, compare_backends};
+use crate::{BackendChoice, diag};
 
 /// Runs `nettwin check`.
 pub fn run(paths: &[PathBuf], choice: BackendChoice) -> Result<ExitCode, Report> {
@@ -91,51 +88,8 @@ fn mismatch_details(scenario: &Scenario, run: &Run) -> String {
     for t in &run.traces {
         let name = &scenario.probes[t.index].probe.name;
         if run.mismatches.iter().any(|m| m.probe() == Some(name.as_str())) {
-            out.push_str(&trace::text(&t.trace));
+            out.push_str(&nettwin_core::trace::render::text(&t.trace));
         }
     }
     out
-}
-
-/// A scenario run on two backends, and how they disagree.
-pub struct Both {
-    /// The left run and its final state.
-    pub left: (Run, Snapshot),
-    /// The right run and its final state.
-    pub right: (Run, Snapshot),
-    /// Every disagreement.
-    pub disagreements: Vec<Disagreement>,
-}
-
-impl Both {
-    /// The disagreements, side by side (empty when they agree).
-    pub fn report(&self) -> String {
-        let sides = Sides { left: self.left.0.backend, right: self.right.0.backend };
-        let mut out = String::new();
-        if !self.disagreements.is_empty() {
-            let _ = writeln!(out, "{} and {} disagree:", sides.left, sides.right);
-        }
-        for d in &self.disagreements {
-            let _ = writeln!(out, "  {}", d.render(&sides).replace('\n', "\n  "));
-        }
-        out
-    }
-}
-
-/// Runs `scenario` on both backends and compares the runs and the final states.
-pub fn compare_backends(
-    scenario: &Scenario,
-    left: &mut dyn Backend,
-    right: &mut dyn Backend,
-    probe: Option<&str>,
-) -> Result<Both, Report> {
-    let one = |b: &mut dyn Backend| -> Result<(Run, Snapshot), Report> {
-        let run = nettwin_scenarios::run(scenario, b, probe).map_err(diag::error)?;
-        let snap = b.observe().map_err(diag::error)?;
-        Ok((run, snap))
-    };
-    let l = one(left)?;
-    let r = one(right)?;
-    let disagreements = compare(scenario, (&l.0, &l.1), (&r.0, &r.1));
-    Ok(Both { left: l, right: r, disagreements })
 }

@@ -8,7 +8,7 @@ use nettwin_core::trace::Trace;
 use nettwin_scenarios::{Run, Scenario, load_file};
 
 use crate::backends::{self, Opened};
-use crate::{BackendChoice, Format, check, diag};
+use crate::{BackendChoice, Format, diag};
 
 /// Runs `nettwin trace`.
 pub fn run(
@@ -26,7 +26,8 @@ pub fn run(
             Ok(ExitCode::SUCCESS)
         }
         Opened::Both(mut left, mut right) => {
-            let outcome = check::compare_backends(&scenario, left.as_mut(), right.as_mut(), probe)?;
+            let outcome =
+                backends::compare_backends(&scenario, left.as_mut(), right.as_mut(), probe)?;
             let (run, _) = &outcome.left;
             print!("{}", render(run, format));
             if outcome.disagreements.is_empty() {

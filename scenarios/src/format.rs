@@ -5,6 +5,7 @@
 //! probes and namespaces) is checked by `load`, which turns a `ScenarioFile` into a
 //! validated `Scenario`.
 
+use crate::scenario::{HopPattern, OutcomeKind, SeenSrc};
 use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
@@ -193,46 +194,11 @@ pub struct ExpectEntry {
     pub at: Option<Spanned<NetnsName>>,
     /// The source the receiver saw: `ip` or `ip:port`.
     #[serde(default)]
-    pub seen_src: Option<Spanned<Parsed<crate::scenario::SeenSrc>>>,
+    pub seen_src: Option<Spanned<Parsed<SeenSrc>>>,
     /// The wire path: `netns/device` patterns, `*` matching any characters and a lone `"*"`
     /// any run of hops.
     #[serde(default)]
-    pub path: Option<Spanned<Vec<Spanned<Parsed<crate::scenario::HopPattern>>>>>,
-}
-
-/// The kinds of `trace::Outcome`, by the names `Outcome::kind` gives them.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OutcomeKind {
-    /// A socket received it.
-    Delivered,
-    /// RST, port unreachable or REJECT.
-    Refused,
-    /// A DROP rule or policy.
-    Dropped,
-    /// No route.
-    NoRoute,
-    /// Vanished without an answer.
-    TimedOut,
-}
-
-impl OutcomeKind {
-    /// The name, as `Outcome::kind` prints it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutcomeKind::Delivered => "delivered",
-            OutcomeKind::Refused => "refused",
-            OutcomeKind::Dropped => "dropped",
-            OutcomeKind::NoRoute => "no-route",
-            OutcomeKind::TimedOut => "timed-out",
-        }
-    }
-}
-
-impl fmt::Display for OutcomeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+    pub path: Option<Spanned<Vec<Spanned<Parsed<HopPattern>>>>>,
 }
 
 /// A probe destination: address, port and protocol (`192.0.2.10:7000/tcp`, `192.0.2.1/icmp`).

@@ -11,11 +11,11 @@ use nettwin_core::trace::Probe;
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter, Spanned};
 
 use crate::error::{InvalidScenario, LoadError, Problem, ProblemKind};
-use crate::format::{OutcomeKind, ProbeEntry, ScenarioFile, StepEntry};
+use crate::format::{ProbeEntry, ScenarioFile, StepEntry};
 use crate::scenario::{
-    Expectation, ExpectedError, HopPattern, PathPattern, ProbeCase, Scenario, Step,
+    Expectation, ExpectedError, HopPattern, OutcomeKind, PathPattern, ProbeCase, Scenario, Step,
 };
-use crate::source::YamlPlaces;
+use crate::source::{YamlPlaces, col, place_of};
 use nettwin_core::source::{Place, SourceFile};
 
 /// Reads and loads one scenario file; `path` as given names the file in messages.
@@ -55,23 +55,6 @@ fn yaml_problem(file: &SourceFile, e: &serde_saphyr::Error) -> Problem {
         _ => file.place(file.text.len()..file.text.len()),
     };
     Problem { place, kind: ProblemKind::Yaml { message } }
-}
-
-fn col(c: u64) -> usize {
-    usize::try_from(c).unwrap_or(usize::MAX)
-}
-
-/// The place of a spanned value: its bytes when known, else the token at its position.
-pub(crate) fn place_of<T>(file: &SourceFile, s: &Spanned<T>) -> Place {
-    let loc = s.referenced;
-    let span = loc.span();
-    match (span.byte_offset(), span.byte_len()) {
-        (Some(off), Some(len)) => {
-            let off = usize::try_from(off).unwrap_or(usize::MAX);
-            file.place(off..off.saturating_add(usize::try_from(len).unwrap_or(0)))
-        }
-        _ => file.token_place(col(loc.line()), col(loc.column())),
-    }
 }
 
 /// Checks the meaning of a file that has the right shape; pushes every problem found.

@@ -25,8 +25,8 @@ use serde_saphyr::Spanned;
 
 use crate::error::{Problem, ProblemKind};
 use crate::format::{ClientEntry, GroupEntry, NomadEntry};
-use crate::load::place_of;
 use crate::scenario::Step;
+use crate::source::place_of;
 use nettwin_core::source::{Place, SourceFile};
 
 /// The seed a `nomad:` section without one uses.

@@ -12,7 +12,6 @@ use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::op::Op;
 use nettwin_core::trace::{Dir, Probe, WireHop};
 
-pub use crate::format::OutcomeKind;
 use nettwin_core::source::{Place, SourceFile};
 
 /// A scenario that loaded: every op parsed and every reference resolved.
@@ -353,5 +352,40 @@ mod tests {
         assert!(with_text.matches(&got));
         let wrong = ExpectedError { kind: ErrorKind::NotFound, message: None };
         assert!(!wrong.matches(&got));
+    }
+}
+
+/// The kinds of `trace::Outcome`, by the names `Outcome::kind` gives them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeKind {
+    /// A socket received it.
+    Delivered,
+    /// RST, port unreachable or REJECT.
+    Refused,
+    /// A DROP rule or policy.
+    Dropped,
+    /// No route.
+    NoRoute,
+    /// Vanished without an answer.
+    TimedOut,
+}
+
+impl OutcomeKind {
+    /// The name, as `Outcome::kind` prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Delivered => "delivered",
+            OutcomeKind::Refused => "refused",
+            OutcomeKind::Dropped => "dropped",
+            OutcomeKind::NoRoute => "no-route",
+            OutcomeKind::TimedOut => "timed-out",
+        }
+    }
+}
+
+impl fmt::Display for OutcomeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -6,6 +6,7 @@
 use std::ops::Range;
 
 use nettwin_core::source::{Place, SourceFile};
+use serde_saphyr::Spanned;
 
 /// Places of YAML tokens and of text inside YAML scalars.
 pub trait YamlPlaces {
@@ -49,6 +50,24 @@ impl YamlPlaces for SourceFile {
             from
         };
         Some(start + from..start + to)
+    }
+}
+
+/// A serde-saphyr position as a `usize`.
+pub(crate) fn col(c: u64) -> usize {
+    usize::try_from(c).unwrap_or(usize::MAX)
+}
+
+/// The place of a spanned value: its bytes when known, else the token at its position.
+pub fn place_of<T>(file: &SourceFile, s: &Spanned<T>) -> Place {
+    let loc = s.referenced;
+    let span = loc.span();
+    match (span.byte_offset(), span.byte_len()) {
+        (Some(off), Some(len)) => {
+            let off = usize::try_from(off).unwrap_or(usize::MAX);
+            file.place(off..off.saturating_add(usize::try_from(len).unwrap_or(0)))
+        }
+        _ => file.token_place(col(loc.line()), col(loc.column())),
     }
 }
 

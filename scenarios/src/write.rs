@@ -12,8 +12,9 @@ use nettwin_core::error::ErrorKind;
 use nettwin_core::op::Op;
 use nettwin_core::trace::{Dir, Probe, Trace};
 
-use crate::format::{Destination, OutcomeKind};
+use crate::format::Destination;
 use crate::run::outcome_netns;
+use crate::scenario::OutcomeKind;
 use crate::scenario::{Expectation, HopPattern, PathPattern, SeenSrc};
 
 /// A scenario as data, before it is a file.

@@ -3,7 +3,6 @@
 //!
 //! - `send`: the TCP connect, UDP datagram or ICMP echo (always from the probe's source
 //!   port, `default_sport(n)` when it pins none), with a bounded wait.
-//! - `capture`: AF_PACKET captures on every device of every sandbox namespace.
 //! - `packet`: parsing the captured frames.
 //! - `path`: which frames are the probe and its answer, in order, and where the rule
 //!   counters that moved (from `iptables-save -c` before and after) go among them.
@@ -24,7 +23,6 @@
 //! Probes are independent: each has its own source port and payload token, connections are
 //! closed with an RST, and listeners are drained before sending.
 
-pub(crate) mod capture;
 mod packet;
 mod path;
 mod send;
@@ -45,6 +43,7 @@ use nettwin_core::trace::{
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 
+use crate::capture;
 use crate::iptables::{moved, parse_counters};
 use crate::ns::Ns;
 use nettwin_core::iptables::Counter;

@@ -18,7 +18,7 @@ use nettwin_core::names::NetnsName;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::capture::{self, Frame};
+use crate::capture::{self, Frame};
 
 /// How long the sandbox must stay silent for a probe to end early: many times what the
 /// kernel needs to answer, even with both CPUs busy.
