@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{HOST, backend, op, probe};
+use common::{backend, op, probe};
 use nettwin_core::backend::Backend;
+use nettwin_core::cases::HOST;
 use nettwin_core::iptables::Table;
 use nettwin_core::trace::{Dir, DropCause, Outcome, Refusal, Silence, Step, Trace};
 use nettwin_linux::LinuxBackend;

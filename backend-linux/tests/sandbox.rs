@@ -7,8 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{HOST, apply_both, assert_same_state, backend, backend_with, op, probe};
+use common::{apply_both, assert_same_state, backend, backend_with, op, probe};
 use nettwin_core::backend::Backend;
+use nettwin_core::cases::HOST;
 use nettwin_core::state::State;
 use nettwin_linux::{LinuxBackend, LinuxOptions, gc};
 

@@ -11,6 +11,7 @@
 //! - `snapshot`: the normalized observed state both backends report.
 //! - `trace`: `Probe`, `Trace`, hops, steps and outcomes.
 //! - `backend`: the `Backend` trait both backends implement.
+//! - `cases`: the per-op case table every backend is tested against.
 //! - `ipam`: host-local's allocator and its on-disk store, as data (what `IpamAllocate`
 //!   means on both backends).
 //! - `host`: the standard host (a `host` namespace facing a `world`) planners build on.
@@ -23,6 +24,7 @@
 
 pub mod addr;
 pub mod backend;
+pub mod cases;
 pub mod error;
 mod hash;
 pub mod host;

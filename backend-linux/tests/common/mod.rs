@@ -67,28 +67,3 @@ pub fn probe(from: &str, dst: &str, proto: &str) -> Probe {
         proto: proto.parse().unwrap_or_else(|e| panic!("{e}")),
     }
 }
-
-/// A host namespace with the Nomad bridge, one allocation namespace `a1` behind a veth,
-/// and a `world` namespace reaching the host over `eth0` (documentation addresses).
-pub const HOST: &[&str] = &[
-    "ip netns add host",
-    "ip netns add a1",
-    "ip netns add world",
-    "ip -n host link set lo up",
-    "ip -n host link add nomad type bridge",
-    "ip -n host link set nomad up",
-    "ip -n host addr add 172.26.64.1/20 dev nomad",
-    "ip -n host link add veth1 type veth peer name eth0 netns a1",
-    "ip -n host link set veth1 master nomad",
-    "ip -n host link set veth1 up",
-    "ip -n a1 link set lo up",
-    "ip -n a1 link set eth0 up",
-    "ip -n a1 addr add 172.26.64.2/20 dev eth0",
-    "ip -n a1 route add default via 172.26.64.1",
-    "ip -n host link add eth0 type veth peer name up0 netns world",
-    "ip -n host link set eth0 up",
-    "ip -n host addr add 192.0.2.10/24 dev eth0",
-    "ip -n world link set up0 up",
-    "ip -n world addr add 192.0.2.1/24 dev up0",
-    "ip netns exec host sysctl -w net.ipv4.ip_forward=1",
-];

@@ -1,9 +1,8 @@
-//! State transitions: every op's success and every error kind, as rstest tables of
-//! op text.
-
-use rstest::rstest;
+//! State transitions: the per-op case table (`crate::cases`, shared with the linux
+//! backend's tests) on the model, and the details of each transition.
 
 use super::*;
+use crate::cases::{HOST, op_cases};
 use crate::op::text::parse_op;
 
 fn op(text: &str) -> Op {
@@ -19,21 +18,6 @@ fn state_after(ops: &[&str]) -> State {
     }
     s
 }
-
-/// A host with a bridge and one veth port, an allocation namespace on the other end.
-const HOST: &[&str] = &[
-    "ip netns add host",
-    "ip netns add a1",
-    "ip -n host link add nomad type bridge",
-    "ip -n host link set nomad up",
-    "ip -n host addr add 172.26.64.1/20 dev nomad",
-    "ip -n host link add veth1 type veth peer name eth0 netns a1",
-    "ip -n host link set veth1 master nomad",
-    "ip -n host link set veth1 up",
-    "ip -n a1 link set eth0 up",
-    "ip -n a1 addr add 172.26.64.2/20 dev eth0",
-    "ip -n a1 route add default via 172.26.64.1",
-];
 
 fn link<'a>(s: &'a State, ns: &str, name: &str) -> &'a Link {
     s.netns(ns).and_then(|n| n.link(name)).unwrap_or_else(|| panic!("{ns}/{name} missing"))
@@ -73,145 +57,39 @@ fn the_host_fixture_builds_the_expected_world() {
             "172.26.64.0/20 dev eth0 src 172.26.64.2 Kernel"
         ]
     );
-    assert_eq!(route_texts(&s, "host"), vec!["172.26.64.0/20 dev nomad src 172.26.64.1 Kernel"]);
+    assert_eq!(
+        route_texts(&s, "host"),
+        vec![
+            "172.26.64.0/20 dev nomad src 172.26.64.1 Kernel",
+            "192.0.2.0/24 dev eth0 src 192.0.2.10 Kernel"
+        ]
+    );
 }
 
-#[rstest]
-#[case::netns_add_twice(&["ip netns add x"], "ip netns add x", ErrorKind::AlreadyExists)]
-#[case::netns_del_missing(&[], "ip netns del x", ErrorKind::NotFound)]
-#[case::bridge_in_missing_netns(&[], "ip -n x link add br0 type bridge", ErrorKind::NotFound)]
-#[case::bridge_name_taken(HOST, "ip -n host link add veth1 type bridge", ErrorKind::AlreadyExists)]
-#[case::veth_name_taken(
-    HOST,
-    "ip -n host link add nomad type veth peer name p",
-    ErrorKind::AlreadyExists
-)]
-#[case::veth_peer_name_taken(
-    HOST,
-    "ip -n host link add v9 type veth peer name eth0 netns a1",
-    ErrorKind::AlreadyExists
-)]
-#[case::veth_same_names(
-    HOST,
-    "ip -n host link add v9 type veth peer name v9",
-    ErrorKind::AlreadyExists
-)]
-#[case::veth_peer_netns_missing(
-    HOST,
-    "ip -n host link add v9 type veth peer name p netns nope",
-    ErrorKind::NotFound
-)]
-#[case::link_del_missing(HOST, "ip -n host link del nope", ErrorKind::NotFound)]
-#[case::link_del_lo(HOST, "ip -n host link del lo", ErrorKind::NotSupported)]
-#[case::link_up_missing(HOST, "ip -n host link set nope up", ErrorKind::NotFound)]
-#[case::master_missing(HOST, "ip -n a1 link set eth0 master nope", ErrorKind::NotFound)]
-#[case::master_not_bridge(HOST, "ip -n host link set lo master veth1", ErrorKind::NotSupported)]
-#[case::bridge_into_bridge(HOST, "ip -n host link set nomad master nomad", ErrorKind::Loop)]
-#[case::lo_into_bridge(HOST, "ip -n host link set lo master nomad", ErrorKind::InvalidArgument)]
-#[case::mtu_too_small(HOST, "ip -n host link set veth1 mtu 67", ErrorKind::InvalidArgument)]
-#[case::mtu_too_big(HOST, "ip -n host link set veth1 mtu 65536", ErrorKind::InvalidArgument)]
-#[case::hairpin_not_port(
-    HOST,
-    "ip -n a1 link set eth0 type bridge_slave hairpin on",
-    ErrorKind::NotSupported
-)]
-#[case::move_to_missing_netns(HOST, "ip -n host link set veth1 netns nope", ErrorKind::NotFound)]
-#[case::move_bridge(HOST, "ip -n host link set nomad netns a1", ErrorKind::InvalidArgument)]
-#[case::move_lo(HOST, "ip -n host link set lo netns a1", ErrorKind::InvalidArgument)]
-#[case::move_name_clash(&["ip netns add a", "ip netns add b", "ip -n a link add x type veth peer name y", "ip -n b link add x type veth peer name z"], "ip -n a link set x netns b", ErrorKind::AlreadyExists)]
-#[case::addr_twice(HOST, "ip -n host addr add 172.26.64.1/20 dev nomad", ErrorKind::AlreadyExists)]
-#[case::addr_missing_dev(HOST, "ip -n host addr add 10.0.0.1/8 dev nope", ErrorKind::NotFound)]
-#[case::addr_del_absent(HOST, "ip -n host addr del 10.0.0.1/8 dev nomad", ErrorKind::NotFound)]
-#[case::addr_del_wrong_prefix(
-    HOST,
-    "ip -n host addr del 172.26.64.1/24 dev nomad",
-    ErrorKind::NotFound
-)]
-#[case::route_twice(HOST, "ip -n a1 route add default via 172.26.64.1", ErrorKind::AlreadyExists)]
-#[case::route_over_connected(
-    HOST,
-    "ip -n a1 route add 172.26.64.0/20 dev eth0",
-    ErrorKind::AlreadyExists
-)]
-#[case::route_gateway_unreachable(
-    HOST,
-    "ip -n a1 route add 10.0.0.0/8 via 10.9.9.9",
-    ErrorKind::Unreachable
-)]
-#[case::route_gateway_wrong_dev(
-    HOST,
-    "ip -n a1 route add 10.0.0.0/8 via 172.26.64.1 dev lo",
-    ErrorKind::Unreachable
-)]
-#[case::route_missing_dev(HOST, "ip -n a1 route add 10.0.0.0/8 dev nope", ErrorKind::NotFound)]
-#[case::route_dev_down(&["ip netns add n", "ip -n n link add v type veth peer name w"], "ip -n n route add 10.0.0.0/8 dev v", ErrorKind::LinkDown)]
-#[case::route_bad_src(
-    HOST,
-    "ip -n a1 route add 10.0.0.0/8 dev eth0 src 10.1.1.1",
-    ErrorKind::InvalidArgument
-)]
-#[case::route_del_absent(HOST, "ip -n a1 route del 10.0.0.0/8", ErrorKind::NotFound)]
-#[case::route_del_wrong_via(
-    HOST,
-    "ip -n a1 route del default via 172.26.64.9",
-    ErrorKind::NotFound
-)]
-#[case::sysctl_missing_dev(
-    HOST,
-    "ip netns exec host sysctl -w net.ipv4.conf.nope.route_localnet=1",
-    ErrorKind::NotFound
-)]
-#[case::sysctl_missing_netns(
-    HOST,
-    "ip netns exec nope sysctl -w net.ipv4.ip_forward=1",
-    ErrorKind::NotFound
-)]
-#[case::listen_not_local(
-    HOST,
-    "ip netns exec a1 listen tcp 10.0.0.1:80",
-    ErrorKind::AddressNotAvailable
-)]
-#[case::listen_port_zero(HOST, "ip netns exec a1 listen tcp 0.0.0.0:0", ErrorKind::InvalidArgument)]
-#[case::listen_twice(&[HOST, &["ip netns exec a1 listen tcp 0.0.0.0:80"]].concat(), "ip netns exec a1 listen tcp 172.26.64.2:80", ErrorKind::AddressInUse)]
-#[case::listen_specific_then_any(&[HOST, &["ip netns exec a1 listen udp 172.26.64.2:53"]].concat(), "ip netns exec a1 listen udp 0.0.0.0:53", ErrorKind::AddressInUse)]
-#[case::listen_not_local_once_lo_is_up(&["ip netns add n", "ip -n n link set lo up"], "ip netns exec n listen udp 10.0.0.1:80", ErrorKind::AddressNotAvailable)]
-#[case::listen_not_local_after_the_only_address_went(&["ip netns add n", "ip -n n link add v type veth peer name w", "ip -n n addr add 10.9.0.1/24 dev v", "ip -n n addr del 10.9.0.1/24 dev v"], "ip netns exec n listen tcp 10.0.0.1:80", ErrorKind::AddressNotAvailable)]
-#[case::close_absent(HOST, "ip netns exec a1 close tcp 0.0.0.0:80", ErrorKind::NotFound)]
-fn refused_ops_have_the_kernels_kind_and_change_nothing(
-    #[case] setup: &[&str],
-    #[case] text: &str,
-    #[case] kind: ErrorKind,
-) {
-    let mut s = state_after(setup);
-    let before = s.clone();
-    let err = s.apply(&op(text)).expect_err("must be refused");
-    assert_eq!(err.kind, kind, "{text}: {err}");
-    assert_eq!(s, before, "{text} changed the state although it failed");
-}
-
-#[rstest]
-#[case::netns_add(&[], "ip netns add x")]
-#[case::veth_same_netns(HOST, "ip -n host link add v9 type veth peer name v8")]
-#[case::master_again_is_a_no_op(HOST, "ip -n host link set veth1 master nomad")]
-#[case::nomaster_unenslaved(HOST, "ip -n a1 link set eth0 nomaster")]
-#[case::move_to_same_netns(HOST, "ip -n host link set veth1 netns host")]
-#[case::same_ip_other_prefix(HOST, "ip -n host addr add 172.26.64.1/24 dev nomad")]
-#[case::route_dev(HOST, "ip -n a1 route add 10.0.0.0/8 dev eth0")]
-#[case::route_src(HOST, "ip -n a1 route add 10.0.0.0/8 dev eth0 src 172.26.64.2")]
-#[case::route_del_default(HOST, "ip -n a1 route del default")]
-#[case::route_del_connected(HOST, "ip -n a1 route del 172.26.64.0/20")]
-#[case::listen_any(HOST, "ip netns exec a1 listen tcp 0.0.0.0:6379")]
-#[case::listen_other_proto_same_port(&[HOST, &["ip netns exec a1 listen tcp 0.0.0.0:53"]].concat(), "ip netns exec a1 listen udp 0.0.0.0:53")]
-#[case::listen_down_link_address(&["ip netns add n", "ip -n n link add v type veth peer name w", "ip -n n addr add 10.0.0.1/24 dev v"], "ip netns exec n listen tcp 10.0.0.1:80")]
-// Before its first IPv4 address a namespace has no local table, and bind takes anything.
-#[case::listen_any_address_before_the_local_table_exists(&["ip netns add n"], "ip netns exec n listen udp 10.0.0.1:80")]
-#[case::listen_any_address_with_only_a_route(&["ip netns add n", "ip -n n link add v type veth peer name w", "ip -n n link set v up", "ip -n n route add 10.0.0.0/24 dev v"], "ip netns exec n listen tcp 10.0.0.1:80")]
-#[case::sysctl_forward(HOST, "ip netns exec host sysctl -w net.ipv4.ip_forward=1")]
-fn accepted_ops_succeed(#[case] setup: &[&str], #[case] text: &str) {
-    let mut s = state_after(setup);
-    let before = s.generation();
-    assert_eq!(s.apply(&op(text)), Ok(Effect::Done), "{text}");
-    assert!(s.generation() > before);
+#[test]
+fn every_op_case_has_the_kernels_answer_on_the_model_and_a_refusal_changes_nothing() {
+    let mut failures = Vec::new();
+    for c in op_cases() {
+        let mut s = state_after(&c.setup);
+        let (before, generation) = (s.clone(), s.generation());
+        match (s.apply(&op(c.op)), c.refused) {
+            (Err(e), Some(kind)) if e.kind == kind => {
+                if s != before {
+                    failures
+                        .push(format!("{}: `{}` changed the state although refused", c.name, c.op));
+                }
+            }
+            (Ok(_), None) => {
+                if s.generation() <= generation {
+                    failures.push(format!("{}: `{}` did not count as a change", c.name, c.op));
+                }
+            }
+            (got, want) => {
+                failures.push(format!("{}: `{}` gave {got:?}, the kernel {want:?}", c.name, c.op))
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
