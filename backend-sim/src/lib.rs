@@ -9,8 +9,9 @@
 //! - `conntrack`: the connections one probe creates, and the reversal of their NAT.
 //! - `fault`: deliberate mistakes (the `faults` feature switches them on) that prove the
 //!   differential suites catch a wrong simulator.
-//! - `walk`: the packet's journey: the IP stack (`walk::stack`), devices and bridges
-//!   (`walk::link`), netfilter hooks in the kernel's order (`walk::hooks`).
+//! - `walk`: the packet's journey: the IP stack (`walk::stack`), routing
+//!   (`walk::routing`), devices (`walk::link`), bridge forwarding (`walk::bridge`),
+//!   netfilter hooks in the kernel's order (`walk::hooks`) and NAT (`walk::nat`).
 //!
 //! Architecture invariants: tracing is a pure function of the state and the probe (plus
 //! the count of probes without a source port, for `default_sport`): no clock, no

@@ -1,15 +1,5 @@
 //! Devices: sending out of a device towards a next hop (ARP must be answered), crossing a
-//! veth (both ends up, or no carrier), and bridge forwarding.
-//!
-//! A bridge sends a frame to the port behind which the next hop's owner answered ARP (its
-//! forwarding database), or up its own namespace's stack when the frame is for the bridge
-//! itself. It never sends a frame back out the port it came in on unless that port has
-//! hairpin on. With `bridge-nf-call-iptables` = 1 (br_netfilter), a frame entering a port
-//! first passes nat PREROUTING with `-i <bridge>`; when DNAT sends it to an address on the
-//! same bridge it is bridged to the new owner (no routing, no ip_forward) and passes
-//! filter FORWARD and nat POSTROUTING with `-i/-o <bridge>`. Such a frame leaves through
-//! the bridge device first unless the namespace's neighbour entry for the new next hop is
-//! confirmed (`neigh`); the hairpin rule then applies as to any frame of that port.
+//! veth (both ends up, or no carrier) into the peer's stack or bridge (`bridge`).
 
 use std::net::Ipv4Addr;
 
@@ -17,7 +7,6 @@ use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::state::LinkKind;
 use nettwin_core::trace::{Dir, Silence, Step};
 
-use super::hooks::Devs;
 use super::neigh::Entry;
 use super::{End, Go, Pkt, Walk};
 use crate::topo::L2Owner;
@@ -71,7 +60,7 @@ impl<'s> Walk<'s> {
     /// up like a packet from that address, and an address of its own there is a martian
     /// source: no answer (the same address in two namespaces on one link). The target must
     /// be local to the owner by its own route lookup.
-    fn arp_answered(
+    pub(super) fn arp_answered(
         &self,
         ns: &NetnsName,
         dev: &IfName,
@@ -86,7 +75,7 @@ impl<'s> Walk<'s> {
 
     /// Sends `pkt` out of veth `dev`: the peer receives it, as a bridge port or a device of
     /// its namespace's stack. With `Arp::Ask`, `ns` resolves `nexthop` first.
-    fn veth_out(
+    pub(super) fn veth_out(
         &mut self,
         ns: &NetnsName,
         dev: &IfName,
@@ -153,92 +142,6 @@ impl<'s> Walk<'s> {
             None => self.input(&peer_netns, &peer, pkt, false),
         }
     }
-
-    /// A frame for `nexthop` entered bridge `br` through `port`.
-    fn bridge_in(
-        &mut self,
-        ns: &NetnsName,
-        br: &IfName,
-        port: &IfName,
-        nexthop: Ipv4Addr,
-        mut pkt: Pkt,
-    ) -> Go {
-        let netns = self.netns(ns)?;
-        let br_nf = netns.bridge_nf_call_iptables;
-        let topo = self.ns_topo(ns);
-        let mut nexthop = nexthop;
-        let mut dest =
-            topo.l2_owner(br.as_str(), nexthop).ok_or_else(|| no_neighbor(ns, nexthop, br))?;
-        let mut bridged_dnat = false;
-        if br_nf {
-            let devs = Devs { input: Some(br.as_str()), output: None };
-            let before = pkt.flow.dst.ip;
-            // Only a new destination address sends the frame through routing
-            // (`br_nf_ipv4_daddr_was_changed`); a new port alone leaves it bridged.
-            if self.nat_dst(ns, "PREROUTING", &mut pkt, &devs)? && pkt.flow.dst.ip != before {
-                // br_nf_pre_routing_finish routes the new destination as received on the
-                // bridge: a martian is dropped there and then (no hop); a destination
-                // forwarded out of this same bridge is bridged to its owner; anything else
-                // (local, routed elsewhere, not forwarded: ip_forward 0 makes the lookup
-                // end in an unreachable local route) goes up the stack.
-                let netns = self.netns(ns)?;
-                let topo = self.ns_topo(ns);
-                let dst = pkt.flow.dst.ip;
-                let localnet = topo.link(br.as_str()).is_some_and(|l| l.route_localnet);
-                let loopback = pkt.flow.src.ip.is_loopback() || dst.is_loopback();
-                if (loopback && !localnet) || topo.has_address(pkt.flow.src.ip) {
-                    return Err(End::timed_out(ns, Silence::Martian));
-                }
-                dest = L2Owner::Local;
-                if !topo.is_local(dst)
-                    && netns.ip_forward
-                    && let Some(r) = netns.lookup(dst)
-                    && r.dev == *br
-                {
-                    nexthop = netns.next_hop(r, dst);
-                    dest = topo
-                        .l2_owner(br.as_str(), nexthop)
-                        .ok_or_else(|| no_neighbor(ns, nexthop, br))?;
-                    // The bridge's namespace resolves the new next hop itself.
-                    if let L2Owner::Port { owner, .. } = &dest
-                        && !self.arp_answered(ns, br, nexthop, &pkt, owner)
-                    {
-                        return Err(no_neighbor(ns, nexthop, br));
-                    }
-                    bridged_dnat = true;
-                }
-            }
-        }
-        let to = match dest {
-            L2Owner::Local => {
-                self.hop(ns, Some(br), Dir::In, &pkt, Step::Seen)?;
-                if br_nf {
-                    self.bridge_port = Some((ns.clone(), port.clone()));
-                }
-                return self.input(ns, br, pkt, br_nf);
-            }
-            L2Owner::Port { port: to, .. } => to,
-        };
-        // Without a confirmed neighbour entry the re-routed frame goes through the
-        // neighbour's output: out of the bridge device, and on from there (see `neigh`).
-        if bridged_dnat && self.neigh.send(ns, br, nexthop) != Entry::Confirmed {
-            self.hop(ns, Some(br), Dir::Out, &pkt, Step::Seen)?;
-        }
-        if to == *port && !self.ns_topo(ns).link(port.as_str()).is_some_and(|l| l.hairpin) {
-            return Err(End::timed_out(ns, Silence::NoHairpin { port: port.clone() }));
-        }
-        self.hop(ns, Some(br), Dir::Bridge, &pkt, Step::Bridge { to: to.clone(), learned: true })?;
-        if br_nf {
-            let devs = Devs { input: Some(br.as_str()), output: Some(br.as_str()) };
-            self.bridge_port = Some((ns.clone(), port.clone()));
-            let forward = self.filter(ns, "FORWARD", &mut pkt, &devs);
-            self.bridge_port = None;
-            forward?;
-            let out = Devs { input: None, output: Some(br.as_str()) };
-            self.nat_src(ns, "POSTROUTING", &mut pkt, &out, nexthop)?;
-        }
-        self.veth_out(ns, &to, nexthop, pkt, Arp::Done)
-    }
 }
 
 impl Walk<'_> {
@@ -256,13 +159,13 @@ impl Walk<'_> {
 
 /// Whether a frame still needs its next hop resolved by the namespace sending it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Arp {
+pub(super) enum Arp {
     /// The sender asks (and the owner must answer it).
     Ask,
     /// Already resolved: a bridge forwarding a frame addressed upstream.
     Done,
 }
 
-fn no_neighbor(ns: &NetnsName, ip: Ipv4Addr, dev: &IfName) -> End {
+pub(super) fn no_neighbor(ns: &NetnsName, ip: Ipv4Addr, dev: &IfName) -> End {
     End::timed_out(ns, Silence::NoNeighbor { ip, dev: dev.clone() })
 }

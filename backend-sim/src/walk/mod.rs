@@ -3,19 +3,25 @@
 //! error) that is walked back the same way, through conntrack.
 //!
 //! - `stack`: the IP stack of a namespace: local output, input, forwarding, delivery.
-//! - `link`: devices: veth crossing, bridge forwarding (with br_netfilter), loopback.
-//! - `hooks`: netfilter hooks in the kernel's order, NAT and its conntrack reversal.
+//! - `routing`: the routing decision (local table, then the main table) and its hop.
+//! - `link`: devices: sending towards a next hop, veth crossing, loopback.
+//! - `bridge`: bridge forwarding (FDB, hairpin, br_netfilter).
+//! - `hooks`: netfilter hooks in the kernel's order and the filter table.
+//! - `nat`: the nat hooks and their conntrack reversal, MASQUERADE's address.
 //! - `neigh`: the neighbour entries a probe's ARP exchanges leave, where they change a path.
 //!
 //! Every function on the path returns `Go`: `Err` ends the walk early with its `End`, so
 //! `?` reads like the kernel's `NF_DROP`/`return`.
 
+mod bridge;
 mod hooks;
 mod link;
+mod nat;
 mod neigh;
+mod routing;
 mod stack;
 
-pub(crate) use stack::source_for;
+pub(crate) use routing::source_for;
 
 use std::cell::RefCell;
 use std::net::Ipv4Addr;

@@ -9,7 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::ruleset::{TableRules, own_mask};
+use super::nat::own_mask;
+use super::ruleset::TableRules;
 
 /// What is above a chain.
 #[derive(PartialEq, Eq, Debug)]
@@ -122,13 +123,17 @@ impl TableRules {
             return Below { chains: BTreeSet::from([chain]), mask: 0xff, height: Some(0) };
         };
         if c.callees.is_empty() {
-            return Below { chains: BTreeSet::from([chain]), mask: own_mask(c), height: Some(0) };
+            return Below {
+                chains: BTreeSet::from([chain]),
+                mask: own_mask(&c.nat),
+                height: Some(0),
+            };
         }
         // Nor when it jumps only to other chains that jump nowhere (a portmap DNAT chain
         // to CNI-HOSTPORT-SETMARK): what the walk would find, one level down.
-        let leaves = c.callees.keys().try_fold(own_mask(c), |mask, n| {
+        let leaves = c.callees.keys().try_fold(own_mask(&c.nat), |mask, n| {
             let callee = self.chains.get(n.as_str()).filter(|d| d.callees.is_empty());
-            callee.filter(|_| n.as_str() != chain).map(|d| mask & own_mask(d))
+            callee.filter(|_| n.as_str() != chain).map(|d| mask & own_mask(&d.nat))
         });
         if let Some(mask) = leaves {
             let mut chains: BTreeSet<&'a str> = c.callees.keys().map(|n| n.as_str()).collect();
@@ -147,7 +152,7 @@ impl TableRules {
                 .unwrap_or_default()
         };
         let memo = self.walk(chain, callees, |n, vals: &[(u8, Option<u32>)], cyclic| {
-            let own = self.chains.get(n).map_or(0xff, own_mask);
+            let own = self.chains.get(n).map_or(0xff, |c| own_mask(&c.nat));
             let start = (own, if cyclic { None } else { Some(0) });
             vals.iter()
                 .fold(start, |(m, h), (vm, vh)| (m & vm, h.zip(*vh).map(|(h, vh)| h.max(vh + 1))))

@@ -1,13 +1,15 @@
 //! iptables in its own syntax: rule and command data (`rule`), the parsers (`parse` for
 //! rule specifications, `command` for whole invocations, `save` for `iptables-save`
 //! output), the canonical printer that reproduces `iptables-save` byte for byte (`print`),
-//! and the per-namespace rule set with the kernel's checks (`ruleset`, `graph`).
+//! and the per-namespace rule set with the kernel's checks (`ruleset`, `graph`, and `nat`
+//! for the hooks each NAT target is valid in).
 //!
 //! Only the subset nettwin models is accepted; anything else is a parse error naming the
 //! unsupported token. Nothing here guesses.
 
 mod command;
 mod graph;
+mod nat;
 mod parse;
 mod print;
 pub mod rule;

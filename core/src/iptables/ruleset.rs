@@ -28,6 +28,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
+use super::nat::{NAT_HOOKS, nat_slot};
 use super::rule::{Command, Match, Policy, Rule, RuleRef, Table, Target};
 use super::values::is_target_name;
 use crate::error::{ErrorKind, OpError};
@@ -513,29 +514,6 @@ fn iface_allowed(chain: &ChainName, rule: &Rule) -> Result<(), &'static str> {
         "OUTPUT" | "POSTROUTING" if rule.in_iface.is_some() => Err("Can't use -i with this chain"),
         _ => Ok(()),
     }
-}
-
-/// Hook masks per built-in chain position in `Table::builtin_chains` (bit i = chain i).
-/// In nat: PREROUTING 1, INPUT 2, OUTPUT 4, POSTROUTING 8.
-const NAT_HOOKS: [u8; 3] = [
-    0b0101, // DNAT: PREROUTING, OUTPUT
-    0b1010, // SNAT: INPUT, POSTROUTING
-    0b1000, // MASQUERADE: POSTROUTING
-];
-
-/// Which of `Chain::nat` a target counts in.
-pub(super) fn nat_slot(t: &Target) -> Option<usize> {
-    match t {
-        Target::Dnat { .. } => Some(0),
-        Target::Snat { .. } => Some(1),
-        Target::Masquerade => Some(2),
-        _ => None,
-    }
-}
-
-/// The nat hooks a chain's own rules allow.
-pub(super) fn own_mask(c: &Chain) -> u8 {
-    (0..3).filter(|i| c.nat[*i] > 0).fold(0xff, |m, i| m & NAT_HOOKS[i])
 }
 
 /// What the kernel refuses in a rule whatever chain it goes to (EINVAL), and what

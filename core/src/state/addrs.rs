@@ -1,6 +1,6 @@
-//! Addresses and the main routing table, with the kernel's coupling between them: connected
-//! routes follow primary addresses on up links; removing a link's last address, or taking
-//! the link down, flushes every route through it.
+//! Addresses: add and delete (primaries and secondaries), and the source address the
+//! kernel selects. Connected routes follow primary addresses on up links (`routing`);
+//! removing a link's last address flushes every route through it.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -9,7 +9,7 @@ use super::{Link, LinkKind, Netns, Route, RouteProto, State, missing_link};
 use crate::addr::{Cidr, IfAddr};
 use crate::error::{ErrorKind, OpError};
 use crate::names::{IfName, NetnsName};
-use crate::op::{Effect, RouteSpec};
+use crate::op::Effect;
 
 impl State {
     pub(super) fn addr_add(
@@ -85,87 +85,6 @@ impl State {
         ns.addresses_changed();
         Ok(Effect::Done)
     }
-
-    pub(super) fn route_add(
-        &mut self,
-        netns: &NetnsName,
-        spec: &RouteSpec,
-    ) -> Result<Effect, OpError> {
-        let ns = self.ns(netns)?;
-        let object = || spec.to_string();
-        if let Some(src) = spec.src
-            && !ns.is_local(src)
-        {
-            return Err(OpError::new(ErrorKind::InvalidArgument, "add route", object())
-                .detail(format!("{src} is not a local address")));
-        }
-        let has_ipv4 = |dev: &IfName| ns.links.get(dev).is_some_and(|l| l.ipv4);
-        let (dev, host_scope) = match (&spec.via, &spec.dev) {
-            (_, Some(dev)) if !ns.links.contains_key(dev) => {
-                return Err(missing_link(netns, dev));
-            }
-            (Some(via), dev) => {
-                // The kernel looks the gateway up at link scope (see `gateway_link`) before
-                // it checks the device: one without IPv4 has no routes, so the gateway is
-                // unreachable through it.
-                let Some((l, local)) = ns.gateway_link(*via, dev.as_ref()) else {
-                    return Err(OpError::new(ErrorKind::Unreachable, "add route", object())
-                        .detail(format!("gateway {via} is not on a connected network")));
-                };
-                if !has_ipv4(l) {
-                    return Err(missing_link(netns, l));
-                }
-                (l.clone(), local)
-            }
-            (None, Some(dev)) if !has_ipv4(dev) => return Err(missing_link(netns, dev)),
-            (None, Some(dev)) => (dev.clone(), false),
-            (None, None) => {
-                return Err(OpError::new(ErrorKind::InvalidArgument, "add route", object())
-                    .detail("a route needs a gateway or a device"));
-            }
-        };
-        if ns.links.get(&dev).is_some_and(|l| !l.up) {
-            return Err(OpError::new(ErrorKind::LinkDown, "add route", object())
-                .detail(format!("{dev} is down")));
-        }
-        if ns.routes.iter().any(|r| r.dst == spec.dst) {
-            return Err(OpError::new(ErrorKind::AlreadyExists, "add route", object()));
-        }
-        let route =
-            Route { dst: spec.dst, via: spec.via, dev, src: spec.src, proto: RouteProto::Static };
-        let ns = self.ns_mut(netns)?;
-        if route.src.is_none() {
-            let src = ns.select_source(&route);
-            ns.route_src.insert((route.dst, route.dev.clone()), src);
-        }
-        let key = (route.dst, route.dev.clone());
-        if host_scope {
-            ns.host_scope_gateways.insert(key);
-        } else {
-            ns.host_scope_gateways.remove(&key);
-        }
-        ns.routes.push(route);
-        Ok(Effect::Done)
-    }
-
-    pub(super) fn route_del(
-        &mut self,
-        netns: &NetnsName,
-        spec: &RouteSpec,
-    ) -> Result<Effect, OpError> {
-        let ns = self.ns_mut(netns)?;
-        let pos = ns.routes.iter().position(|r| {
-            r.dst == spec.dst
-                && spec.via.is_none_or(|v| r.via == Some(v))
-                && spec.dev.as_ref().is_none_or(|d| &r.dev == d)
-                && spec.src.is_none_or(|s| r.src == Some(s))
-        });
-        let Some(pos) = pos else {
-            return Err(OpError::new(ErrorKind::NotFound, "delete route", spec));
-        };
-        ns.routes.remove(pos);
-        Ok(Effect::Done)
-    }
 }
 
 /// How far an address picked for a route must reach (`inet_select_addr`'s scope).
@@ -195,53 +114,6 @@ fn same_subnet(a: &IfAddr, b: &IfAddr) -> bool {
 }
 
 impl Netns {
-    /// Adds the connected routes of a link's primary addresses (the link just came up).
-    pub(super) fn add_connected_routes(&mut self, dev: &IfName) {
-        let Some(link) = self.links.get(dev) else { return };
-        if link.kind == LinkKind::Loopback {
-            return;
-        }
-        for a in primaries(&link.addrs) {
-            if a.prefix < 32 {
-                self.insert_connected(dev, a);
-            }
-        }
-    }
-
-    fn insert_connected(&mut self, dev: &IfName, addr: IfAddr) {
-        let route = Route {
-            dst: addr.network(),
-            via: None,
-            dev: dev.clone(),
-            src: Some(addr.ip),
-            proto: RouteProto::Kernel,
-        };
-        if !self.routes.contains(&route) {
-            self.routes.push(route);
-        }
-    }
-
-    /// Removes every route whose device is `dev` (the link went down or away).
-    pub(super) fn flush_routes_via(&mut self, dev: &IfName) {
-        self.routes.retain(|r| &r.dev != dev);
-    }
-
-    /// The route the kernel would pick for `dst`: longest prefix first, then the oldest.
-    pub fn lookup(&self, dst: Ipv4Addr) -> Option<&Route> {
-        let mut best: Option<&Route> = None;
-        for r in &self.routes {
-            if r.dst.contains(dst) && best.is_none_or(|b| r.dst.prefix() > b.dst.prefix()) {
-                best = Some(r);
-            }
-        }
-        best
-    }
-
-    /// Whether `dst` is on a network of one of the link's addresses.
-    pub fn on_link(&self, dev: &IfName, dst: Ipv4Addr) -> bool {
-        self.links.get(dev).is_some_and(|l| l.addrs.iter().any(|a| a.network().contains(dst)))
-    }
-
     /// The source address the kernel picks for traffic sent through `route` to `dst`:
     /// the route's `src`, else the route's cached selection (`route_src`), else
     /// `select_address` on its device towards its gateway, at universe scope for a route
@@ -269,7 +141,7 @@ impl Netns {
     }
 
     /// `inet_select_addr` for a route, now (see `source_for`).
-    fn select_source(&self, route: &Route) -> Option<Ipv4Addr> {
+    pub(super) fn select_source(&self, route: &Route) -> Option<Ipv4Addr> {
         let scope = if route.via.is_some() { AddrScope::Universe } else { AddrScope::Link };
         self.select_address(&route.dev, route.via, scope)
     }
@@ -305,13 +177,5 @@ impl Netns {
             .into_iter()
             .find_map(|l| primaries(&l.addrs).into_iter().find(|a| !a.ip.is_loopback()))
             .map(|a| a.ip)
-    }
-
-    /// Routes in a canonical order: by destination (address, then prefix length), then
-    /// by the rest of the route.
-    pub fn routes_sorted(&self) -> Vec<&Route> {
-        let mut v: Vec<&Route> = self.routes.iter().collect();
-        v.sort();
-        v
     }
 }

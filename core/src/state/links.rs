@@ -1,7 +1,7 @@
 //! Namespaces and links: add, delete, and every `ip link set` change.
 
 use super::{
-    ETH_MAX_MTU, ETH_MIN_MTU, ETH_MTU, IPV4_MIN_MTU, Link, LinkKind, Netns, State, missing_link,
+    ETH_MAX_MTU, ETH_MIN_MTU, IPV4_MIN_MTU, Link, LinkKind, Netns, State, missing_link,
     missing_netns,
 };
 use crate::addr::IfAddr;
@@ -98,10 +98,7 @@ impl State {
             ns.addresses_changed();
         }
         if link.is_bridge() {
-            for port in ns.links.values_mut().filter(|l| l.master.as_ref() == Some(name)) {
-                port.master = None;
-                port.hairpin = false;
-            }
+            ns.release_ports(name);
         }
         if let Some(master) = &link.master {
             ns.bridge_mtu_auto_adjust(master);
@@ -131,43 +128,8 @@ impl State {
                 }
                 ns.flush_routes_via(name);
             }
-            LinkChange::Master(bridge) => {
-                let br = ns.links.get(bridge).ok_or_else(|| missing_link(netns, bridge))?;
-                if !br.is_bridge() {
-                    return Err(OpError::new(ErrorKind::NotSupported, "enslave", name)
-                        .detail(format!("{bridge} is not a bridge")));
-                }
-                if link.is_bridge() {
-                    return Err(OpError::new(ErrorKind::Loop, "enslave", name)
-                        .detail("a bridge cannot be a bridge port"));
-                }
-                if link.kind == LinkKind::Loopback {
-                    return Err(OpError::new(ErrorKind::InvalidArgument, "enslave", name));
-                }
-                let old = link.master.clone();
-                let ns = self.ns_mut(netns)?;
-                if let Some(l) = ns.links.get_mut(name)
-                    && l.master.as_ref() != Some(bridge)
-                {
-                    l.master = Some(bridge.clone());
-                    l.hairpin = false;
-                }
-                if let Some(old) = old.filter(|o| o != bridge) {
-                    ns.bridge_mtu_auto_adjust(&old);
-                }
-                ns.bridge_mtu_port_joined(bridge, name);
-            }
-            LinkChange::NoMaster => {
-                let old = link.master.clone();
-                let ns = self.ns_mut(netns)?;
-                if let Some(l) = ns.links.get_mut(name) {
-                    l.master = None;
-                    l.hairpin = false;
-                }
-                if let Some(old) = old {
-                    ns.bridge_mtu_auto_adjust(&old);
-                }
-            }
+            LinkChange::Master(bridge) => return self.enslave(netns, name, bridge),
+            LinkChange::NoMaster => return self.release(netns, name),
             LinkChange::Mtu(mtu) => {
                 let range = if link.kind == LinkKind::Loopback {
                     0..=u32::MAX
@@ -191,16 +153,7 @@ impl State {
                     ns.bridge_mtu_auto_adjust(&m);
                 }
             }
-            LinkChange::Hairpin(on) => {
-                if link.master.is_none() {
-                    return Err(OpError::new(ErrorKind::NotSupported, "set hairpin on", name)
-                        .detail("not a bridge port"));
-                }
-                let ns = self.ns_mut(netns)?;
-                if let Some(l) = ns.links.get_mut(name) {
-                    l.hairpin = *on;
-                }
-            }
+            LinkChange::Hairpin(on) => return self.hairpin(netns, name, *on),
             LinkChange::Netns(to) => return self.link_move(netns, name, to),
         }
         Ok(Effect::Done)
@@ -292,36 +245,6 @@ impl Netns {
             }
             self.flush_routes_via(name);
             self.addresses_changed();
-        }
-    }
-
-    /// `bridge_mtu_auto_adjust` after `port` joined `bridge`, without walking every link
-    /// when the answer is known: a port whose MTU equals the bridge's leaves it as it is
-    /// (whether or not the bridge had other ports), a smaller one becomes the bridge's.
-    fn bridge_mtu_port_joined(&mut self, bridge: &IfName, port: &IfName) {
-        let (Some(br), Some(p)) = (self.links.get(bridge), self.links.get(port)) else { return };
-        if br.mtu_set_by_user || p.mtu == br.mtu {
-            return;
-        }
-        if p.mtu < br.mtu {
-            let mtu = p.mtu;
-            if let Some(br) = self.links.get_mut(bridge) {
-                br.mtu = mtu;
-            }
-            return;
-        }
-        self.bridge_mtu_auto_adjust(bridge);
-    }
-
-    /// Re-computes an auto-sized bridge's MTU: the smallest port MTU, or 1500 without ports.
-    pub(super) fn bridge_mtu_auto_adjust(&mut self, bridge: &IfName) {
-        let Some(br) = self.links.get(bridge) else { return };
-        if br.mtu_set_by_user {
-            return;
-        }
-        let mtu = self.ports(bridge.as_str()).map(|(_, l)| l.mtu).min().unwrap_or(ETH_MTU);
-        if let Some(br) = self.links.get_mut(bridge) {
-            br.mtu = mtu;
         }
     }
 }

@@ -9,11 +9,13 @@
 //!   links that are up.
 
 mod addrs;
+mod bridge;
 mod ipam;
 
 pub use addrs::AddrScope;
 mod links;
 mod namespaces;
+mod routing;
 mod sockets;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -215,125 +217,6 @@ impl Netns {
     pub fn link(&self, name: &str) -> Option<&Link> {
         self.links.get(name)
     }
-
-    /// Whether the kernel's route lookup for `ip` ends in a local route (see
-    /// `local_route`): an address of any link, up or down, or an address in one of
-    /// `lo_nets` that no longer main route covers.
-    pub fn is_local(&self, ip: Ipv4Addr) -> bool {
-        self.local_route(ip).is_some()
-    }
-
-    /// The local route `ip` matches, if the kernel's lookup ends in one: the link it
-    /// belongs to and its preferred source. Without policy rules the kernel keeps its local
-    /// and main tables in one tree and takes the longest prefix over both (local first on a
-    /// tie): an address of a link is a /32 local route (its preferred source is the primary
-    /// address of its subnet on that link, itself when it is a primary; of two links with
-    /// the same address, the one that got it first); an address in one of `lo_nets`
-    /// matches that network's local route on `lo` (preferred source: lo's primary address
-    /// of the network) unless a main route with a longer prefix covers it.
-    pub fn local_route(&self, ip: Ipv4Addr) -> Option<(&IfName, Ipv4Addr)> {
-        self.local_candidates(ip)
-            .into_iter()
-            .max_by_key(|c| c.prefix)
-            .filter(|c| {
-                c.prefix == 32 || self.lookup(ip).is_none_or(|r| r.dst.prefix() <= c.prefix)
-            })
-            .map(|c| (c.link, c.src))
-    }
-
-    /// The local routes that cover `ip`: the first-added exact address (/32), and the
-    /// longest of `lo_nets` containing it.
-    fn local_candidates(&self, ip: Ipv4Addr) -> Vec<LocalRoute<'_>> {
-        let same = |a: &IfAddr, b: &IfAddr| a.prefix == b.prefix && a.network() == b.network();
-        let mut out = Vec::new();
-        let exact = self
-            .links
-            .iter()
-            .filter_map(|(name, l)| {
-                let a = l.addrs.iter().find(|a| a.ip == ip)?;
-                let prim = l.addrs.iter().find(|p| same(p, a)).map_or(a.ip, |p| p.ip);
-                let seq = self.addr_seq.get(&(name.clone(), *a)).copied().unwrap_or(0);
-                Some((seq, LocalRoute { link: name, src: prim, prefix: 32 }))
-            })
-            .min_by_key(|(seq, _)| *seq);
-        out.extend(exact.map(|(_, r)| r));
-        let lo = self.links.iter().find(|(_, l)| l.kind == LinkKind::Loopback);
-        if let (Some(net), Some((name, lo))) =
-            (self.lo_nets.iter().filter(|n| n.contains(ip)).max_by_key(|n| n.prefix()), lo)
-            && let Some(prim) =
-                lo.addrs.iter().find(|a| a.prefix == net.prefix() && a.network() == *net)
-        {
-            out.push(LocalRoute { link: name, src: prim.ip, prefix: net.prefix() });
-        }
-        out
-    }
-
-    /// Where a route's gateway leads (`fib_check_nh`'s lookup at link scope, restricted to
-    /// `dev` when given): the longest prefix among the local routes (then the route goes
-    /// through the link holding the address, and is on-link: packets go to their
-    /// destination, see `next_hop`) and the main routes without a gateway, local first on
-    /// a tie, else the oldest. `None`: the gateway is unreachable. Of two links with the
-    /// gateway's address, the local route of the one that got it first is found, unless
-    /// `dev` names the other (the lookup skips nexthops on other devices, and finds that
-    /// link's local route alias, which exists whether the link is up or not).
-    pub fn gateway_link(&self, gw: Ipv4Addr, dev: Option<&IfName>) -> Option<(&IfName, bool)> {
-        let on_dev = |l: &IfName| dev.is_none_or(|d| d == l);
-        let exact_on_dev = dev
-            .and_then(|d| self.links.get_key_value(d))
-            .filter(|(_, l)| l.addrs.iter().any(|a| a.ip == gw))
-            .map(|(name, _)| (32, name, true));
-        let local = self
-            .local_candidates(gw)
-            .into_iter()
-            .filter(|c| on_dev(c.link))
-            .max_by_key(|c| c.prefix)
-            .map(|c| (c.prefix, c.link, true))
-            .or(exact_on_dev);
-        let main = self
-            .routes
-            .iter()
-            .filter(|r| r.via.is_none() && r.dst.contains(gw) && on_dev(&r.dev))
-            .fold(None::<&Route>, |b, r| match b {
-                Some(b) if b.dst.prefix() >= r.dst.prefix() => Some(b),
-                _ => Some(r),
-            })
-            .map(|r| (r.dst.prefix(), &r.dev, false));
-        match (local, main) {
-            (Some(l), Some(m)) if m.0 > l.0 => Some((m.1, m.2)),
-            (Some(l), _) => Some((l.1, l.2)),
-            (None, m) => m.map(|m| (m.1, m.2)),
-        }
-    }
-
-    /// The next hop of a packet to `dst` through `route`: its gateway, unless the gateway
-    /// was an address of this namespace when the route was added (the kernel gave such a
-    /// nexthop host scope and sends on-link, to the destination itself).
-    pub fn next_hop(&self, route: &Route, dst: Ipv4Addr) -> Ipv4Addr {
-        match route.via {
-            Some(gw) if !self.host_scope_gateways.contains(&(route.dst, route.dev.clone())) => gw,
-            _ => dst,
-        }
-    }
-
-    /// The source address the kernel gives a socket that sends to local address `ip`:
-    /// the preferred source of its local route (see `local_route`).
-    pub fn local_source(&self, ip: Ipv4Addr) -> Option<Ipv4Addr> {
-        self.local_route(ip).map(|(_, src)| src)
-    }
-
-    /// The bridge ports of `bridge`.
-    pub fn ports<'a>(&'a self, bridge: &'a str) -> impl Iterator<Item = (&'a IfName, &'a Link)> {
-        self.links
-            .iter()
-            .filter(move |(_, l)| l.master.as_ref().is_some_and(|m| m.as_str() == bridge))
-    }
-}
-
-/// A local route covering an address (see `Netns::local_route`).
-struct LocalRoute<'a> {
-    link: &'a IfName,
-    src: Ipv4Addr,
-    prefix: u8,
 }
 
 /// The whole modeled world: namespaces by name.

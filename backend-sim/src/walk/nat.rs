@@ -1,0 +1,147 @@
+//! NAT as the walk meets it: the nat table's destination hooks (PREROUTING, OUTPUT) and
+//! source hooks (POSTROUTING, INPUT), consulted for a connection's first packet only and
+//! reversed by conntrack for its answers; the address MASQUERADE picks.
+
+use std::net::Ipv4Addr;
+
+use nettwin_core::addr::Endpoint;
+use nettwin_core::iptables::Table;
+use nettwin_core::names::NetnsName;
+use nettwin_core::trace::{Dir, Step, Verdict};
+
+use super::hooks::Devs;
+use super::{End, Pkt, Walk};
+use crate::conntrack::CtDir;
+use crate::netfilter::Decision;
+
+impl<'s> Walk<'s> {
+    /// A destination-NAT hook (PREROUTING, OUTPUT): nat chains for a connection's first
+    /// packet, un-SNAT for its answers. Returns whether the destination changed.
+    pub(crate) fn nat_dst(
+        &mut self,
+        ns: &NetnsName,
+        hook: &str,
+        pkt: &mut Pkt,
+        devs: &Devs<'_>,
+    ) -> Result<bool, End> {
+        if pkt.ct.is_none() {
+            pkt.ct = self.ct.lookup(ns, &pkt.flow, pkt.inner.as_ref(), self.replying());
+        }
+        let Some(r) = pkt.ct else { return Ok(false) };
+        let Some(conn) = self.ct.get(ns, r).cloned() else { return Ok(false) };
+        let before = *pkt;
+        match r.dir {
+            CtDir::Original if !conn.dst_init => {
+                if let Some(c) = self.ct.get_mut(ns, r) {
+                    c.dst_init = true;
+                }
+                let Some(t) = self.run(ns, Table::Nat, hook, pkt, devs) else { return Ok(false) };
+                pkt.mark = t.mark;
+                let verdict = match t.decision {
+                    Decision::Dnat(ip, port) => {
+                        let port = if pkt.flow.proto.has_ports() {
+                            port.unwrap_or(pkt.flow.dst.port)
+                        } else {
+                            0
+                        };
+                        let to = Endpoint::new(ip, port);
+                        pkt.flow.dst = to;
+                        self.ct.set_dnat(ns, r, to);
+                        Verdict::Dnat { to }
+                    }
+                    Decision::Drop | Decision::Reject(_) => Verdict::Drop,
+                    _ => Verdict::Accept,
+                };
+                self.conclude(ns, Table::Nat, hook, t, verdict, &before)?;
+            }
+            CtDir::Original => {}
+            CtDir::Reply if conn.snat => pkt.flow.dst = conn.orig.src,
+            CtDir::Related if conn.snat => pkt.flow.dst.ip = conn.orig.src.ip,
+            CtDir::Reply | CtDir::Related => {}
+        }
+        if r.dir == CtDir::Related && (conn.snat || conn.dnat) {
+            pkt.inner = Some(conn.orig);
+        }
+        if r.dir != CtDir::Original && pkt.flow != before.flow {
+            let state = if r.dir == CtDir::Reply { "ESTABLISHED" } else { "RELATED" };
+            let step = Step::Conntrack { state: state.to_owned(), from: before.flow };
+            let after = *pkt;
+            self.hop(ns, None, Dir::Stack, &after, step)?;
+        }
+        Ok(pkt.flow.dst != before.flow.dst)
+    }
+
+    /// A source-NAT hook (POSTROUTING, INPUT): nat chains for a connection's first packet
+    /// (MASQUERADE takes the address of `devs.output` facing `nexthop`), un-DNAT for its
+    /// answers.
+    pub(crate) fn nat_src(
+        &mut self,
+        ns: &NetnsName,
+        hook: &str,
+        pkt: &mut Pkt,
+        devs: &Devs<'_>,
+        nexthop: Ipv4Addr,
+    ) -> Result<(), End> {
+        let Some(r) = pkt.ct else { return Ok(()) };
+        let Some(conn) = self.ct.get(ns, r).cloned() else { return Ok(()) };
+        let before = *pkt;
+        match r.dir {
+            CtDir::Original if !conn.src_init => {
+                if let Some(c) = self.ct.get_mut(ns, r) {
+                    c.src_init = true;
+                }
+                let Some(t) = self.run(ns, Table::Nat, hook, pkt, devs) else { return Ok(()) };
+                pkt.mark = t.mark;
+                let new_src = match t.decision {
+                    Decision::Snat(ip, port) => Some((ip, port, false)),
+                    Decision::Masquerade => {
+                        self.masquerade_address(ns, devs.output, nexthop).map(|ip| (ip, None, true))
+                    }
+                    _ => None,
+                };
+                let verdict = match (t.decision, new_src) {
+                    (Decision::Snat(..) | Decision::Masquerade, Some((ip, port, masq))) => {
+                        let port = if pkt.flow.proto.has_ports() {
+                            port.unwrap_or(pkt.flow.src.port)
+                        } else {
+                            0
+                        };
+                        let to = Endpoint::new(ip, port);
+                        pkt.flow.src = to;
+                        self.ct.set_snat(ns, r, to);
+                        if masq { Verdict::Masquerade { to } } else { Verdict::Snat { to } }
+                    }
+                    // MASQUERADE without an address on the device drops the packet.
+                    (Decision::Accept, _) => Verdict::Accept,
+                    _ => Verdict::Drop,
+                };
+                self.conclude(ns, Table::Nat, hook, t, verdict, &before)?;
+            }
+            CtDir::Original => {}
+            CtDir::Reply if conn.dnat => pkt.flow.src = conn.orig.dst,
+            CtDir::Related if conn.dnat => pkt.flow.src.ip = conn.orig.dst.ip,
+            CtDir::Reply | CtDir::Related => {}
+        }
+        if r.dir != CtDir::Original && pkt.flow != before.flow {
+            let state = if r.dir == CtDir::Reply { "ESTABLISHED" } else { "RELATED" };
+            let step = Step::Conntrack { state: state.to_owned(), from: before.flow };
+            let after = *pkt;
+            self.hop(ns, None, Dir::Stack, &after, step)?;
+        }
+        Ok(())
+    }
+
+    /// The address MASQUERADE picks (`inet_select_addr` at universe scope): a primary
+    /// address of the device on the next hop's network, else its first, else the
+    /// namespace's first global address in device order (`Netns::select_address`).
+    fn masquerade_address(
+        &self,
+        ns: &NetnsName,
+        dev: Option<&str>,
+        nexthop: Ipv4Addr,
+    ) -> Option<Ipv4Addr> {
+        let dev = nettwin_core::names::IfName::new(dev?).ok()?;
+        let netns = self.lookup_ns(ns)?;
+        netns.select_address(&dev, Some(nexthop), nettwin_core::state::AddrScope::Universe)
+    }
+}
