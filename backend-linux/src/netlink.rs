@@ -3,15 +3,16 @@
 //!
 //! A netlink socket belongs to the namespace of the thread that created it, so each
 //! namespace worker opens its own (`Netlink::open` must run on the worker thread). Messages
-//! are built and parsed with `netlink-packet-route`; the socket itself is plain `libc`.
+//! are built and parsed with `netlink-packet-route`; the socket is `netlink-sys`'s.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::Socket;
+use netlink_sys::protocols::NETLINK_ROUTE;
 
 /// Why a netlink exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +37,7 @@ pub fn errno_text(errno: i32) -> String {
 /// A `NETLINK_ROUTE` socket of the calling thread's namespace.
 #[derive(Debug)]
 pub struct Netlink {
-    fd: OwnedFd,
+    socket: Socket,
     seq: u32,
     buf: Vec<u8>,
 }
@@ -44,32 +45,12 @@ pub struct Netlink {
 const RECV_BUF: usize = 64 * 1024;
 
 impl Netlink {
-    /// Opens a socket in the calling thread's network namespace.
+    /// Opens a socket in the calling thread's network namespace (close-on-exec, so the
+    /// programs a worker runs do not inherit it).
     pub fn open() -> io::Result<Netlink> {
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw = unsafe {
-            libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE)
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: a zeroed sockaddr_nl is a valid "any pid, no groups" address.
-        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: `addr` is a valid sockaddr_nl and the length matches it.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&raw const addr).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Netlink { fd, seq: 0, buf: vec![0; RECV_BUF] })
+        let mut socket = Socket::new(NETLINK_ROUTE)?;
+        socket.bind_auto()?;
+        Ok(Netlink { socket, seq: 0, buf: Vec::with_capacity(RECV_BUF) })
     }
 
     fn send(&mut self, msg: RouteNetlinkMessage, flags: u16) -> Result<u32, NlError> {
@@ -81,29 +62,20 @@ impl Netlink {
         packet.finalize();
         let mut out = vec![0u8; packet.buffer_len()];
         packet.serialize(&mut out);
-        // SAFETY: `out` is a valid buffer of the given length.
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), out.as_ptr().cast(), out.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error().into());
-        }
+        self.socket.send(&out, 0)?;
         Ok(self.seq)
     }
 
     /// Receives every message of one datagram that answers `seq`.
     fn recv(&mut self, seq: u32) -> Result<Vec<NetlinkMessage<RouteNetlinkMessage>>, NlError> {
         loop {
-            // SAFETY: `buf` is a valid writable buffer of the given length.
-            let n = unsafe {
-                libc::recv(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.len(), 0)
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e.into());
+            self.buf.clear();
+            match self.socket.recv(&mut self.buf, 0) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
             }
-            let data = &self.buf[..n as usize];
+            let data = &self.buf[..];
             let mut msgs = Vec::new();
             let mut off = 0;
             while off + 16 <= data.len() {

@@ -6,43 +6,21 @@
 //! thousands of ports costs a few map lookups instead of scans.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 
 use nettwin_core::addr::Cidr;
 use nettwin_core::iptables::Ruleset;
 use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::state::{Link, LinkKind, Netns, State};
+use rustc_hash::FxBuildHasher;
 
 /// How deep the search for an ARP answer goes through bridges chained by veths.
 const MAX_BRIDGE_DEPTH: u32 = 4;
 
-/// FNV-1a: a fixed, seedless hash for maps that are looked up and never iterated (so
-/// their order cannot leak into output). Names are short; hashing one costs less than the
+/// A hash map that is looked up, never iterated (so its order cannot leak into output),
+/// with rustc-hash's seedless FxHash: names are short, and hashing one costs less than the
 /// string comparisons of a B-tree search through thousands of them.
-#[derive(Clone, Copy, Debug)]
-pub struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
-
-/// A hash map that is looked up, never iterated.
-pub type LookupMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+pub type LookupMap<K, V> = HashMap<K, V, FxBuildHasher>;
 
 /// The indexes of every namespace.
 #[derive(Debug, Default)]

@@ -74,7 +74,7 @@ const SCANNED_MAX: usize = 8;
 /// A rule's hash for `Chain::hashes` (FxHash: fast and deterministic; collisions only
 /// cost a scan of the chain, never a wrong answer).
 fn rule_hash(rule: &Rule) -> u64 {
-    FxBuildHasher::default().hash_one(rule)
+    FxBuildHasher.hash_one(rule)
 }
 
 impl Chain {
