@@ -19,6 +19,8 @@
 //! never what, a trace says. Rendering traces lives in core (`nettwin_core::trace::render`),
 //! not here.
 
+#![forbid(unsafe_code)]
+
 mod conntrack;
 mod fault;
 mod netfilter;

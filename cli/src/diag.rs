@@ -117,9 +117,5 @@ pub fn render(report: &Report) -> String {
 
 /// Any error as a report, keeping its source chain.
 pub fn error<E: std::error::Error + Send + Sync + 'static>(e: E) -> Report {
-    use miette::IntoDiagnostic;
-    match Err::<(), E>(e).into_diagnostic() {
-        Err(report) => report,
-        Ok(()) => unreachable!("an Err stays an Err"),
-    }
+    Report::from_err(e)
 }

@@ -14,6 +14,8 @@
 //! and glibc's consolidates its free lists on every large free
 //! (`core/BENCHMARKS.md`). The benchmarks use the same allocator.
 
+#![forbid(unsafe_code)]
+
 mod backends;
 mod check;
 mod diag;

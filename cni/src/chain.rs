@@ -207,7 +207,7 @@ impl BridgeChain {
         let (host, ns) = (e.host.clone(), a.netns.clone());
         let bridge = self.network.bridge.clone();
         // loopback.
-        let lo = IfName::new("lo")?;
+        let lo = nettwin_core::static_name!(IfName, "lo");
         e.emit(Op::LinkSet { netns: ns.clone(), name: lo, change: LinkChange::Up })?;
         // bridge: the bridge if missing, and up on every ADD.
         self.ensure_bridge(e)?;
@@ -282,7 +282,7 @@ impl BridgeChain {
         let found = netns_alive.then_some(addr);
         e.iptables_owned(bridge_masq_del(network, a.container_id, found))?;
         if netns_alive {
-            let lo = IfName::new("lo")?;
+            let lo = nettwin_core::static_name!(IfName, "lo");
             e.emit(Op::LinkSet { netns: a.netns.clone(), name: lo, change: LinkChange::Down })?;
         }
         Ok(())

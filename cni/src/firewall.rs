@@ -6,8 +6,10 @@ use std::net::Ipv4Addr;
 use nettwin_core::iptables::{CtStates, Match, Neg, Rule, Table, Target};
 use nettwin_core::names::ChainName;
 
+use nettwin_core::static_name;
+
 use crate::names::{FIREWALL_ADMIN_COMMENT, FIREWALL_RULES_COMMENT, FORWARD_CHAIN};
-use crate::steps::{IptStep, append, builtin, chain, comment, delete, ensure, host, insert, rule};
+use crate::steps::{IptStep, append, comment, delete, ensure, host, insert, rule};
 
 fn firewall_ip_rules(ip: Ipv4Addr) -> [Rule; 2] {
     let established = CtStates::RELATED.union(CtStates::ESTABLISHED);
@@ -35,13 +37,13 @@ pub fn firewall_add(admin: &ChainName, ips: &[Ipv4Addr]) -> Vec<IptStep> {
 /// The part of the firewall plugin's ADD that is the same for every container: its
 /// chain, the admin chain, and the jumps inserted at the top.
 pub fn firewall_setup(admin: &ChainName) -> Vec<IptStep> {
-    let fwd = chain(FORWARD_CHAIN);
+    let fwd = static_name!(ChainName, FORWARD_CHAIN);
     vec![
         ensure(Table::Filter, &fwd),
         ensure(Table::Filter, admin),
         insert(
             Table::Filter,
-            &builtin("FORWARD"),
+            &static_name!(ChainName, "FORWARD"),
             Rule {
                 matches: vec![comment(FIREWALL_RULES_COMMENT)],
                 ..rule(Target::Jump(fwd.clone()))
@@ -60,7 +62,7 @@ pub fn firewall_setup(admin: &ChainName) -> Vec<IptStep> {
 
 /// The firewall plugin's two rules per container address, appended to its chain.
 pub fn firewall_ip_steps(ips: &[Ipv4Addr]) -> Vec<IptStep> {
-    let fwd = chain(FORWARD_CHAIN);
+    let fwd = static_name!(ChainName, FORWARD_CHAIN);
     ips.iter()
         .flat_map(|ip| firewall_ip_rules(*ip).map(|r| append(Table::Filter, &fwd, r)))
         .collect()
@@ -69,7 +71,7 @@ pub fn firewall_ip_steps(ips: &[Ipv4Addr]) -> Vec<IptStep> {
 /// The firewall plugin's DEL: the container's rules go (from the cached result, so also
 /// when the namespace is gone); the chains and jumps stay.
 pub fn firewall_del(ips: &[Ipv4Addr]) -> Vec<IptStep> {
-    let fwd = chain(FORWARD_CHAIN);
+    let fwd = static_name!(ChainName, FORWARD_CHAIN);
     ips.iter()
         .flat_map(|ip| firewall_ip_rules(*ip).map(|r| delete(Table::Filter, &fwd, r)))
         .collect()

@@ -10,8 +10,10 @@ use nettwin_core::addr::{Cidr, IfAddr};
 use nettwin_core::iptables::{Match, Neg, Rule, Table, Target};
 use nettwin_core::names::ChainName;
 
+use nettwin_core::static_name;
+
 use crate::names::{masquerade_chain, masquerade_comment};
-use crate::steps::{IptStep, append, builtin, delete, ensure, rule};
+use crate::steps::{IptStep, append, delete, ensure, rule};
 
 /// The POSTROUTING jump into a container's masquerade chain `masq`, for source `src`;
 /// `note` is the masquerade comment.
@@ -45,7 +47,11 @@ pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<I
                 ..rule(Target::Masquerade)
             },
         ),
-        append(Table::Nat, &builtin("POSTROUTING"), masq_jump(&masq, &text, Cidr::host(addr.ip))),
+        append(
+            Table::Nat,
+            &static_name!(ChainName, "POSTROUTING"),
+            masq_jump(&masq, &text, Cidr::host(addr.ip)),
+        ),
     ]
 }
 
@@ -56,7 +62,7 @@ pub fn bridge_masq_del(network: &str, container_id: &str, addr: Option<IfAddr>) 
     let Some(addr) = addr else { return Vec::new() };
     let masq = masquerade_chain(network, container_id);
     let text: Arc<str> = masquerade_comment(network, container_id).into();
-    let post = builtin("POSTROUTING");
+    let post = static_name!(ChainName, "POSTROUTING");
     vec![
         delete(Table::Nat, &post, masq_jump(&masq, &text, Cidr::host(addr.ip))),
         // "for downward compatibility": the same jump written with the subnet's prefix.

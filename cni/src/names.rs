@@ -10,7 +10,8 @@
 
 use sha2::{Digest, Sha512};
 
-use nettwin_core::names::{CHAIN_NAME_MAX, ChainName};
+use nettwin_core::names::ChainName;
+use nettwin_core::static_name;
 
 /// The firewall plugin's private chain in the filter table (`privChainName`).
 pub const FORWARD_CHAIN: &str = "CNI-FORWARD";
@@ -57,38 +58,28 @@ pub const COMMENT_MAX: usize = 255;
 const CHAIN_PREFIX: &str = "CNI-";
 
 /// `prefix` followed by the hex SHA-512 of `network` and `container_id` concatenated, cut
-/// to 28 bytes (`CHAIN_NAME_MAX`): only the hex digits that survive the cut are written.
-fn hashed_chain(prefix: &str, network: &str, container_id: &str) -> ChainName {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+/// to 28 bytes (`CHAIN_NAME_MAX`).
+fn hashed_chain(prefix: &ChainName, network: &str, container_id: &str) -> ChainName {
     let digest = Sha512::new().chain_update(network).chain_update(container_id).finalize();
-    let mut out = [0u8; CHAIN_NAME_MAX];
-    let len = CHAIN_NAME_MAX.min(prefix.len() + 2 * digest.len());
-    out[..prefix.len()].copy_from_slice(prefix.as_bytes());
-    for (i, slot) in out[prefix.len()..len].iter_mut().enumerate() {
-        let b = digest[i / 2];
-        *slot = HEX[usize::from(if i % 2 == 0 { b >> 4 } else { b & 0xf })];
-    }
-    // A fixed ASCII prefix and hex digits, 28 bytes: always a valid chain name.
-    let text = std::str::from_utf8(&out[..len]).unwrap_or_else(|e| unreachable!("ASCII: {e}"));
-    ChainName::new(text).unwrap_or_else(|e| unreachable!("hashed chain name {text:?}: {e}"))
+    ChainName::hex_suffixed(prefix, &digest)
 }
 
 /// The bridge plugin's per-container masquerade chain in the nat table:
 /// `CNI-` + 24 hex digits (`utils.FormatChainName`).
 pub fn masquerade_chain(network: &str, container_id: &str) -> ChainName {
-    hashed_chain(CHAIN_PREFIX, network, container_id)
+    hashed_chain(&static_name!(ChainName, CHAIN_PREFIX), network, container_id)
 }
 
 /// portmap's per-container DNAT chain in the nat table: `CNI-DN-` + 21 hex digits
 /// (`utils.MustFormatChainNameWithPrefix(name, id, "DN-")`).
 pub fn portmap_dnat_chain(network: &str, container_id: &str) -> ChainName {
-    hashed_chain("CNI-DN-", network, container_id)
+    hashed_chain(&static_name!(ChainName, "CNI-DN-"), network, container_id)
 }
 
 /// The SNAT chain of portmap versions before 0.7 (`CNI-SN-` + 21 hex digits), which
 /// portmap's DEL still creates and deletes again in passing.
 pub fn portmap_old_snat_chain(network: &str, container_id: &str) -> ChainName {
-    hashed_chain("CNI-SN-", network, container_id)
+    hashed_chain(&static_name!(ChainName, "CNI-SN-"), network, container_id)
 }
 
 /// The comment on the masquerade chain's rules and on its POSTROUTING jump:

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use nettwin_core::addr::{IfAddr, Proto};
 use nettwin_core::iptables::{AddrType, Match, Neg, PortDir, PortRange, Rule, Table, Target};
 
+use nettwin_core::static_name;
+
 use crate::names::{
     HOSTPORT_DNAT_CHAIN, HOSTPORT_MASQ_CHAIN, HOSTPORT_SETMARK_CHAIN, MASQ_MARK, MULTIPORT_MAX,
     PORTFWD_MARK_COMMENT, PORTFWD_MASQ_COMMENT, portmap_dnat_chain, portmap_dnat_comment,
     portmap_old_snat_chain,
 };
-use crate::steps::{IptStep, append, builtin, chain, comment, ensure, host, insert, rule};
+use crate::steps::{IptStep, append, comment, ensure, host, insert, rule};
 
 /// One entry of portmap's `runtimeConfig.portMappings`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -78,7 +80,10 @@ pub fn portmap_add(
 /// portmap's shared SETMARK and MASQ chains, their rules and the POSTROUTING jump (the
 /// same for every container; before `route_localnet`).
 pub fn portmap_shared_masq() -> Vec<IptStep> {
-    let (setmark, masq) = (chain(HOSTPORT_SETMARK_CHAIN), chain(HOSTPORT_MASQ_CHAIN));
+    let (setmark, masq) = (
+        static_name!(ChainName, HOSTPORT_SETMARK_CHAIN),
+        static_name!(ChainName, HOSTPORT_MASQ_CHAIN),
+    );
     vec![
         ensure(Table::Nat, &setmark),
         append(
@@ -100,7 +105,7 @@ pub fn portmap_shared_masq() -> Vec<IptStep> {
         ),
         insert(
             Table::Nat,
-            &builtin("POSTROUTING"),
+            &static_name!(ChainName, "POSTROUTING"),
             Rule {
                 matches: vec![comment(PORTFWD_MASQ_COMMENT)],
                 ..rule(Target::Jump(masq.clone()))
@@ -112,13 +117,13 @@ pub fn portmap_shared_masq() -> Vec<IptStep> {
 /// portmap's shared CNI-HOSTPORT-DNAT chain and its PREROUTING and OUTPUT jumps (the same
 /// for every container; after `route_localnet`).
 pub fn portmap_shared_dnat() -> Vec<IptStep> {
-    let dnat = chain(HOSTPORT_DNAT_CHAIN);
+    let dnat = static_name!(ChainName, HOSTPORT_DNAT_CHAIN);
     let mut steps = vec![ensure(Table::Nat, &dnat)];
     let local = Match::AddrType { src: None, dst: Some(Neg::plain(AddrType::Local)) };
-    for entry in ["PREROUTING", "OUTPUT"] {
+    for entry in [static_name!(ChainName, "PREROUTING"), static_name!(ChainName, "OUTPUT")] {
         steps.push(append(
             Table::Nat,
-            &builtin(entry),
+            &entry,
             Rule { matches: vec![local.clone()], ..rule(Target::Jump(dnat.clone())) },
         ));
     }
@@ -133,7 +138,10 @@ pub fn portmap_container(
     addr: IfAddr,
     mappings: &[PortMapping],
 ) -> Vec<IptStep> {
-    let (setmark, dnat) = (chain(HOSTPORT_SETMARK_CHAIN), chain(HOSTPORT_DNAT_CHAIN));
+    let (setmark, dnat) = (
+        static_name!(ChainName, HOSTPORT_SETMARK_CHAIN),
+        static_name!(ChainName, HOSTPORT_DNAT_CHAIN),
+    );
     let dn = portmap_dnat_chain(network, container_id);
     // The chain, three rules per mapping, and a jump per protocol and 15 ports.
     let mut after = Vec::with_capacity(3 + 3 * mappings.len() + mappings.len() / MULTIPORT_MAX);
@@ -217,7 +225,7 @@ pub fn portmap_del(network: &str, container_id: &str, mappings: &[PortMapping]) 
         IptStep::ClearChain { table: Table::Nat, chain: dn.clone() },
         IptStep::DeleteJumpsTo {
             table: Table::Nat,
-            chain: chain(HOSTPORT_DNAT_CHAIN),
+            chain: static_name!(ChainName, HOSTPORT_DNAT_CHAIN),
             target: dn.clone(),
         },
         IptStep::DeleteChain { table: Table::Nat, chain: dn },

@@ -44,9 +44,7 @@ impl Seed {
         let mut s = self.stream(&["veth", container_id]);
         let mut b = [0u8; 4];
         s.fill(&mut b);
-        let name = format!("veth{:02x}{:02x}{:02x}{:02x}", b[0], b[1], b[2], b[3]);
-        // 12 ASCII bytes without separators: always a valid interface name.
-        IfName::new(&name).unwrap_or_else(|e| unreachable!("veth name {name:?}: {e}"))
+        IfName::hex_suffixed(&nettwin_core::static_name!(IfName, "veth"), &b)
     }
 
     /// A MAC shaped like the kernel's random ones (`eth_random_addr`: locally administered,

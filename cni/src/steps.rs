@@ -78,16 +78,6 @@ pub enum IptStep {
     },
 }
 
-/// A fixed chain name of the plugins.
-pub(crate) fn chain(name: &str) -> ChainName {
-    ChainName::new(name).unwrap_or_else(|e| unreachable!("plugin chain name {name:?}: {e}"))
-}
-
-/// A builtin chain name.
-pub(crate) fn builtin(name: &'static str) -> ChainName {
-    chain(name)
-}
-
 /// A rule with only a target; the builders below add to it.
 pub(crate) fn rule(target: Target) -> Rule {
     Rule {
@@ -188,7 +178,7 @@ pub fn resolve(step: IptStep, rules: &Ruleset) -> Vec<(Table, Command)> {
             .into_iter()
             .map(|r| (table, Command::Delete(chain.clone(), RuleRef::Spec(r))))
             .collect(),
-        (Decision::Run, step) => vec![(table, step.into_command())],
+        (Decision::Run, step) => step.into_command().map(|c| (table, c)).into_iter().collect(),
     }
 }
 
@@ -216,16 +206,16 @@ impl IptStep {
     }
 
     /// The step's own command, run unconditionally. `DeleteJumpsTo` has none (it lists the
-    /// chain and deletes what it finds), so [`decide`] never asks for it.
-    fn into_command(self) -> Command {
-        match self {
+    /// chain and deletes what it finds: [`decide`] gives `DeleteEach` for it).
+    fn into_command(self) -> Option<Command> {
+        Some(match self {
             IptStep::EnsureChain { chain, .. } => Command::NewChain(chain),
             IptStep::InsertUnique { chain, rule, .. } => Command::Insert(chain, 1, rule),
             IptStep::AppendUnique { chain, rule, .. } => Command::Append(chain, rule),
             IptStep::DeleteRule { chain, rule, .. } => Command::Delete(chain, RuleRef::Spec(rule)),
             IptStep::ClearChain { chain, .. } => Command::Flush(Some(chain)),
-            IptStep::DeleteJumpsTo { .. } => unreachable!("DeleteJumpsTo decides DeleteEach"),
+            IptStep::DeleteJumpsTo { .. } => return None,
             IptStep::DeleteChain { chain, .. } => Command::DeleteChain(chain),
-        }
+        })
     }
 }

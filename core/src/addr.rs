@@ -20,7 +20,7 @@ pub enum AddrError {
         /// The refused text.
         text: String,
         /// The network address it should have been.
-        network: Ipv4Network,
+        network: Cidr,
     },
     /// Not a dotted-quad IPv4 address.
     #[error("invalid IPv4 address {0:?}")]
@@ -126,11 +126,6 @@ impl Cidr {
     pub fn broadcast(&self) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.ip()) | !self.mask())
     }
-
-    /// The underlying `ipnetwork` value.
-    pub fn network(&self) -> Ipv4Network {
-        Ipv4Network::new(self.ip, self.prefix).unwrap_or_else(|_| unreachable!("prefix <= 32"))
-    }
 }
 
 /// The netmask of a prefix length as a host-order integer.
@@ -149,7 +144,7 @@ impl FromStr for Cidr {
         let a: IfAddr = s.parse()?;
         let c = Cidr::containing(a.ip, a.prefix);
         if c.ip() != a.ip {
-            return Err(AddrError::HostBitsSet { text: s.to_owned(), network: c.network() });
+            return Err(AddrError::HostBitsSet { text: s.to_owned(), network: c });
         }
         Ok(c)
     }

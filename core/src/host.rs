@@ -7,7 +7,8 @@
 use std::net::Ipv4Addr;
 
 use crate::addr::{Cidr, IfAddr};
-use crate::names::{IfName, NameError, NetnsName};
+
+use crate::names::{IfName, NetnsName};
 use crate::op::{LinkChange, Op, RouteSpec};
 
 /// The namespace playing the orchestrator's client.
@@ -28,17 +29,21 @@ pub fn world_ip(host_ip: Ipv4Addr) -> Ipv4Addr {
 }
 
 /// The ops that build the standard host for a client at `host_ip` (see the module docs).
-pub fn standard_host(host_ip: Ipv4Addr) -> Result<Vec<Op>, NameError> {
-    let (host, world) = (NetnsName::new(HOST_NETNS)?, NetnsName::new(WORLD_NETNS)?);
-    let (eth0, up0, lo) =
-        (IfName::new(HOST_IFNAME)?, IfName::new(WORLD_IFNAME)?, IfName::new("lo")?);
+pub fn standard_host(host_ip: Ipv4Addr) -> Vec<Op> {
+    let (host, world) =
+        (crate::static_name!(NetnsName, HOST_NETNS), crate::static_name!(NetnsName, WORLD_NETNS));
+    let (eth0, up0, lo) = (
+        crate::static_name!(IfName, HOST_IFNAME),
+        crate::static_name!(IfName, WORLD_IFNAME),
+        crate::static_name!(IfName, "lo"),
+    );
     let world_ip = world_ip(host_ip);
     let set = |netns: &NetnsName, name: &IfName| Op::LinkSet {
         netns: netns.clone(),
         name: name.clone(),
         change: LinkChange::Up,
     };
-    Ok(vec![
+    vec![
         Op::NetnsAdd { name: world.clone() },
         Op::NetnsAdd { name: host.clone() },
         set(&world, &lo),
@@ -72,7 +77,7 @@ pub fn standard_host(host_ip: Ipv4Addr) -> Result<Vec<Op>, NameError> {
                 src: None,
             },
         },
-    ])
+    ]
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@
 //! numbers. The kernel is never mentioned except as the thing being modeled. No
 //! orchestrator lives here (they are `nettwin-cni` and `orchestrators/*`).
 
+#![forbid(unsafe_code)]
+
 pub mod addr;
 pub mod backend;
 pub mod cases;

@@ -60,7 +60,7 @@ pub const CHAIN_NAME_MAX: usize = 28;
 pub const NETNS_NAME_MAX: usize = 64;
 
 macro_rules! string_name {
-    ($(#[$doc:meta])* $ty:ident, $check:path) => {
+    ($(#[$doc:meta])* $ty:ident, $check:path, $const_check:path, $max:expr) => {
         $(#[$doc])*
         ///
         /// Shared text: a clone is a reference count, not a copy (traces clone names into
@@ -73,6 +73,37 @@ macro_rules! string_name {
             pub fn new(s: &str) -> Result<Self, NameError> {
                 $check(s)?;
                 Ok(Self(std::sync::Arc::from(s)))
+            }
+
+            /// Whether a name is valid, in a `const` context: what [`static_name!`] checks
+            /// at compile time. It accepts only ASCII, so it never accepts a name that
+            /// `new` refuses.
+            pub const fn is_valid_static(s: &str) -> bool {
+                $const_check(s.as_bytes())
+            }
+
+            /// Wraps a name that [`static_name!`] checked at compile time. Use the macro:
+            /// this constructor checks nothing itself.
+            #[doc(hidden)]
+            pub fn from_checked_static(s: &'static str) -> Self {
+                Self(std::sync::Arc::from(s))
+            }
+
+            /// `prefix` followed by the lowercase hex digits of `bytes`, cut to the
+            /// longest name the kernel takes. Infallible: a valid name followed by hex
+            /// digits, no longer than the limit, is valid.
+            pub fn hex_suffixed(prefix: &Self, bytes: &[u8]) -> Self {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut out = String::with_capacity($max);
+                out.push_str(prefix.as_str());
+                for b in bytes {
+                    for nibble in [b >> 4, b & 0xf] {
+                        if out.len() < $max {
+                            out.push(char::from(HEX[usize::from(nibble)]));
+                        }
+                    }
+                }
+                Self(std::sync::Arc::from(out))
             }
 
             /// The name as text.
@@ -131,21 +162,89 @@ string_name!(
     /// An interface name the kernel accepts: 1–15 bytes, not `.` or `..`, no `/`, `:` or
     /// whitespace (the rules of `dev_valid_name`).
     IfName,
-    check_ifname
+    check_ifname,
+    valid_ifname_bytes,
+    IFNAME_MAX
 );
 
 string_name!(
     /// A network namespace name: 1–64 bytes of `[A-Za-z0-9_.-]`, not `.` or `..`
     /// (it becomes a file name under /run/netns).
     NetnsName,
-    check_netns
+    check_netns,
+    valid_netns_bytes,
+    NETNS_NAME_MAX
 );
 
 string_name!(
     /// An iptables chain name: 1–28 bytes, no whitespace, not starting with `-` or `!`.
     ChainName,
-    check_chain
+    check_chain,
+    valid_chain_bytes,
+    CHAIN_NAME_MAX
 );
+
+/// A name of a fixed text, checked at compile time: `static_name!(IfName, "lo")`. The
+/// text must be a constant; an invalid one does not compile.
+#[macro_export]
+macro_rules! static_name {
+    ($ty:ident, $s:expr) => {{
+        const TEXT: &str = $s;
+        const _: () = assert!($crate::names::$ty::is_valid_static(TEXT), "not a valid name");
+        $crate::names::$ty::from_checked_static(TEXT)
+    }};
+}
+
+/// `len` within `1..=max`, every byte ASCII and graphic (no whitespace, no control
+/// characters), and not `.` or `..`; the common part of the `const` checks.
+const fn plain_ascii(b: &[u8], max: usize) -> bool {
+    if b.is_empty() || b.len() > max {
+        return false;
+    }
+    if (b.len() == 1 && b[0] == b'.') || (b.len() == 2 && b[0] == b'.' && b[1] == b'.') {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_graphic() {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn valid_ifname_bytes(b: &[u8]) -> bool {
+    if !plain_ascii(b, IFNAME_MAX) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'/' || b[i] == b':' {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn valid_netns_bytes(b: &[u8]) -> bool {
+    if !plain_ascii(b, NETNS_NAME_MAX) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !(b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn valid_chain_bytes(b: &[u8]) -> bool {
+    plain_ascii(b, CHAIN_NAME_MAX) && b[0] != b'-' && b[0] != b'!'
+}
 
 fn check_ifname(s: &str) -> Result<(), NameError> {
     const WHAT: &str = "interface";
@@ -274,6 +373,56 @@ impl<'de> Deserialize<'de> for Mac {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn static_names_are_the_names_new_makes() {
+        assert_eq!(crate::static_name!(IfName, "lo"), IfName::new("lo").expect("valid"));
+        assert_eq!(crate::static_name!(NetnsName, "host"), NetnsName::new("host").expect("ok"));
+        let chain = crate::static_name!(ChainName, "CNI-FORWARD");
+        assert_eq!(chain, ChainName::new("CNI-FORWARD").expect("valid"));
+    }
+
+    #[rstest]
+    #[case("eth0")]
+    #[case("veth1a2b3c4d")]
+    #[case("a.b")]
+    #[case("")]
+    #[case(".")]
+    #[case("..")]
+    #[case("a b")]
+    #[case("a/b")]
+    #[case("a:b")]
+    #[case("sixteen-bytes-xx")]
+    #[case("é")]
+    #[case("-x")]
+    #[case("!x")]
+    #[case("ok_name-1")]
+    fn the_const_checks_never_accept_what_new_refuses(#[case] s: &str) {
+        if IfName::is_valid_static(s) {
+            assert!(IfName::new(s).is_ok(), "{s:?}");
+        }
+        if NetnsName::is_valid_static(s) {
+            assert!(NetnsName::new(s).is_ok(), "{s:?}");
+        }
+        if ChainName::is_valid_static(s) {
+            assert!(ChainName::new(s).is_ok(), "{s:?}");
+        }
+        // And they accept the plain ASCII names the plugins and the kernel use.
+        if s.is_ascii() && IfName::new(s).is_ok() {
+            assert!(IfName::is_valid_static(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn hex_suffixed_names_are_cut_at_the_limit() {
+        let veth = IfName::hex_suffixed(&crate::static_name!(IfName, "veth"), &[0xde, 0xad, 1, 2]);
+        assert_eq!(veth.as_str(), "vethdead0102");
+        let long = ChainName::hex_suffixed(&crate::static_name!(ChainName, "CNI-"), &[0xab; 64]);
+        assert_eq!(long.as_str().len(), CHAIN_NAME_MAX);
+        assert!(ChainName::new(long.as_str()).is_ok());
+        let cut = IfName::hex_suffixed(&crate::static_name!(IfName, "veth"), &[0xff; 16]);
+        assert_eq!(cut.as_str(), "vethfffffffffff");
+    }
 
     #[rstest]
     #[case("eth0")]

@@ -194,6 +194,11 @@ impl<'a> Cursor<'a> {
         self.peek().map(|t| t.text.as_str())
     }
 
+    /// The next token if its text satisfies `pred`, consumed; else nothing is consumed.
+    pub fn next_if(&mut self, pred: impl FnOnce(&str) -> bool) -> Option<&'a Token> {
+        if self.peek_text().is_some_and(pred) { self.next_token() } else { None }
+    }
+
     /// Consumes and returns the next token.
     pub fn next_token(&mut self) -> Option<&'a Token> {
         let t = self.tokens.get(self.pos)?;

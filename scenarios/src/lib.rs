@@ -17,6 +17,8 @@
 //! Not here: trace rendering (`nettwin_core::trace::render`), state rendering
 //! (`nettwin_core::show`), terminal output (the `nettwin` binary).
 
+#![forbid(unsafe_code)]
+
 pub mod compare;
 pub mod discover;
 pub mod error;

@@ -96,7 +96,7 @@ pub fn expand(
     };
     let mut steps: Vec<Step> = host_ops.into_iter().map(|op| step(op, &section)).collect();
     let mut aliases = BTreeMap::new();
-    let host = NetnsName::new(HOST_NETNS).unwrap_or_else(|e| unreachable!("{e}"));
+    let host = nettwin_core::static_name!(NetnsName, HOST_NETNS);
     for (i, a) in allocs.into_iter().enumerate() {
         let Some((g, index)) = group_of(&groups, i) else { continue };
         let netns = match a.alloc.placement.mode {

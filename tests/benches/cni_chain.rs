@@ -37,7 +37,7 @@ const HOST_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 
 /// The plan: the standard host's ops, and per allocation the planner's setup ops.
 fn plan() -> (Vec<Op>, Vec<(Alloc, Vec<Op>)>) {
-    let host_ops = standard_host(HOST_IP).unwrap_or_else(|e| panic!("{e}"));
+    let host_ops = standard_host(HOST_IP);
     let mut state = State::new();
     for op in &host_ops {
         state.apply(op).unwrap_or_else(|e| panic!("{op}: {e}"));

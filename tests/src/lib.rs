@@ -12,6 +12,8 @@
 //! caught (`wrong_sim`). Every one that needs the kernel goes through
 //! `runner::kernel_suite` or starts with `nettwin_linux::testing::require_linux()`.
 
+#![forbid(unsafe_code)]
+
 pub mod cases;
 pub mod harness;
 pub mod runner;

@@ -105,7 +105,7 @@ fn planned_ops_build_what_the_reference_plugins_build_and_tear_down_the_same() {
     let mut real = LinuxBackend::with_options(bound).unwrap_or_else(|e| panic!("{e}"));
     let mut planned = LinuxBackend::new().unwrap_or_else(|e| panic!("{e}"));
     let client = ClientConfig::defaults(HOST_IP);
-    let host_ops = standard_host(HOST_IP).unwrap_or_else(|e| panic!("{e}"));
+    let host_ops = standard_host(HOST_IP);
     apply_ok(&mut real, &host_ops);
     apply_ok(&mut planned, &host_ops);
 

@@ -16,7 +16,7 @@ use super::routing::Via;
 use super::{End, Go, Mode, Pkt, Walk};
 
 fn lo() -> IfName {
-    IfName::new("lo").unwrap_or_else(|_| unreachable!("a valid name"))
+    nettwin_core::static_name!(IfName, "lo")
 }
 
 impl<'s> Walk<'s> {

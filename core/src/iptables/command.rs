@@ -22,8 +22,7 @@ pub(crate) fn parse_command_in(
     allow_table: bool,
 ) -> Result<(Table, Command), ParseError> {
     let mut table_tok: Option<&Token> = None;
-    while matches!(c.peek_text(), Some("-t" | "--table")) {
-        let t = c.next_token().unwrap_or_else(|| unreachable!("peeked"));
+    while let Some(t) = c.next_if(|s| matches!(s, "-t" | "--table")) {
         if !allow_table {
             return Err(invalid(
                 t,
@@ -73,26 +72,20 @@ pub(crate) fn parse_command_in(
         }
         "-A" | "--append" | "-I" | "--insert" | "-D" | "--delete" => {
             let (_, name) = chain(c)?;
-            let index = match c.peek_text() {
-                Some(s)
-                    if !s.starts_with('-')
-                        && s != "!"
-                        && verb.text != "-A"
-                        && verb.text != "--append" =>
-                {
-                    let t = c.next_token().unwrap_or_else(|| unreachable!("peeked"));
-                    match t.text.parse::<u32>() {
-                        Ok(n) if n >= 1 && t.text.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-                        _ => return Err(invalid(t, "rule number", "invalid rule number")),
-                    }
-                }
-                _ => None,
+            let appending = verb.text == "-A" || verb.text == "--append";
+            let number = c.next_if(|s| !s.starts_with('-') && s != "!" && !appending);
+            let index = match number {
+                Some(t) => match t.text.parse::<u32>() {
+                    Ok(n) if n >= 1 && t.text.bytes().all(|b| b.is_ascii_digit()) => Some(n),
+                    _ => return Err(invalid(t, "rule number", "invalid rule number")),
+                },
+                None => None,
             };
             let is_delete = matches!(verb.text.as_str(), "-D" | "--delete");
             if let (true, Some(n)) = (is_delete, index) {
-                if !c.at_end() && allow_table && matches!(c.peek_text(), Some("-t" | "--table")) {
-                    // `-D C 3 -t nat`: only -t may follow a rule number.
-                    let t = c.next_token().unwrap_or_else(|| unreachable!("peeked"));
+                // `-D C 3 -t nat`: only -t may follow a rule number.
+                let table_flag = |s: &str| allow_table && matches!(s, "-t" | "--table");
+                if let Some(t) = c.next_if(table_flag) {
                     if table_tok.is_some() {
                         return Err(conflict(t, "multiple -t flags not allowed"));
                     }

@@ -344,9 +344,10 @@ impl<'a> Builder<'a> {
             && let Some((_, Some(p @ (Proto::Tcp | Proto::Udp)))) = proto
             && !self.slots.iter().any(|s| matches!(s, Slot::Ports { .. }))
         {
-            self.slots.push(Slot::Ports { proto: p, sport: None, dport: None });
-            let slot = self.slots.last_mut().unwrap_or_else(|| unreachable!("pushed"));
-            return match_option(slot, c, t, neg, proto);
+            let mut slot = Slot::Ports { proto: p, sport: None, dport: None };
+            let result = match_option(&mut slot, c, t, neg, proto);
+            self.slots.push(slot);
+            return result;
         }
         self.unknown_option(t, name)
     }

@@ -195,7 +195,7 @@ pub struct Netns {
 
 impl Netns {
     fn new() -> Netns {
-        let lo = IfName::new("lo").unwrap_or_else(|_| unreachable!("valid name"));
+        let lo = crate::static_name!(IfName, "lo");
         let mut links = BTreeMap::new();
         links.insert(lo, Link::new(LinkKind::Loopback, Mac([0; 6])));
         Netns {

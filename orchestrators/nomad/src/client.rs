@@ -59,8 +59,7 @@ impl ClientConfig {
     /// Nomad's defaults, on a host whose default network address is `host_ip`.
     pub fn defaults(host_ip: Ipv4Addr) -> ClientConfig {
         ClientConfig {
-            bridge: IfName::new(DEFAULT_BRIDGE)
-                .unwrap_or_else(|e| unreachable!("default bridge name: {e}")),
+            bridge: nettwin_core::static_name!(IfName, DEFAULT_BRIDGE),
             subnet: default_subnet(),
             hairpin_mode: false,
             host_ip,
@@ -78,7 +77,7 @@ impl ClientConfig {
     /// The conflist Nomad writes for its bridge network, as Nomad prints it (Go's
     /// `json.MarshalIndent` with a tab), with host-local's store under `data_dir`
     /// (Nomad itself uses [`NOMAD_DATA_DIR`]; a sandbox passes its own directory).
-    pub fn conflist_json(&self, data_dir: &str) -> String {
+    pub fn conflist_json(&self, data_dir: &str) -> Result<String, serde_json::Error> {
         let subnet = self.subnet.to_string();
         let list = Conflist {
             cni_version: CNI_VERSION,
@@ -114,13 +113,13 @@ impl ClientConfig {
         let mut out = Vec::new();
         let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
         let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-        // Serializing plain structs of strings and bools into a Vec cannot fail.
-        list.serialize(&mut ser).unwrap_or_else(|e| unreachable!("conflist to JSON: {e}"));
-        String::from_utf8(out).unwrap_or_else(|e| unreachable!("JSON is UTF-8: {e}"))
+        list.serialize(&mut ser)?;
+        // serde_json writes UTF-8: nothing is lost.
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
     /// The same conflist with Nomad's own `dataDir`.
-    pub fn nomad_conflist_json(&self) -> String {
+    pub fn nomad_conflist_json(&self) -> Result<String, serde_json::Error> {
         self.conflist_json(NOMAD_DATA_DIR)
     }
 }
@@ -251,7 +250,7 @@ mod tests {
 		}
 	]
 }"#;
-        assert_eq!(cfg.nomad_conflist_json(), want);
+        assert_eq!(cfg.nomad_conflist_json().expect("serializes"), want);
     }
 
     #[test]

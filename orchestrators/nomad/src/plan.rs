@@ -10,7 +10,6 @@ use std::fmt;
 use nettwin_cni::seed::Seed;
 use nettwin_core::error::OpError;
 use nettwin_core::host::{HOST_NETNS, standard_host};
-use nettwin_core::names::{NameError, NetnsName};
 use nettwin_core::op::Op;
 use nettwin_core::state::State;
 
@@ -34,9 +33,6 @@ pub enum PlanSetupError {
     /// The planner refused the client settings.
     #[error(transparent)]
     Planner(#[from] PlanError),
-    /// A fixed name was refused (an internal bug).
-    #[error(transparent)]
-    Name(#[from] NameError),
 }
 
 /// The standard host's state and a planner on it, for `client` with `seed`.
@@ -44,12 +40,17 @@ pub fn planner_on_standard_host(
     client: &ClientFile,
     seed: Seed,
 ) -> Result<(Vec<Op>, Planner), PlanSetupError> {
-    let ops = standard_host(client.config.host_ip)?;
+    let ops = standard_host(client.config.host_ip);
     let mut state = State::new();
     for op in &ops {
         state.apply(op).map_err(|source| PlanSetupError::Host { op: op.to_string(), source })?;
     }
-    let mut planner = Planner::on(state, client.config.clone(), NetnsName::new(HOST_NETNS)?, seed)?;
+    let mut planner = Planner::on(
+        state,
+        client.config.clone(),
+        nettwin_core::static_name!(NetnsName, HOST_NETNS),
+        seed,
+    )?;
     planner.reserve_host_ports(&client.reserved_ports);
     Ok((ops, planner))
 }

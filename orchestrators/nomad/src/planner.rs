@@ -30,9 +30,10 @@ use nettwin_cni::steps::IptStep;
 use nettwin_core::addr::{Endpoint, IfAddr, Proto};
 use nettwin_core::ipam::HostLocal;
 use nettwin_core::iptables::IfacePattern;
-use nettwin_core::names::{ChainName, IfName, NameError, NetnsName};
+use nettwin_core::names::{IfName, NameError, NetnsName};
 use nettwin_core::op::{Effect, Op};
 use nettwin_core::state::State;
+use nettwin_core::static_name;
 
 use crate::client::{CONTAINER_IFNAME, ClientConfig, NETWORK_NAME};
 use crate::hook::{NOMAD_ADMIN_CHAIN, nomad_admin_add, nomad_port_mappings};
@@ -198,7 +199,7 @@ impl Planner {
         if state.netns(host.as_str()).is_none() {
             return Err(PlanError::NoHost(host));
         }
-        let admin_chain = ChainName::new(NOMAD_ADMIN_CHAIN)?;
+        let admin_chain = static_name!(ChainName, NOMAD_ADMIN_CHAIN);
         let chain = BridgeChain::new(
             BridgeNetwork {
                 name: NETWORK_NAME.to_owned(),
@@ -371,7 +372,7 @@ impl Planner {
     fn bridge_add(&mut self, alloc: &mut Alloc, ops: &mut Vec<Op>) -> Result<(), PlanError> {
         let id = alloc.placement.alloc_id.clone();
         let ns = alloc.placement.netns.clone();
-        let eth0 = IfName::new(CONTAINER_IFNAME)?;
+        let eth0 = static_name!(IfName, CONTAINER_IFNAME);
         self.emit(ops, Op::NetnsAdd { name: ns.clone() })?;
         let admin = Arc::clone(&self.admin);
         self.emitter(ops).iptables(&admin)?;
@@ -470,7 +471,7 @@ impl Planner {
         if !alive {
             self.emit(&mut ops, Op::NetnsDel { name: ns.clone() })?;
         }
-        let eth0 = IfName::new(CONTAINER_IFNAME)?;
+        let eth0 = static_name!(IfName, CONTAINER_IFNAME);
         let attachment = Attachment {
             container_id: alloc_id,
             netns: &ns,

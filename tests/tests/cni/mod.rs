@@ -44,7 +44,8 @@ pub struct RealChain {
 impl RealChain {
     pub fn new(b: &LinuxBackend, client: &ClientConfig) -> RealChain {
         let data_dir = b.sandbox_dir().join("ipam");
-        let list = Conflist::parse(&client.conflist_json(&data_dir.display().to_string()))
+        let json = client.conflist_json(&data_dir.display().to_string());
+        let list = Conflist::parse(&json.unwrap_or_else(|e| panic!("conflist: {e}")))
             .unwrap_or_else(|e| panic!("{e}"));
         let cache = b.sandbox_dir().join("cni-cache");
         let scratch = b.sandbox_dir().join("cni-stdin");
