@@ -23,7 +23,7 @@
 //! Probes are independent: each has its own source port and payload token, connections are
 //! closed with an RST, and listeners are drained before sending.
 
-mod packet;
+pub mod packet;
 mod path;
 mod send;
 mod silence;
