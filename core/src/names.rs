@@ -75,14 +75,14 @@ macro_rules! string_name {
                 Ok(Self(std::sync::Arc::from(s)))
             }
 
-            /// Whether a name is valid, in a `const` context: what [`static_name!`] checks
+            /// Whether a name is valid, in a `const` context: what [`static_name!`](crate::static_name!) checks
             /// at compile time. It accepts only ASCII, so it never accepts a name that
             /// `new` refuses.
             pub const fn is_valid_static(s: &str) -> bool {
                 $const_check(s.as_bytes())
             }
 
-            /// Wraps a name that [`static_name!`] checked at compile time. Use the macro:
+            /// Wraps a name that [`static_name!`](crate::static_name!) checked at compile time. Use the macro:
             /// this constructor checks nothing itself.
             #[doc(hidden)]
             pub fn from_checked_static(s: &'static str) -> Self {

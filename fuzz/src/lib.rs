@@ -18,8 +18,11 @@ use nettwin_core::iptables::{parse_save, parse_save_counted};
 use nettwin_core::op::Op;
 use nettwin_core::op::text::parse_op;
 
+/// A fuzz target: bytes in, a panic on a broken invariant.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `run.sh` and the replay test know them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("op", op),
     ("iptables_save", iptables_save),
     ("scenario", scenario),

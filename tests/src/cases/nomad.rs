@@ -103,7 +103,7 @@ pub struct GroupSpec {
 /// One probe, by kind, resolved against what was planned (indices wrap around).
 #[derive(Clone, Debug)]
 pub struct ProbeSpec {
-    /// What kind of flow (see [`resolve_probe`]).
+    /// What kind of flow (see `resolve_probe`).
     pub kind: u8,
     /// Picks the sending allocation.
     pub a: usize,
