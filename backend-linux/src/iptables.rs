@@ -172,7 +172,18 @@ fn op_error(table: Table, cmd: &Command, kind: ErrorKind, message: &str) -> OpEr
 /// been run one at a time (see the module docs for how).
 pub fn run_batch(exec: &mut dyn Restore, ops: &[(Table, &Command)]) -> Vec<Result<(), OpError>> {
     let mut results: Vec<Option<Result<(), OpError>>> = vec![None; ops.len()];
-    let all: Vec<usize> = (0..ops.len()).collect();
+    // A command whose text holds a control character (a newline in a comment) would be
+    // more than one line of the batch: it never reaches iptables-restore.
+    let mut all = Vec::with_capacity(ops.len());
+    for (i, (table, cmd)) in ops.iter().enumerate() {
+        match cmd.to_string().chars().find(|c| c.is_control()) {
+            Some(c) => {
+                let why = format!("control character {c:?} in the command");
+                results[i] = Some(Err(op_error(*table, cmd, ErrorKind::InvalidArgument, &why)));
+            }
+            None => all.push(i),
+        }
+    }
     run(exec, ops, &all, &mut results);
     results
         .into_iter()

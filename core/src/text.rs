@@ -91,7 +91,8 @@ impl ParseError {
 
 /// Splits `input` into words: whitespace separates, `"..."` and `'...'` quote, and inside
 /// double quotes (or outside quotes) a backslash escapes the next character — the quoting
-/// `iptables-save` uses for comments.
+/// `iptables-save` uses for comments. A word may not contain a control character (a
+/// newline inside quotes would smuggle a second line into an `iptables-restore` batch).
 pub fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
     let mut tokens = Vec::new();
     let mut chars = input.char_indices().peekable();
@@ -142,6 +143,18 @@ pub fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
                 }
                 _ => text.push(c),
             }
+        }
+        // Only whitespace outside quotes separates words; a control character inside a
+        // word (a quoted or escaped newline) would reach a child's input as it is.
+        if let Some(ch) = text.chars().find(|c| c.is_control()) {
+            return Err(ParseError {
+                kind: ParseErrorKind::Invalid {
+                    what: "word",
+                    token: text.clone(),
+                    reason: format!("control character {ch:?} is not allowed inside a word"),
+                },
+                span: start..end,
+            });
         }
         tokens.push(Token { text, span: start..end });
     }
@@ -315,5 +328,16 @@ mod tests {
         let e = tokenize(r#"-m comment --comment "abc"#).expect_err("unterminated");
         assert_eq!(e.kind, ParseErrorKind::UnterminatedQuote);
         assert_eq!(e.span.start, 21);
+    }
+
+    #[test]
+    fn a_control_character_inside_a_word_is_refused_at_the_word() {
+        for input in ["--comment \"a\nb\"", "--comment 'a\rb'", "--comment a\\\u{7}b", "x\u{0}y"] {
+            let e = tokenize(input).expect_err("refused");
+            assert!(matches!(e.kind, ParseErrorKind::Invalid { what: "word", .. }), "{input:?}");
+            assert!(e.span.end <= input.len() && e.span.start < e.span.end, "{input:?}");
+        }
+        // Outside quotes a newline or a tab only separates words.
+        assert_eq!(words("a\nb\tc"), vec!["a", "b", "c"]);
     }
 }

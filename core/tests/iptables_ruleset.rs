@@ -732,3 +732,18 @@ fn rule_lookups_agree_with_a_scan_as_a_chain_grows_and_shrinks() {
     let (table, del) = command("-D X -s 10.0.0.1/32 -j ACCEPT");
     assert_eq!(rs.apply(table, &del).map_err(|e| e.kind), Err(ErrorKind::NotFound));
 }
+
+#[test]
+fn a_built_comment_with_a_control_character_is_refused_and_changes_nothing() {
+    let mut rs = Ruleset::default();
+    let before = rs.clone();
+    let rule = Rule {
+        matches: vec![nettwin_core::iptables::Match::Comment("a\nCOMMIT".into())],
+        target: nettwin_core::iptables::Target::Accept,
+        ..Rule::default()
+    };
+    let chain = ChainName::new("INPUT").expect("name");
+    let err = rs.apply(Table::Filter, &Command::Append(chain, rule)).expect_err("refused");
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert_eq!(rs, before);
+}

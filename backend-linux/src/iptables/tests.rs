@@ -82,6 +82,22 @@ fn a_good_batch_takes_one_process() {
 }
 
 #[test]
+fn a_comment_with_a_newline_never_reaches_the_batch() {
+    let chain = ChainName::new("FORWARD").unwrap_or_else(|e| panic!("{e}"));
+    let rule = nettwin_core::iptables::Rule {
+        matches: vec![nettwin_core::iptables::Match::Comment("x\n-A FORWARD -j DROP".into())],
+        target: nettwin_core::iptables::Target::Accept,
+        ..Default::default()
+    };
+    let cmds = [Command::Append(chain, rule), new_chain("A")];
+    let ops: Vec<(Table, &Command)> = vec![(Table::Filter, &cmds[0]), (Table::Filter, &cmds[1])];
+    let mut fake = Fake::default();
+    let r = run_batch(&mut fake, &ops);
+    assert_eq!(kinds(&r), vec![Some(ErrorKind::InvalidArgument), None]);
+    assert_eq!(fake.runs, vec!["*filter\n-N A\nCOMMIT\n".to_owned()]);
+}
+
+#[test]
 fn a_failure_naming_its_line_fails_that_op_only() {
     let cmds = [new_chain("A"), new_chain("BAD1"), new_chain("C"), new_chain("D")];
     let ops: Vec<(Table, &Command)> = cmds.iter().map(|c| (Table::Filter, c)).collect();

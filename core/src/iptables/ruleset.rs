@@ -527,6 +527,11 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
         }
     }
     for m in &rule.matches {
+        if let Match::Comment(text) = m
+            && text.chars().any(char::is_control)
+        {
+            return Some("a comment cannot hold control characters");
+        }
         let (proto, sport, dport) = match m {
             Match::Tcp { sport, dport } => (crate::addr::Proto::Tcp, sport, dport),
             Match::Udp { sport, dport } => (crate::addr::Proto::Udp, sport, dport),
