@@ -4,8 +4,8 @@
 //! Layout, as host-local lays out `<dataDir>`: `<sandbox>/ipam/<pool>/` holds one file per
 //! lease (named by the address, `<id>\r\n<ifname>`), `last_reserved_ip.0` and `lock`
 //! (locked with `flock` for the whole read-decide-write). A release names no subnet, so the
-//! pool's range is remembered beside the store, in `<sandbox>/ipam/<pool>.range`, which
-//! keeps the store directory itself byte-identical to host-local's.
+//! pool's range is remembered apart, in `<sandbox>/ipam-ranges/<pool>`, which keeps the
+//! store directory byte-identical to host-local's and out of reach of any pool name.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -18,18 +18,16 @@ use nettwin_core::addr::{Cidr, IfAddr};
 use nettwin_core::error::{ErrorKind, OpError};
 use nettwin_core::ipam::{
     HostLocal, IpRange, IpamError, LEASE_FILE_MODE, LOCK_FILE, LOCK_FILE_MODE, RangeConfig,
-    STORE_DIR_MODE,
+    STORE_DIR_MODE, check_pool_name,
 };
 use nettwin_core::op::Effect;
 use nettwin_core::snapshot::store_text;
 use nix::fcntl::{Flock, FlockArg};
 
+/// The store directory of a pool, for a name the model accepts (`check_pool_name`).
 fn pool_dir(root: &Path, pool: &str) -> Result<PathBuf, OpError> {
-    let ok = !pool.is_empty() && pool != "." && pool != ".." && !pool.contains('/');
-    if !ok {
-        return Err(OpError::new(ErrorKind::InvalidArgument, "use pool", pool)
-            .detail("a pool name is a directory name"));
-    }
+    check_pool_name(pool)
+        .map_err(|why| OpError::new(ErrorKind::InvalidArgument, "use pool", pool).detail(why))?;
     Ok(root.join("ipam").join(pool))
 }
 
@@ -88,8 +86,10 @@ impl Store {
     }
 }
 
+/// Where a pool's range is remembered: outside `ipam/`, so that no pool name can collide
+/// with another pool's range file.
 fn range_file(root: &Path, pool: &str) -> PathBuf {
-    root.join("ipam").join(format!("{pool}.range"))
+    root.join("ipam-ranges").join(pool)
 }
 
 fn range_of(subnet: Cidr, gateway: Option<Ipv4Addr>) -> Result<IpRange, OpError> {
@@ -121,8 +121,11 @@ pub fn allocate(
     let result = hl.allocate(id, ifname);
     store.write(&old, &hl.to_store()).map_err(|e| io_error("write pool", pool, e))?;
     let gw = gateway.map(|g| format!(" {g}")).unwrap_or_default();
-    fs::write(range_file(root, pool), format!("{subnet}{gw}\n"))
-        .map_err(|e| io_error("write pool", pool, e))?;
+    let range = range_file(root, pool);
+    if let Some(dir) = range.parent() {
+        fs::create_dir_all(dir).map_err(|e| io_error("write pool", pool, e))?;
+    }
+    fs::write(range, format!("{subnet}{gw}\n")).map_err(|e| io_error("write pool", pool, e))?;
     match result {
         Ok(lease) => Ok(Effect::Allocated(lease.addr)),
         Err(e) => {

@@ -321,6 +321,25 @@ pub fn op_cases() -> Vec<OpCase> {
             "ip netns exec a1 close tcp 0.0.0.0:80",
             Some(ErrorKind::NotFound),
         ),
+        case(
+            "ipam_pool_dot_dot",
+            Vec::new(),
+            "ipam allocate .. 10.0.0.0/24 id x ifname eth0",
+            Some(ErrorKind::InvalidArgument),
+        ),
+        case(
+            "ipam_pool_with_a_slash",
+            Vec::new(),
+            "ipam release a/b id x ifname eth0",
+            Some(ErrorKind::InvalidArgument),
+        ),
+        // A pool named like another pool's file of the linux backend's store is a pool.
+        case(
+            "ipam_pool_named_like_a_range_file",
+            vec!["ipam allocate a 10.0.0.0/24 id x ifname eth0"],
+            "ipam allocate a.range 10.0.1.0/24 id x ifname eth0",
+            None,
+        ),
         case("netns_add", Vec::new(), "ip netns add x", None),
         case(
             "veth_same_netns",

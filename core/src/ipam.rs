@@ -46,6 +46,21 @@ pub const LOCK_FILE_MODE: u32 = 0o750;
 /// Mode of the store directory `<dataDir>/<network>` as host-local creates it.
 pub const STORE_DIR_MODE: u32 = 0o755;
 
+/// Whether `name` can name a pool: a CNI network name (`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`, the
+/// spec's rule), which is also always a safe directory name for host-local's store (never
+/// `.`, `..` or a path). Both backends refuse any other name the same way.
+pub fn check_pool_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a network name: letters, digits, `_`, `.` and `-`, starting with a letter or digit"
+        ))
+    }
+}
+
 /// One range as written in the IPAM configuration (`ranges: [[{subnet, rangeStart,
 /// rangeEnd, gateway}]]`). The subnet keeps its host bits so that the plugin's refusal of
 /// them can be reproduced.

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use super::State;
 use crate::addr::Cidr;
 use crate::error::{ErrorKind, OpError};
-use crate::ipam::{HostLocal, IpRange, IpamError, RangeConfig};
+use crate::ipam::{HostLocal, IpRange, IpamError, RangeConfig, check_pool_name};
 use crate::names::IfName;
 use crate::op::Effect;
 
@@ -18,6 +18,7 @@ impl State {
         id: &str,
         ifname: &IfName,
     ) -> Result<Effect, OpError> {
+        check_pool(pool, "allocate from")?;
         let range =
             IpRange::new(&RangeConfig { gateway, ..RangeConfig::subnet(subnet) }).map_err(|e| {
                 OpError::new(ErrorKind::InvalidArgument, "allocate from", pool)
@@ -54,6 +55,7 @@ impl State {
         id: &str,
         ifname: &IfName,
     ) -> Result<Effect, OpError> {
+        check_pool(pool, "release from")?;
         // Releasing what is not there succeeds, as host-local's DEL does; a pool that was
         // never configured has no store to touch.
         if let Some(hl) = self.ipam.get_mut(pool) {
@@ -61,4 +63,10 @@ impl State {
         }
         Ok(Effect::Done)
     }
+}
+
+/// A pool name both backends accept (`check_pool_name`), else `InvalidArgument`.
+fn check_pool(pool: &str, action: &'static str) -> Result<(), OpError> {
+    check_pool_name(pool)
+        .map_err(|why| OpError::new(ErrorKind::InvalidArgument, action, pool).detail(why))
 }
