@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use miette::{
     Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Report,
@@ -17,8 +18,36 @@ struct ProblemDiag {
     message: String,
     label: &'static str,
     span: miette::SourceSpan,
-    source: NamedSource<String>,
+    /// The file, shared by all the problems of one report; `None` when the place is too far
+    /// right to underline (the message then names file, line and column itself).
+    source: Option<NamedSource<Arc<str>>>,
     related: Vec<ProblemDiag>,
+}
+
+/// The rightmost column whose text is shown and underlined. miette cannot pad past 65,535
+/// columns (it panics), and nobody reads an underline that far right anyway.
+const MAX_SHOWN_COLUMN: usize = 4096;
+
+impl ProblemDiag {
+    /// A problem at `place` of `file`.
+    fn new(file: &SourceFile, place: &Place, message: String, label: &'static str) -> Self {
+        let bytes = &place.bytes;
+        let shown = place.column <= MAX_SHOWN_COLUMN;
+        ProblemDiag {
+            message: if shown {
+                message
+            } else {
+                format!(
+                    "{message}\n  at {}:{}:{} (too far right to show)",
+                    file.name, place.line, place.column
+                )
+            },
+            label,
+            span: (bytes.start, bytes.end - bytes.start).into(),
+            source: shown.then(|| NamedSource::new(&file.name, Arc::clone(&file.text))),
+            related: Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for ProblemDiag {
@@ -31,10 +60,11 @@ impl std::error::Error for ProblemDiag {}
 
 impl Diagnostic for ProblemDiag {
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.source.as_ref()?;
         let label = LabeledSpan::new_primary_with_span(Some(self.label.to_owned()), self.span);
         Some(Box::new(std::iter::once(label)))
     }
@@ -61,27 +91,13 @@ fn label(kind: &ProblemKind) -> &'static str {
 }
 
 fn problem_diag(e: &InvalidScenario, p: &Problem) -> ProblemDiag {
-    let bytes = &p.place.bytes;
-    ProblemDiag {
-        message: p.kind.to_string(),
-        label: label(&p.kind),
-        span: (bytes.start, bytes.end - bytes.start).into(),
-        source: NamedSource::new(&e.file.name, e.file.text.to_string()),
-        related: Vec::new(),
-    }
+    ProblemDiag::new(&e.file, &p.place, p.kind.to_string(), label(&p.kind))
 }
 
 /// An error at a place of a file (a jobspec, a client file) as a report that names the
 /// file, line and column and underlines the place.
 pub fn at_place(file: &SourceFile, place: &Place, message: String, label: &'static str) -> Report {
-    let bytes = &place.bytes;
-    Report::new(ProblemDiag {
-        message,
-        label,
-        span: (bytes.start, bytes.end - bytes.start).into(),
-        source: NamedSource::new(&file.name, file.text.to_string()),
-        related: Vec::new(),
-    })
+    Report::new(ProblemDiag::new(file, place, message, label))
 }
 
 /// A scenario's problems as one report.

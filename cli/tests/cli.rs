@@ -215,3 +215,17 @@ fn plan_reads_a_client_file() {
     assert!(text.contains("subnet 10.88.0.0/24, host 198.51.100.7"), "{text}");
     assert!(text.contains("addr add 10.88.0.2/24 dev eth0"), "{text}");
 }
+
+#[test]
+fn an_error_far_right_on_a_long_line_is_reported_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("long.yaml");
+    let steps = "\"ip netns add a\", ".repeat(5000);
+    std::fs::write(&file, format!("name: x\ndescription: d\nsteps: [ {steps} : : ]\n"))
+        .expect("write");
+    let out = nettwin(&["check", path(&file)]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("long.yaml:3:90011 (too far right to show)"), "{text}");
+    assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
+}

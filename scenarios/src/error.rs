@@ -20,6 +20,24 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file (a directory link, a FIFO, a device): it is not read.
+    #[error("{path} is not a regular file")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is not UTF-8 text; the place is where the first invalid byte is.
+    #[error("{}:{line}:{column}: not UTF-8 text (byte offset {offset})", path.display())]
+    NotUtf8 {
+        /// The path.
+        path: PathBuf,
+        /// 1-based line of the first invalid byte.
+        line: usize,
+        /// 1-based column (in characters) of the first invalid byte.
+        column: usize,
+        /// Its byte offset.
+        offset: usize,
+    },
     /// The file was read and has problems.
     #[error("{0}")]
     Invalid(#[from] InvalidScenario),

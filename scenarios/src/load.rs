@@ -20,8 +20,18 @@ use nettwin_core::source::{Place, SourceFile};
 
 /// Reads and loads one scenario file; `path` as given names the file in messages.
 pub fn load_file(path: &Path) -> Result<Scenario, LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+    let read = |source| LoadError::Read { path: path.to_owned(), source };
+    // Never open what is not a regular file: a FIFO would block, a device never end.
+    if !std::fs::metadata(path).map_err(read)?.is_file() {
+        return Err(LoadError::NotAFile { path: path.to_owned() });
+    }
+    let bytes = std::fs::read(path).map_err(read)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let valid = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
+        let at = SourceFile::new("", valid).place(offset..offset);
+        LoadError::NotUtf8 { path: path.to_owned(), line: at.line, column: at.column, offset }
+    })?;
     Ok(load_str(&path.display().to_string(), &text)?)
 }
 
