@@ -183,6 +183,19 @@ pub fn quote(word: &str) -> String {
     out
 }
 
+/// The candidate closest to `word` if it is close enough to be a typo of it (at most two
+/// edits, and fewer than half of the word), for "unknown X, did you mean Y?".
+pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    candidates
+        .iter()
+        .map(|c| {
+            (strsim::damerau_levenshtein(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()), *c)
+        })
+        .filter(|(d, _)| *d <= 2 && *d * 2 < word.chars().count().max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
 /// A cursor over tokens for recursive-descent parsers.
 #[derive(Debug)]
 pub struct Cursor<'a> {
@@ -339,5 +352,16 @@ mod tests {
         }
         // Outside quotes a newline or a tab only separates words.
         assert_eq!(words("a\nb\tc"), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn typos_get_a_suggestion_and_other_words_none() {
+        let modes = ["host", "bridge", "none"];
+        assert_eq!(did_you_mean("brigde", &modes), Some("bridge"));
+        assert_eq!(did_you_mean("Bridge", &modes), Some("bridge"));
+        assert_eq!(did_you_mean("hots", &modes), Some("host"));
+        assert_eq!(did_you_mean("overlay", &modes), None);
+        assert_eq!(did_you_mean("MASQUARADE", &["MASQUERADE", "DNAT"]), Some("MASQUERADE"));
+        assert_eq!(did_you_mean("x", &["y"]), None);
     }
 }

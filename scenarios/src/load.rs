@@ -69,11 +69,15 @@ fn yaml_problem(file: &SourceFile, e: &serde_saphyr::Error) -> Problem {
 
 /// Checks the meaning of a file that has the right shape; pushes every problem found.
 fn check(file: &SourceFile, raw: ScenarioFile, problems: &mut Vec<Problem>) -> Scenario {
+    let before = problems.len();
     let nomad = raw
         .nomad
         .as_ref()
         .map(|n| crate::nomad::expand(file, &raw.name.value, n, problems))
         .unwrap_or_default();
+    // A `nomad:` section that could not be planned creates namespaces nobody can name: one
+    // mistake is one error, not one more for every step and probe that uses them.
+    let namespaces = if problems.len() > before { Known::Any } else { Known::Checked };
     let mut steps = nomad.steps;
     let known: BTreeSet<String> = steps
         .iter()
@@ -82,7 +86,7 @@ fn check(file: &SourceFile, raw: ScenarioFile, problems: &mut Vec<Problem>) -> S
             _ => None,
         })
         .collect();
-    steps.extend(check_steps(file, &raw.steps, known, problems));
+    steps.extend(check_steps(file, &raw.steps, known, namespaces, problems));
     let created: BTreeSet<&str> = steps
         .iter()
         .filter_map(|s| match &s.op {
@@ -90,7 +94,7 @@ fn check(file: &SourceFile, raw: ScenarioFile, problems: &mut Vec<Problem>) -> S
             _ => None,
         })
         .collect();
-    let probes = check_probes(file, &raw.probes, &created, &nomad.aliases, problems);
+    let probes = check_probes(file, &raw.probes, &created, namespaces, &nomad.aliases, problems);
     Scenario {
         file: file.clone(),
         name: raw.name.value,
@@ -100,12 +104,22 @@ fn check(file: &SourceFile, raw: ScenarioFile, problems: &mut Vec<Problem>) -> S
     }
 }
 
+/// Whether namespace names are checked against the steps that create them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Known {
+    /// Every name must be created by a step.
+    Checked,
+    /// Any name is taken (what creates them could not be worked out).
+    Any,
+}
+
 /// Checks the `steps:`; `known` holds the namespaces earlier steps (the `nomad:`
 /// section's) created.
 fn check_steps(
     file: &SourceFile,
     entries: &[Spanned<StepEntry>],
     mut known: BTreeSet<String>,
+    namespaces: Known,
     problems: &mut Vec<Problem>,
 ) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -131,7 +145,7 @@ fn check_steps(
                 continue;
             }
         };
-        if expect.is_none() {
+        if expect.is_none() && namespaces == Known::Checked {
             let adding = match &op {
                 Op::NetnsAdd { name } => Some(name),
                 _ => None,
@@ -186,6 +200,7 @@ fn check_probes(
     file: &SourceFile,
     entries: &[ProbeEntry],
     created: &BTreeSet<&str>,
+    namespaces: Known,
     aliases: &BTreeMap<String, NetnsName>,
     problems: &mut Vec<Problem>,
 ) -> Vec<ProbeCase> {
@@ -193,7 +208,7 @@ fn check_probes(
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut probes = Vec::new();
     let unknown = |place: Place, name: &str, what: &'static str, problems: &mut Vec<_>| {
-        if !created.contains(name) {
+        if namespaces == Known::Checked && !created.contains(name) {
             problems.push(Problem {
                 place,
                 kind: ProblemKind::UnknownNetns { name: name.to_owned(), what, by: "any step" },

@@ -28,6 +28,7 @@ use crate::format::{ClientEntry, GroupEntry, NomadEntry};
 use crate::scenario::Step;
 use crate::source::place_of;
 use nettwin_core::source::{Place, SourceFile};
+use nettwin_core::text::did_you_mean;
 
 /// The seed a `nomad:` section without one uses.
 pub const DEFAULT_SEED: u64 = 1;
@@ -189,8 +190,17 @@ fn group_plan(
         Some(other) => {
             let place =
                 g.mode.as_ref().map_or_else(|| place_of(file, entry), |m| place_of(file, m));
-            let what = format!("group {name:?}: network mode {other:?} (supported: host, bridge)");
-            problem(place, ProblemKind::NomadNotSupported { what });
+            if other == "none" || other.starts_with("cni/") {
+                let what =
+                    format!("group {name:?}: network mode {other:?} (supported: host, bridge)");
+                problem(place, ProblemKind::NomadNotSupported { what });
+            } else {
+                let hint = did_you_mean(other, &["host", "bridge", "none"])
+                    .map(|m| format!(", did you mean {m:?}?"))
+                    .unwrap_or_else(|| " (Nomad's modes: host, bridge, none, cni/<name>)".into());
+                let message = format!("group {name:?}: unknown network mode {other:?}{hint}");
+                problem(place, plan_problem(message));
+            }
             NetworkMode::Host
         }
     };

@@ -127,6 +127,13 @@ fn corpus(file: &str) -> PathBuf {
     "group \"web\": network mode \"cni/mynet\" (supported: host, bridge) is not supported yet"
 )]
 #[case(
+    "nomad-mode-typo.yaml",
+    6,
+    13,
+    "brigde",
+    "group \"web\": unknown network mode \"brigde\", did you mean \"bridge\"?"
+)]
+#[case(
     "nomad-port-collision.yaml",
     6,
     15,

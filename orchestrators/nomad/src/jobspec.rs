@@ -98,6 +98,24 @@ struct Cx {
 }
 
 impl Cx {
+    /// A network mode other than host and bridge: Nomad's other modes are not supported
+    /// yet; anything else is unknown, with the mode it is probably a typo of.
+    fn unknown_mode(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        path: &str,
+        mode: &str,
+    ) -> HclError {
+        if mode == "none" || mode.starts_with("cni/") {
+            let what = format!("mode = {mode:?} (supported: \"host\", \"bridge\")");
+            return self.src.unsupported(span, path, what);
+        }
+        let hint = nettwin_core::text::did_you_mean(mode, &["host", "bridge", "none"])
+            .map(|m| format!(", did you mean {m:?}?"))
+            .unwrap_or_else(|| " (Nomad's modes: host, bridge, none, cni/<name>)".to_owned());
+        self.src.invalid(span, path, format!("unknown network mode {mode:?}{hint}"))
+    }
+
     /// The single string label of a block (`job "x"`, `group "y"`, `port "z"`).
     fn label(&self, block: &Block, path: &str) -> Result<String, HclError> {
         match block.labels.as_slice() {
@@ -203,13 +221,7 @@ impl Cx {
                         net.mode = match mode.as_str() {
                             "host" => NetworkMode::Host,
                             "bridge" => NetworkMode::Bridge,
-                            other => {
-                                return Err(self.src.unsupported(
-                                    a.span(),
-                                    &path,
-                                    format!("mode = {other:?} (supported: \"host\", \"bridge\")"),
-                                ));
-                            }
+                            other => return Err(self.unknown_mode(a.span(), &path, other)),
                         };
                     }
                     // Deprecated bandwidth ask; it changes nothing on the host.
@@ -481,6 +493,17 @@ job "cloak" {
         let err = parse_job("job \"j\" {\n  group \"g\" {\n    count = var.n\n  }\n}\n")
             .expect_err("unsupported");
         assert!(err.to_string().contains("count = var.n (an expression"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_mode_is_unknown_with_a_suggestion() {
+        let err = parse_job(&in_network(r#"mode = "brigde""#)).expect_err("unknown");
+        assert!(matches!(err.kind, HclErrorKind::Invalid { .. }), "{err:?}");
+        assert!(
+            err.to_string().ends_with(r#"unknown network mode "brigde", did you mean "bridge"?"#)
+        );
+        let err = parse_job(&in_network(r#"mode = "none""#)).expect_err("not supported");
+        assert!(matches!(err.kind, HclErrorKind::NotSupported { .. }), "{err:?}");
     }
 
     #[test]
