@@ -12,7 +12,7 @@
 //! The global allocator is mimalloc: planning and applying a /20 (some 130,000 ops and
 //! a few hundred thousand small heap objects) spends much of its time in the allocator,
 //! and glibc's consolidates its free lists on every large free
-//! (`core/BENCHMARKS.md`). The benchmarks use the same allocator.
+//! (`orchestrators/nomad/BENCHMARKS.md`). The benchmarks use the same allocator.
 
 #![forbid(unsafe_code)]
 

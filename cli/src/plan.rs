@@ -1,5 +1,5 @@
 //! `nettwin plan JOBFILE [--client FILE]` and `nettwin plan --diff OLD NEW`: reads the
-//! files, hands them to the planner in core (`nettwin_nomad::plan` and `::diff`) and
+//! files, hands them to the Nomad planner (`nettwin_nomad::plan` and `::diff`) and
 //! prints what it returns. Parse errors name the file, line and column.
 
 use std::path::Path;

@@ -19,7 +19,8 @@
 //! `IpamAllocate` op means, so both backends share it.
 //!
 //! Architecture invariant: no I/O. The facts these modules reproduce, each observed on the
-//! real plugins, are in `docs/cni-facts.md`.
+//! real plugins, are in `docs/cni-reference.md` (and how each was observed in
+//! `docs/cni-findings.md`).
 
 #![forbid(unsafe_code)]
 

@@ -6,7 +6,7 @@
 //! (the two strings concatenated, no separator), cut to 28 bytes, iptables' chain name limit
 //! (`utils.MustFormatHashWithPrefix` in the plugins). So the masquerade chain `CNI-` gets 24
 //! hex digits and the portmap chain `CNI-DN-` gets 21: the same hash, cut shorter.
-//! Verified against chains the real plugins created (docs/cni-facts.md, "Chain names").
+//! Verified against chains the real plugins created (docs/cni-reference.md, "Chain names and comments").
 
 use sha2::{Digest, Sha512};
 
@@ -137,7 +137,7 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    // Chain names captured from the real plugins (docs/cni-facts.md, experiment 1 and 2).
+    // Chain names captured from the real plugins (docs/cni-findings.md, experiments 1 and 2).
     #[rstest]
     #[case(
         "8d3f2a61-54c7-0b9e-2f41-6ce0a7b9d512",

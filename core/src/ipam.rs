@@ -2,7 +2,7 @@
 //! v1.1.1), as a pure allocator over one range, plus its on-disk store as data.
 //!
 //! What host-local does, and this model reproduces (each rule verified against the real
-//! plugin, see docs/cni-facts.md, "host-local"):
+//! plugin, see docs/cni-reference.md, "host-local"):
 //!
 //! - A range is a subnet with an inclusive `rangeStart`–`rangeEnd` (default: network + 1 to
 //!   broadcast − 1) and a gateway (default: network + 1). The gateway is never handed out.

@@ -1,4 +1,4 @@
-//! `ipam::HostLocal` replays the operations of the experiments in docs/cni-facts.md and
+//! `ipam::HostLocal` replays the operations of the experiments in docs/cni-findings.md and
 //! ends with the same store directory, byte for byte, as the real host-local plugin left
 //! in `testdata/cni/store-*` (the workspace's).
 

@@ -6,7 +6,7 @@
 //! - `format`: the file's shape as serde types (`deny_unknown_fields`, `Spanned` values).
 //! - `scenario`: the validated scenario: steps (ops, expected errors), probes, expectations.
 //! - `load`: YAML → `Scenario`, every refusal a located `Problem` (`error`).
-//! - `nomad`: the `nomad:` section expanded by the core planner into steps, and the group
+//! - `nomad`: the `nomad:` section expanded by the Nomad planner (`nettwin_nomad`) into steps, and the group
 //!   names probes may use for allocations.
 //! - `run`: apply, probe, compare; each unmet expectation a `Mismatch`.
 //! - `compare`: two runs (sim and kernel) compared: step result kinds, state, probes.

@@ -1,5 +1,5 @@
 //! The `nomad:` section: a client and the groups of one job, expanded by the planner
-//! (`nettwin_core::nomad`) into steps that come before the scenario's own `steps`:
+//! (`nettwin_nomad::plan`) into steps that come before the scenario's own `steps`:
 //!
 //! 1. the standard host (`nettwin_core::host`): namespaces `world` and `host`, `eth0`
 //!    with the client's address facing `up0` in the world;

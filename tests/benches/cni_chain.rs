@@ -8,7 +8,7 @@
 //!   hook (namespace, NOMAD-ADMIN) through the backend.
 //!
 //! Only the setup of the 100 allocations is timed (not the sandbox, the host, the teardown).
-//! Run as root: `cargo bench -p nettwin-linux --bench cni_chain`. Target (issue 6): the
+//! Run as root: `cargo bench -p nettwin-tests --bench cni_chain`. Target (issue 6): the
 //! planned ops at least 20× faster than the chain.
 
 #[path = "../tests/cni/mod.rs"]

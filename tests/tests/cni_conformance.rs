@@ -41,7 +41,7 @@ fn ns(name: &str) -> NetnsName {
     NetnsName::new(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The allocations: ids from docs/cni-facts.md, ports as Nomad assigns them (static first).
+/// The allocations: ids from docs/cni-findings.md, ports as Nomad assigns them (static first).
 fn placements() -> Vec<Placement> {
     let p = |id: &str, netns: &str, ports: &[(&str, u16, u16)]| Placement {
         alloc_id: id.into(),

@@ -1,7 +1,7 @@
 //! Rendering traces for people (aligned text, one hop per line) and for machines (JSON with
 //! stable field names).
 //!
-//! The text form, as DESIGN.md sketches it:
+//! The text form, as the design sketches it:
 //!
 //! ```text
 //! probe "the world reaches a5"  192.0.2.1:40000 → 192.0.2.10:8080/tcp

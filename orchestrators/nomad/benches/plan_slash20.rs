@@ -8,7 +8,7 @@
 //! - `replay_slash20`: the ops of that plan applied to a fresh `State`, as a backend
 //!   replays them.
 //!
-//! Run: `cargo bench -p nettwin-core --bench plan_slash20`. Target: ≤ 100 ms for plan +
+//! Run: `cargo bench -p nettwin-nomad --bench plan_slash20`. Target: ≤ 100 ms for plan +
 //! apply (issue 6).
 //!
 //! The allocator is mimalloc, as in the `nettwin` binary (`cli/src/main.rs`): the numbers

@@ -2,7 +2,7 @@
 //! `nomad job plan`-style diff.
 //!
 //! The update is played the way Nomad's scheduler and client play it: version OLD is
-//! planned on the standard host (`plan::standard_host`); then every group whose network
+//! planned on the standard host (`nettwin_core::host::standard_host`); then every group whose network
 //! block changed, or that NEW drops, has its allocations stopped (CNI DEL, namespace
 //! gone), a group whose `count` shrank loses its highest indexes, and the allocations NEW
 //! needs are placed and set up (all stops before any start, so a static port can move

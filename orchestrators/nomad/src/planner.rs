@@ -13,7 +13,7 @@
 //! allocator and no second view of the rules that could drift from what the ops do:
 //! replaying the emitted ops on a copy of the starting state gives the planner's state.
 //!
-//! ADD of a bridge-mode allocation (docs/cni-facts.md, "What the planner emits"):
+//! ADD of a bridge-mode allocation (docs/cni-reference.md, "What the planner emits per allocation"):
 //! the allocation's namespace; NOMAD-ADMIN; then the CNI chain's ADD
 //! (`nettwin_cni::chain::BridgeChain`: loopback, bridge, firewall, portmap). DEL: the
 //! tasks' sockets close; then the chain's DEL (portmap, firewall, bridge, loopback), and

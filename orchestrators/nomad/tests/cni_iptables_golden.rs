@@ -1,7 +1,7 @@
 //! The iptables steps of Nomad's hook and of the CNI plugins (`nettwin_cni`), applied in the order Nomad and the CNI plugins
 //! run them, reproduce byte for byte the `iptables-save` output captured from the real
 //! plugins (containernetworking-plugins 1.1.1, iptables 1.8.9 nf_tables) in
-//! `testdata/cni/e*/` (how they were captured: docs/cni-facts.md).
+//! `testdata/cni/e*/` (how they were captured: docs/cni-findings.md).
 //!
 //! The steps' conditions are resolved with `nettwin_cni::steps::resolve` against the real rule set
 //! (`iptables::Ruleset`), which applies the commands with iptables' checks and prints

@@ -1,6 +1,6 @@
 //! The planner's ADD and DEL op lists, applied through `State::apply`: the host's
 //! `iptables-save` is byte for byte that of the real plugins driven the way Nomad drives
-//! them (experiments e7 and e8 in docs/cni-facts.md), the host-local store is the one the
+//! them (experiments e7 and e8 in docs/cni-findings.md), the host-local store is the one the
 //! real plugin left, and replaying the ops on a fresh model gives the planner's own state.
 
 mod common;
