@@ -83,6 +83,7 @@ fn label(kind: &ProblemKind) -> &'static str {
         ProblemKind::Yaml { .. } => "here",
         ProblemKind::Op { .. } => "this token",
         ProblemKind::UnknownNetns { .. } => "no step creates this namespace",
+        ProblemKind::UnknownChain { .. } => "no step creates this chain",
         ProblemKind::DuplicateProbe { .. } => "second probe with this name",
         ProblemKind::SeenSrcNotDelivered { .. } => "only checkable when delivered",
         ProblemKind::NomadNotSupported { .. } => "not supported yet",

@@ -104,6 +104,16 @@ pub enum ProblemKind {
         /// `an earlier step` for steps, `any step` for probes.
         by: &'static str,
     },
+    /// A rule jumps to a chain that no earlier step creates in its namespace and table.
+    #[error("{table} chain {name:?} is not created by an earlier step{}", hint(.suggestion))]
+    UnknownChain {
+        /// The chain.
+        name: String,
+        /// Its table.
+        table: &'static str,
+        /// A target or chain it is probably a typo of.
+        suggestion: Option<String>,
+    },
     /// Two probes with one name.
     #[error(
         "a probe named {name:?} already exists (line {first_line}); probe names must be unique"
@@ -134,4 +144,12 @@ pub enum ProblemKind {
         /// The refusal, in Nomad's or the plugins' words.
         message: String,
     },
+}
+
+/// ` (did you mean X?)`, or nothing.
+fn hint(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!("; did you mean {s}?"),
+        None => " (add `iptables -N` for it, or use a target)".to_owned(),
+    }
 }

@@ -5,8 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use nettwin_core::names::NetnsName;
+use nettwin_core::iptables::{Command, Table, target_names};
+use nettwin_core::names::{ChainName, NetnsName};
 use nettwin_core::op::{Op, text::parse_op};
+use nettwin_core::text::did_you_mean;
 use nettwin_core::trace::Probe;
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter, Spanned};
 
@@ -86,7 +88,17 @@ fn check(file: &SourceFile, raw: ScenarioFile, problems: &mut Vec<Problem>) -> S
             _ => None,
         })
         .collect();
-    steps.extend(check_steps(file, &raw.steps, known, namespaces, problems));
+    // Chains the section's steps created, per namespace and table.
+    let chains = steps
+        .iter()
+        .filter_map(|s| match &s.op {
+            Op::Iptables { netns, table, cmd: Command::NewChain(c) } => {
+                Some((netns.clone(), *table, c.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    steps.extend(check_steps(file, &raw.steps, known, chains, namespaces, problems));
     let created: BTreeSet<&str> = steps
         .iter()
         .filter_map(|s| match &s.op {
@@ -119,6 +131,7 @@ fn check_steps(
     file: &SourceFile,
     entries: &[Spanned<StepEntry>],
     mut known: BTreeSet<String>,
+    mut chains: BTreeSet<(NetnsName, Table, ChainName)>,
     namespaces: Known,
     problems: &mut Vec<Problem>,
 ) -> Vec<Step> {
@@ -166,6 +179,42 @@ fn check_steps(
         }
         if let Op::NetnsAdd { name } = &op {
             known.insert(name.to_string());
+        }
+        if let Op::Iptables { netns, table, cmd } = &op {
+            let key = |c: &ChainName| (netns.clone(), *table, c.clone());
+            match cmd {
+                Command::NewChain(c) => {
+                    chains.insert(key(c));
+                }
+                Command::Append(_, r) | Command::Insert(_, _, r) if expect.is_none() => {
+                    if let Some(c) = r.target.chain()
+                        && !table.is_builtin(c.as_str())
+                        && !chains.contains(&key(c))
+                        && namespaces == Known::Checked
+                    {
+                        let mine: Vec<&str> = chains
+                            .iter()
+                            .filter(|(n, t, _)| n == netns && t == table)
+                            .map(|(_, _, c)| c.as_str())
+                            .collect();
+                        let targets: Vec<&str> = target_names().collect();
+                        let suggestion = did_you_mean(c.as_str(), &targets)
+                            .map(|t| format!("the target {t}"))
+                            .or_else(|| {
+                                did_you_mean(c.as_str(), &mine).map(|m| format!("the chain {m}"))
+                            });
+                        problems.push(Problem {
+                            place: word_in_scalar(file, &place, text, c.as_str()),
+                            kind: ProblemKind::UnknownChain {
+                                name: c.to_string(),
+                                table: table.as_str(),
+                                suggestion,
+                            },
+                        });
+                    }
+                }
+                _ => {}
+            }
         }
         steps.push(Step { op, text: text.to_owned(), expect, place });
     }

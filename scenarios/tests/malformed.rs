@@ -120,6 +120,13 @@ fn corpus(file: &str) -> PathBuf {
 )]
 #[case("missing-expect.yaml", 8, 5, "to", "missing field `expect`")]
 #[case(
+    "jump-to-a-misspelt-target.yaml",
+    5,
+    72,
+    "MASQUARADE",
+    "nat chain \"MASQUARADE\" is not created by an earlier step; did you mean the target MASQUERADE?"
+)]
+#[case(
     "nomad-cni-mode.yaml",
     6,
     13,

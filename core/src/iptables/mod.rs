@@ -23,3 +23,4 @@ pub use print::save_string;
 pub use rule::*;
 pub use ruleset::{ChainRules, MAX_JUMP_DEPTH, Ruleset, TableRules};
 pub use save::{Counter, SaveError, parse_save, parse_save_counted};
+pub use values::target_names;

@@ -463,6 +463,12 @@ pub(crate) const UNSUPPORTED_MATCHES: &[&str] = &[
     "u32",
 ];
 
+/// Every name `-j` takes as a target rather than a chain: the standard verdicts and the
+/// extension targets (what a misspelt target is compared with).
+pub fn target_names() -> impl Iterator<Item = &'static str> {
+    ["ACCEPT", "DROP", "RETURN", "QUEUE"].into_iter().chain(EXTENSION_TARGETS.iter().copied())
+}
+
 /// Whether `name` is a target rather than a chain (standard verdicts and extensions).
 pub(crate) fn is_target_name(name: &str) -> bool {
     matches!(name, "ACCEPT" | "DROP" | "RETURN" | "QUEUE") || EXTENSION_TARGETS.contains(&name)
