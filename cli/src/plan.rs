@@ -16,10 +16,12 @@ use nettwin_nomad::jobspec::{Job, parse_job};
 use nettwin_nomad::located::{HclError, HclErrorKind};
 use nettwin_nomad::plan::plan_job;
 
-/// Prints to stdout; a closed pipe (`| head`) just ends the output.
-fn emit(text: &str) {
+/// Streams to stdout, buffered, without building the text first; a closed pipe
+/// (`| head`) just ends the output.
+fn emit(text: &impl std::fmt::Display) {
     use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = write!(out, "{text}").and_then(|()| out.flush());
 }
 
 fn read(path: &Path) -> Result<String, Report> {
@@ -54,7 +56,7 @@ pub fn run(job_file: &Path, client_file: Option<&Path>, seed: u64) -> Result<Exi
     let job = job(job_file)?;
     let client = client(client_file)?;
     let plan = plan_job(&job, &client, Seed(seed)).map_err(|e| miette::miette!("{e}"))?;
-    emit(&plan.to_string());
+    emit(&plan);
     Ok(if plan.failure.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
@@ -69,6 +71,6 @@ pub fn diff(
     let client = client(client_file)?;
     let update =
         plan_update(&old, &new, &client, Seed(seed)).map_err(|e| miette::miette!("{e}"))?;
-    emit(&update.to_string());
+    emit(&update);
     Ok(if update.failure.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -155,7 +155,7 @@ fn plan_prints_each_allocation_with_its_ops_and_iptables_save_deterministically(
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     assert!(text.contains("== allocation 1/2: "), "{text}");
     assert!(text.contains("ip netns exec host iptables -t nat -N CNI-HOSTPORT-DNAT"), "{text}");
-    assert!(text.contains("-- iptables-save of host after this allocation\n*filter\n"), "{text}");
+    assert!(text.contains("-- iptables-save of host after the plan\n*filter\n"), "{text}");
     assert_eq!(a.stdout, nettwin(&["plan", &job]).stdout, "same seed, same plan");
     assert_ne!(a.stdout, nettwin(&["plan", &job, "--seed", "2"]).stdout);
 }

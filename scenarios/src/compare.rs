@@ -100,7 +100,7 @@ pub fn compare(
         if result_kind(a) != result_kind(b) {
             out.push(Disagreement::Step {
                 line: step.place.line,
-                text: step.text.clone(),
+                text: step.text().into_owned(),
                 left: result_text(a),
                 right: result_text(b),
             });

@@ -216,7 +216,7 @@ fn check_steps(
                 _ => {}
             }
         }
-        steps.push(Step { op, text: text.to_owned(), expect, place });
+        steps.push(Step { op, written: Some(text.to_owned()), expect, place });
     }
     steps
 }
@@ -362,7 +362,7 @@ probes:
         let s = load_str("tiny.yaml", GOOD).expect("loads");
         assert_eq!(s.name, "tiny");
         assert_eq!(s.steps.len(), 5);
-        assert_eq!(s.steps[2].text, "ip -n a link add v0 type veth peer name v1 netns b");
+        assert_eq!(s.steps[2].text(), "ip -n a link add v0 type veth peer name v1 netns b");
         assert_eq!(s.steps[2].place.line, 6);
         let e = s.steps[3].expect.as_ref().expect("expected error");
         assert_eq!((e.kind, e.message.as_deref()), (ErrorKind::AlreadyExists, Some("\"v0\"")));

@@ -90,7 +90,7 @@ pub fn expand(
         return Expanded::default();
     }
     let step = |op: nettwin_core::op::Op, place: &Place| Step {
-        text: op.to_string(),
+        written: None,
         op,
         expect: None,
         place: place.clone(),

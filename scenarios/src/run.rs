@@ -155,18 +155,21 @@ pub fn apply_steps(
     let results = backend.apply_all(&ops);
     let mut mismatches = Vec::new();
     for (step, result) in scenario.steps.iter().zip(&results) {
-        let (text, place) = (step.text.clone(), step.place.clone());
+        let text = || step.text().into_owned();
+        let place = step.place.clone();
         match (&step.expect, result) {
             (None, Ok(_)) => {}
             (None, Err(got)) => {
-                mismatches.push(Mismatch::StepFailed { text, place, got: got.clone() })
+                mismatches.push(Mismatch::StepFailed { text: text(), place, got: got.clone() })
             }
-            (Some(expected), Ok(_)) => {
-                mismatches.push(Mismatch::StepSucceeded { text, place, expected: expected.clone() })
-            }
+            (Some(expected), Ok(_)) => mismatches.push(Mismatch::StepSucceeded {
+                text: text(),
+                place,
+                expected: expected.clone(),
+            }),
             (Some(expected), Err(got)) if !expected.matches(got) => {
                 mismatches.push(Mismatch::StepFailedOtherwise {
-                    text,
+                    text: text(),
                     place,
                     expected: expected.clone(),
                     got: got.clone(),

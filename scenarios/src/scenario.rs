@@ -34,12 +34,23 @@ pub struct Scenario {
 pub struct Step {
     /// The op.
     pub op: Op,
-    /// The op text as written.
-    pub text: String,
+    /// The op text as written; `None` for a step a `nomad:` section generated (its text
+    /// is the op's own, printed when needed: a /20 has some 120,000 of them).
+    pub written: Option<String>,
     /// `Some` when the step must fail.
     pub expect: Option<ExpectedError>,
     /// Where the op text is.
     pub place: Place,
+}
+
+impl Step {
+    /// The op text: as written, or the op printed.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.written {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(self.op.to_string()),
+        }
+    }
 }
 
 /// The refusal a failing step must produce.

@@ -16,7 +16,7 @@ fn library(name: &str) -> Scenario {
 fn apply(s: &Scenario) -> State {
     let mut state = State::new();
     for step in &s.steps {
-        state.apply(&step.op).unwrap_or_else(|e| panic!("{}: {e}", step.text));
+        state.apply(&step.op).unwrap_or_else(|e| panic!("{}: {e}", step.text()));
     }
     state
 }
@@ -24,11 +24,11 @@ fn apply(s: &Scenario) -> State {
 #[test]
 fn bridge_mode_groups_expand_into_the_standard_host_and_the_cni_chain() {
     let s = library("nomad-cloak-bridge.yaml");
-    let texts: Vec<&str> = s.steps.iter().map(|st| st.text.as_str()).collect();
+    let texts: Vec<String> = s.steps.iter().map(|st| st.text().into_owned()).collect();
     assert_eq!(texts[..2], ["ip netns add world", "ip netns add host"]);
-    assert!(texts.contains(&"ip netns add redis"), "{texts:#?}");
-    assert!(texts.contains(&"ip -n redis addr add 172.26.64.2/20 dev eth0"));
-    assert!(texts.contains(&"ip netns exec cloak listen tcp 0.0.0.0:7000"));
+    assert!(texts.iter().any(|t| t == "ip netns add redis"), "{texts:#?}");
+    assert!(texts.iter().any(|t| t == "ip -n redis addr add 172.26.64.2/20 dev eth0"));
+    assert!(texts.iter().any(|t| t == "ip netns exec cloak listen tcp 0.0.0.0:7000"));
     // Chain names come from the allocation id, not from the namespace's name.
     let id = nettwin_nomad::ids::alloc_id(nettwin_cni::seed::Seed(1), "cloak", "redis", 0);
     assert!(texts.iter().any(|t| {
@@ -39,7 +39,7 @@ fn bridge_mode_groups_expand_into_the_standard_host_and_the_cni_chain() {
     assert!(host.firewall.to_string().contains("-A CNI-HOSTPORT-DNAT -p tcp"));
     assert_eq!(host.ports("nomad").count(), 2);
     // Generated steps point at the group that asked for them.
-    let redis_step = s.steps.iter().find(|st| st.text == "ip netns add redis").expect("step");
+    let redis_step = s.steps.iter().find(|st| st.text() == "ip netns add redis").expect("step");
     assert_eq!(redis_step.place.line, 18);
 }
 
@@ -86,11 +86,14 @@ probes:
     expect: { outcome: no-route, at: web-1 }
 "#;
     let s = load_str("counted.yaml", text).unwrap_or_else(|e| panic!("{e}"));
-    let texts: Vec<&str> = s.steps.iter().map(|st| st.text.as_str()).collect();
-    assert!(texts.contains(&"ip netns add web-0") && texts.contains(&"ip netns add web-1"));
+    let texts: Vec<String> = s.steps.iter().map(|st| st.text().into_owned()).collect();
+    assert!(
+        texts.iter().any(|t| t == "ip netns add web-0")
+            && texts.iter().any(|t| t == "ip netns add web-1")
+    );
     assert!(texts.iter().any(|t| t.contains("peer name vethpinned01")));
     assert!(texts.iter().any(|t| t.contains("CNI-f87362c39c490948b9a267bc")), "pinned id's chain");
-    assert_eq!(texts.last(), Some(&"ip netns exec web-1 listen udp 0.0.0.0:53"));
+    assert_eq!(texts.last().map(String::as_str), Some("ip netns exec web-1 listen udp 0.0.0.0:53"));
     apply(&s);
 }
 

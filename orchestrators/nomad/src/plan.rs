@@ -64,9 +64,6 @@ pub struct PlannedAlloc {
     pub setup: Vec<Op>,
     /// The tasks binding their ports.
     pub tasks: Vec<Op>,
-    /// The host's `iptables-save` (without `#` lines, counters zeroed) after this
-    /// allocation.
-    pub iptables_save: String,
 }
 
 /// What stopped a plan.
@@ -167,12 +164,7 @@ pub(super) fn plan_one(
     let (_, setup) = planner.add(placement)?;
     let tasks = planner.start_tasks(&id).map_err(none)?;
     let alloc = planner.allocs().get(&id).cloned().ok_or_else(|| none(PlanError::Unknown(id)))?;
-    let iptables_save = planner
-        .state()
-        .netns(planner.host().as_str())
-        .map(|h| h.firewall.to_string())
-        .unwrap_or_default();
-    Ok(PlannedAlloc { alloc, setup, tasks, iptables_save })
+    Ok(PlannedAlloc { alloc, setup, tasks })
 }
 
 /// One line describing an allocation: id, group, mode, address, ports.
@@ -234,12 +226,6 @@ impl fmt::Display for JobPlan {
             if a.tasks.is_empty() {
                 writeln!(f, "(no ports to listen on)")?;
             }
-            writeln!(f, "-- iptables-save of {} after this allocation", HOST_NETNS)?;
-            if a.iptables_save.is_empty() {
-                writeln!(f, "(no rules: no table exists yet)")?;
-            } else {
-                f.write_str(&a.iptables_save)?;
-            }
         }
         if let Some(fail) = &self.failure {
             writeln!(f)?;
@@ -253,6 +239,14 @@ impl fmt::Display for JobPlan {
                     writeln!(f, "{op}")?;
                 }
             }
+        }
+        // Once, at the end: printed after every allocation, a /20's plan would be
+        // quadratic in the number of allocations.
+        writeln!(f)?;
+        writeln!(f, "-- iptables-save of {HOST_NETNS} after the plan")?;
+        match self.state.netns(HOST_NETNS).map(|h| h.firewall.to_string()) {
+            Some(save) if !save.is_empty() => f.write_str(&save)?,
+            _ => writeln!(f, "(no rules: no table exists yet)")?,
         }
         Ok(())
     }
@@ -286,11 +280,11 @@ job "cloak" {
         let plan = plan_job(&job, &ClientFile::default(), Seed(1)).expect("plan");
         assert!(plan.failure.is_none());
         assert_eq!(plan.allocs.len(), 2);
-        let (redis, cloak) = (&plan.allocs[0], &plan.allocs[1]);
-        assert!(redis.iptables_save.contains("-A CNI-FORWARD -s 172.26.64.2/32 -j ACCEPT"));
+        let cloak = &plan.allocs[1];
         assert!(cloak.setup.is_empty());
-        assert_eq!(cloak.iptables_save, redis.iptables_save, "host mode adds no rule");
         let text = plan.to_string();
+        assert!(text.contains("-A CNI-FORWARD -s 172.26.64.2/32 -j ACCEPT"), "{text}");
+        assert_eq!(text.matches("-- iptables-save of host after the plan\n*filter\n").count(), 1);
         assert!(text.contains("== allocation 1/2: "), "{text}");
         assert!(text.contains("ip netns exec host listen tcp 192.0.2.10:7000"), "{text}");
         assert!(text.contains("-- network setup: none (host mode"), "{text}");
