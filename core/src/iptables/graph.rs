@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::nat::own_mask;
-use super::ruleset::TableRules;
+use super::ruleset::{MAX_JUMP_DEPTH, TableRules};
 
 /// What is above a chain.
 #[derive(PartialEq, Eq, Debug)]
@@ -94,9 +94,13 @@ impl TableRules {
         self.above_by_walk(chain)
     }
 
-    /// [`TableRules::above`] by walking every chain above `chain`.
+    /// [`TableRules::above`] by walking the chains above `chain`, no further than
+    /// `MAX_JUMP_DEPTH + 1` jumps up: the kernel refuses any path from a base chain longer
+    /// than `MAX_JUMP_DEPTH`, so every path from a base chain to `chain` lies within that
+    /// distance, and what is further up (a long line of chains no base chain reaches)
+    /// cannot matter. This keeps building a long line of user chains linear.
     fn above_by_walk(&self, chain: &str) -> Above {
-        let callers = |n: &str| -> Vec<&str> {
+        let up = |n: &str| -> Vec<&str> {
             if self.hook_bit(n).is_some() {
                 return Vec::new();
             }
@@ -105,6 +109,18 @@ impl TableRules {
                 .map(|c| c.callers.keys().map(|k| k.as_str()).collect())
                 .unwrap_or_default()
         };
+        let mut near: BTreeSet<&str> = BTreeSet::from([chain]);
+        let mut frontier = vec![chain];
+        for _ in 0..=MAX_JUMP_DEPTH {
+            let next: Vec<&str> =
+                frontier.iter().flat_map(|n| up(n)).filter(|n| near.insert(n)).collect();
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        let callers =
+            |n: &str| -> Vec<&str> { up(n).into_iter().filter(|c| near.contains(c)).collect() };
         let memo = self.walk(chain, callers, |n, vals: &[(u8, Option<u32>)], _| {
             if let Some(bit) = self.hook_bit(n) {
                 return (bit, Some(0));
@@ -205,6 +221,73 @@ mod tests {
             for name in CHAINS {
                 prop_assert_eq!(t.above(name), t.above_by_walk(name), "above {}", name);
                 prop_assert_eq!(t.below(name), t.below_by_walk(name), "below {}", name);
+            }
+        }
+    }
+
+    /// The base chains above `name` and the longest path from one, by an unbounded walk
+    /// of every caller (what `above_by_walk` computes within its bound).
+    fn above_unbounded(
+        t: &super::TableRules,
+        name: &str,
+        on_path: &mut Vec<String>,
+    ) -> (u8, Option<u32>) {
+        if let Some(bit) = t.hook_bit(name) {
+            return (bit, Some(0));
+        }
+        if on_path.iter().any(|n| n == name) {
+            return (0, None);
+        }
+        on_path.push(name.to_owned());
+        let callers: Vec<String> = t
+            .chains
+            .get(name)
+            .map(|c| c.callers.keys().map(|k| k.to_string()).collect())
+            .unwrap_or_default();
+        let mut out = (0u8, None::<u32>);
+        for c in callers {
+            let (h, d) = above_unbounded(t, &c, on_path);
+            out = (out.0 | h, out.1.max(d.map(|x| x + 1)));
+        }
+        on_path.pop();
+        out
+    }
+
+    proptest! {
+        /// On lines of user chains longer than the jump depth limit, with extra jumps and
+        /// base chains jumping in, the walk bounded to `MAX_JUMP_DEPTH + 1` levels up gives
+        /// what a walk of every caller gives.
+        #[test]
+        fn the_bounded_walk_up_misses_nothing(
+            n in 17usize..36,
+            extra in prop::collection::vec((0usize..36, 0usize..36), 0..12),
+            entries in prop::collection::vec((0usize..5, 0usize..36), 0..4),
+        ) {
+            let mut rs = Ruleset::default();
+            let name = |i: usize| ChainName::new(&format!("L{}", i % n)).unwrap_or_else(|e| panic!("{e}"));
+            for i in 0..n {
+                rs.apply(Table::Filter, &Command::NewChain(name(i))).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            let jump = |to: ChainName| Rule { target: Target::Jump(to), ..Rule::default() };
+            // Entries first, then the line and the extras: each add is checked from the
+            // base chains that reach it by then.
+            let base = ["INPUT", "FORWARD", "OUTPUT"];
+            for (b, to) in &entries {
+                let from = ChainName::new(base[b % 3]).unwrap_or_else(|e| panic!("{e}"));
+                let _ = rs.apply(Table::Filter, &Command::Append(from, jump(name(*to))));
+            }
+            for i in 0..n - 1 {
+                let _ = rs.apply(Table::Filter, &Command::Append(name(i), jump(name(i + 1))));
+            }
+            for (a, b) in extra {
+                let _ = rs.apply(Table::Filter, &Command::Append(name(a), jump(name(b))));
+            }
+            let t = rs.table(Table::Filter);
+            for i in 0..n {
+                let c = name(i);
+                let got = t.above_by_walk(c.as_str());
+                let want = above_unbounded(t, c.as_str(), &mut Vec::new());
+                prop_assert_eq!((got.hooks, got.depth), want, "above {}", c);
             }
         }
     }
