@@ -92,7 +92,7 @@ const IGNORED_CLIENT_SETTINGS: &[&str] = &[
 /// Parses a client file.
 pub fn parse_client_file(src: &str) -> Result<ClientFile, HclError> {
     let cx = Cx { src: HclSource::new(src) };
-    let body = hcl::edit::parser::parse_body(src).map_err(|e| cx.src.syntax(&e))?;
+    let body = cx.src.parse_body()?;
     let mut out = ClientFile::default();
     for block in body.get_blocks("client") {
         cx.client(&block.body, &mut out)?;

@@ -82,7 +82,7 @@ pub struct PortSpec {
 /// Parses a jobspec and extracts the job's groups and networks.
 pub fn parse_job(src: &str) -> Result<Job, HclError> {
     let cx = Cx { src: HclSource::new(src) };
-    let body = hcl::edit::parser::parse_body(src).map_err(|e| cx.src.syntax(&e))?;
+    let body = cx.src.parse_body()?;
     let jobs: Vec<&Block> = body.get_blocks("job").collect();
     let [job] = jobs.as_slice() else {
         // At the second job block, or at the start when there is none.
@@ -493,6 +493,15 @@ job "cloak" {
         let err = parse_job("job \"j\" {\n  group \"g\" {\n    count = var.n\n  }\n}\n")
             .expect_err("unsupported");
         assert!(err.to_string().contains("count = var.n (an expression"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_heredoc_does_not_swallow_the_rest_of_the_job() {
+        let src = "job \"h\" {\n  group \"a\" {\n    task \"t\" {\n      template {\n        data = <<EOT\nEOT\n      }\n    }\n  }\n  group \"b\" {\n    network {\n      mode = \"bridge\"\n    }\n    task \"u\" {\n      template {\n        data = <<EOT\nhello\nEOT\n      }\n    }\n  }\n}\n";
+        let job = parse_job(src).expect("valid");
+        let names: Vec<&str> = job.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(job.groups[1].network.mode, NetworkMode::Bridge);
     }
 
     #[test]

@@ -95,6 +95,14 @@ impl HclSource {
         self.error(span, HclErrorKind::NotSupported { path: path.to_owned(), what })
     }
 
+    /// Parses the file's HCL body. An empty heredoc (`<<EOT` and `EOT` on the next line) is
+    /// read as the empty string it is: hcl-edit 0.10 would take it as opening a heredoc
+    /// that runs to the *next* `EOT` of the file, silently swallowing what lies between.
+    pub(crate) fn parse_body(&self) -> Result<hcl::edit::structure::Body, HclError> {
+        let text = empty_heredocs_as_strings(&self.file.text);
+        hcl::edit::parser::parse_body(&text).map_err(|e| self.syntax(&e))
+    }
+
     /// hcl-edit's parse error, at its position.
     pub(crate) fn syntax(&self, e: &hcl::edit::parser::Error) -> HclError {
         let at = e.location().offset().min(self.file.text.len());
@@ -102,5 +110,46 @@ impl HclSource {
             at: self.file.place(at..at),
             kind: HclErrorKind::Syntax { message: e.message().to_owned() },
         }
+    }
+}
+
+/// `src` with every empty heredoc replaced by `""` padded with blanks to the same length
+/// (so every place in the file stays where it was); `src` itself when it has none.
+fn empty_heredocs_as_strings(src: &str) -> std::borrow::Cow<'_, str> {
+    let mut out: Option<String> = None;
+    let mut offset = 0;
+    let mut lines = src.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
+        let start = offset;
+        offset += line.len();
+        let Some(at) = line.rfind("<<") else { continue };
+        let marker = line[at + 2..].trim_end();
+        let id = marker.strip_prefix('-').unwrap_or(marker);
+        let is_id = id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let Some(next) = lines.peek() else { continue };
+        if !is_id || next.trim() != id {
+            continue;
+        }
+        let text = out.get_or_insert_with(|| src.to_owned());
+        let opening = start + at..start + at + 2 + marker.len();
+        let closing = offset..offset + next.trim_end_matches(['\n', '\r']).len();
+        text.replace_range(opening.clone(), &format!("{:<1$}", "\"\"", opening.len()));
+        text.replace_range(closing.clone(), &" ".repeat(closing.len()));
+    }
+    out.map_or(std::borrow::Cow::Borrowed(src), std::borrow::Cow::Owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_heredocs_become_empty_strings_in_place() {
+        let src = "a = <<EOT\nEOT\nb = <<-X\n   X\nc = <<EOT\nkept\nEOT\n";
+        let got = empty_heredocs_as_strings(src);
+        assert_eq!(got, "a = \"\"   \n   \nb = \"\"  \n    \nc = <<EOT\nkept\nEOT\n");
+        assert_eq!(got.len(), src.len());
+        assert!(matches!(empty_heredocs_as_strings("x = 1\n"), std::borrow::Cow::Borrowed(_)));
     }
 }
