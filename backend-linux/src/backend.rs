@@ -37,13 +37,15 @@ pub struct LinuxOptions {
     /// debugging, and for tools that need a path such as the CNI plugins). Off by default:
     /// namespaces are then held by descriptors only.
     pub bind_names: bool,
-    /// How long a probe waits for an answer before calling it dropped or timed out.
+    /// The most a probe waits for the sandbox to settle (see `probe`'s waiting: the
+    /// answer is decided from the kernel's state, this only ends a wait that never settles,
+    /// such as a loop of bridges flooding each other).
     pub probe_timeout: Duration,
 }
 
 impl Default for LinuxOptions {
     fn default() -> Self {
-        LinuxOptions { bind_names: false, probe_timeout: Duration::from_millis(300) }
+        LinuxOptions { bind_names: false, probe_timeout: Duration::from_secs(5) }
     }
 }
 

@@ -1,6 +1,7 @@
 //! nettwin-linux: the `Backend` on the real kernel, inside a sandbox that leaves no trace.
 //!
 //! - `backend`: `LinuxBackend` (ops, `observe`, `probe`) and `LinuxOptions`.
+//! - `conntrack`: emptying a namespace's conntrack table before a probe.
 //! - `capture`: AF_PACKET captures on every device of a namespace (probes read them).
 //! - `sandbox`: the sandbox id and directory, names bound under /run/netns on request, `gc`.
 //! - `netns`: one worker thread per namespace, living inside it; everything that must
@@ -33,6 +34,7 @@
 
 pub mod backend;
 mod capture;
+mod conntrack;
 pub mod errors;
 pub mod ipam;
 pub mod iptables;

@@ -21,7 +21,8 @@
 //! ICMP error dropped on its way is silence.
 //!
 //! Probes are independent: each has its own source port and payload token, connections are
-//! closed with an RST, and listeners are drained before sending.
+//! closed with an RST, listeners are drained, and every namespace's neighbour and conntrack
+//! tables are emptied before sending.
 
 pub mod packet;
 mod path;
@@ -70,9 +71,6 @@ pub(crate) struct Numbering {
     /// All probes (for unique payload tokens).
     pub(crate) probes: u32,
 }
-
-/// How long a delivered TCP connection may take to show up in a listener's accept queue.
-const ACCEPT_WAIT: Duration = Duration::from_millis(200);
 
 /// What one namespace prepared for a probe.
 struct Prepared {
@@ -143,9 +141,10 @@ pub(crate) fn run(cx: &mut ProbeCx<'_>, probe: &Probe) -> Result<Trace, BackendE
     }
     let mut watch = wait::Watch::new(cx);
     let (sent, local) = send_probe(cx, probe, sport, &token, &mut watch)?;
-    // Frames are queued on the captures as the kernel handles them; a moment lets the last
-    // softirq work (on the other CPU) finish.
-    std::thread::sleep(Duration::from_millis(2));
+    // An answer can wake the sender before the last of the probe's packets (an ACK, a
+    // frame on its way out of another namespace) has gone through: wait for the sandbox
+    // to settle, so that the captures and counters hold all of it.
+    let _ = watch.wait(&[], Instant::now() + cx.timeout);
 
     let mut frames = Vec::new();
     let mut before: BTreeMap<NetnsName, Vec<Counter>> = BTreeMap::new();
@@ -228,6 +227,7 @@ fn prepare(cx: &mut ProbeCx<'_>, echo: bool) -> Result<Vec<(NetnsName, Prepared)
                 };
                 let names = settled_links(&mut ctx.nl)?;
                 crate::routes::neigh_flush(&mut ctx.nl).map_err(|e| format!("neighbours: {e}"))?;
+                crate::conntrack::flush().map_err(|e| format!("conntrack: {e}"))?;
                 let counters = if used {
                     let save = crate::iptables::save_with_counters()
                         .map_err(|e| format!("iptables-save: {e}"))?;
@@ -355,8 +355,8 @@ fn send_probe(
             let local = send::local_of(&fd);
             let sent = match result {
                 send::Connect::Connected => {
-                    let until = Instant::now() + ACCEPT_WAIT;
-                    let got = wait_listeners(cx, Proto::Tcp, None, until, watch);
+                    // The accept queue is final once the sandbox has settled.
+                    let got = wait_listeners(cx, Proto::Tcp, None, deadline, watch);
                     got.unwrap_or(Sent::Connected)
                 }
                 send::Connect::Failed(e) => Sent::Failed(e),
