@@ -130,6 +130,18 @@ pub fn index_of(nl: &mut Netlink, name: &str) -> Result<u32, NlError> {
     }
 }
 
+/// One link by index, read with a per-device `RTM_GETLINK`: unlike a dump, it makes the
+/// kernel run the link's pending linkwatch work first (`linkwatch_sync_dev`), so its
+/// operational state is current, not up to a second behind a carrier change.
+pub fn get(nl: &mut Netlink, index: u32) -> Result<RawLink, NlError> {
+    let mut req = LinkMessage::default();
+    req.header.index = index;
+    match nl.get(RouteNetlinkMessage::GetLink(req))? {
+        RouteNetlinkMessage::NewLink(m) => Ok(raw_link(m)),
+        other => Err(NlError::Decode(format!("unexpected answer {other:?}"))),
+    }
+}
+
 /// The kinds of link nettwin models, as the kernel reports them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum RawKind {

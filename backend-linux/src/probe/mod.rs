@@ -256,7 +256,9 @@ fn prepare(cx: &mut ProbeCx<'_>, echo: bool) -> Result<Vec<(NetnsName, Prepared)
     Ok(out)
 }
 
-/// How long a probe waits for links that just gained carrier to come into service.
+/// The most a probe waits for links that just gained carrier to come into service (a
+/// bridge port still learning, say); a link's pending linkwatch work itself is run at once
+/// by reading the link on its own (`links::get`).
 const SETTLE_WAIT: Duration = Duration::from_secs(2);
 
 /// The links of the worker's namespace, once every running link is in service (see
@@ -264,7 +266,14 @@ const SETTLE_WAIT: Duration = Duration::from_secs(2);
 fn settled_links(nl: &mut crate::netlink::Netlink) -> Result<Vec<(u32, String)>, String> {
     let until = Instant::now() + SETTLE_WAIT;
     loop {
-        let links = crate::links::dump(nl).map_err(|e| format!("link dump: {e}"))?;
+        let mut links = crate::links::dump(nl).map_err(|e| format!("link dump: {e}"))?;
+        // A dump shows a link's state as linkwatch last left it; reading the link alone
+        // brings it up to date.
+        for l in links.iter_mut().filter(|l| !l.settled) {
+            if let Ok(fresh) = crate::links::get(nl, l.index) {
+                *l = fresh;
+            }
+        }
         if links.iter().all(|l| l.settled) || Instant::now() >= until {
             return Ok(links.into_iter().map(|l| (l.index, l.name)).collect());
         }

@@ -68,11 +68,12 @@ pub fn diagnose(
                 .map(|(_, a)| a.ip)
                 .collect();
             let forwarding = crate::sysctl::read("/proc/sys/net/ipv4/ip_forward") == Some(1);
+            // The device's own, current state (a dump's can lag a carrier change).
             let out_dev = crate::routes::route_get(&mut ctx.nl, dst)
                 .ok()
                 .flatten()
-                .and_then(|i| links.iter().find(|l| l.index == i))
-                .map(|l| (l.name.clone(), l.carrier));
+                .and_then(|i| crate::links::get(&mut ctx.nl, i).ok())
+                .map(|l| (l.name, l.carrier));
             let port_hairpin_off = port_name.is_some_and(|p| {
                 links.iter().any(|l| l.name == p && l.master.is_some() && l.hairpin != Some(true))
             });
