@@ -309,6 +309,11 @@ pub struct MacError(pub String);
 impl Mac {
     /// A locally administered unicast MAC derived from `parts` (FNV-1a), so that a link
     /// whose MAC is not given still gets the same one on every run and on every backend.
+    ///
+    /// Written out here on purpose, like the seeded generator in `nettwin_cni::seed`: these
+    /// bytes reach snapshots and the kernel, so they must never change under us with a
+    /// dependency update (a hashing crate may change its output between versions; rustc-hash
+    /// did from 1 to 2).
     pub fn derive(parts: &[&str]) -> Mac {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for part in parts {
