@@ -8,8 +8,9 @@
 //!   counters that moved (from `iptables-save -c` before and after) go among them.
 //! - `wait`: waiting for the answer, ended early once the sandbox has gone quiet.
 //!
-//! Outcome mapping: connected / datagram received by a listener / echo answered →
-//! delivered; `ECONNREFUSED` → refused (by the REJECT rule whose counter moved, else by the
+//! Outcome mapping: accepted by a listener / datagram received by a listener / echo
+//! answered → delivered (a connect that completes without any listener accepting it is
+//! not: the handshake's ACK was lost, dropped or refused by the rule whose counter moved); `ECONNREFUSED` → refused (by the REJECT rule whose counter moved, else by the
 //! absence of a listener); `ENETUNREACH`/`EHOSTUNREACH` (or an ICMP unreachable for an echo,
 //! or `EINVAL` from the sender's own route lookup) → no-route, unless a REJECT counter moved
 //! (refused); `EPERM` (the sender's OUTPUT dropped or rejected it) → refused by the REJECT
@@ -86,7 +87,8 @@ struct Prepared {
 enum Sent {
     /// A listener received it.
     Delivered { netns: NetnsName, socket: Socket, seen_src: Endpoint },
-    /// The TCP handshake completed but no listener of the sandbox has the connection.
+    /// The client's connect completed but no listener of the sandbox accepted the
+    /// connection (the handshake's last ACK was lost).
     Connected,
     /// The echo was answered.
     EchoAnswered,
@@ -512,7 +514,14 @@ fn outcome(
         Sent::Delivered { netns, socket, seen_src } => {
             Outcome::Delivered { netns, socket: Some(socket), seen_src }
         }
-        Sent::Connected | Sent::EchoAnswered => {
+        // The client's connect succeeded but no listener accepted: the handshake's third
+        // packet never reached the server. Dropped or refused by the rule whose counter
+        // moved, else lost where the exchange was last seen.
+        Sent::Connected => reject().or_else(dropped_or_silent).unwrap_or_else(|| {
+            let netns = answered_from.clone().unwrap_or(last_ns);
+            Outcome::TimedOut { netns, why: Silence::NoAnswer }
+        }),
+        Sent::EchoAnswered => {
             let netns = answered_from.clone().unwrap_or(last_ns);
             let seen_src = echo_seen
                 .or_else(|| reply.first().map(|h| h.packet.dst))

@@ -177,8 +177,9 @@ pub(crate) fn trace(
     let hops = std::mem::replace(&mut w.hops, Vec::with_capacity(16));
     let mut reply = Vec::new();
     let mut outcome = end.outcome;
+    let mut reached = false;
     if let Some(a) = end.answer {
-        w.mode = Mode::Answer { sender: from, origin: flow };
+        w.mode = Mode::Answer { sender: from.clone(), origin: flow };
         w.bridge_port = None;
         let start = Pkt::new(a.flow, a.inner);
         let back = match &a.direct {
@@ -189,6 +190,7 @@ pub(crate) fn trace(
             None => w.output(&a.from, start).unwrap_or_else(|e| e),
         };
         reply = std::mem::take(&mut w.hops);
+        reached = back.reached;
         if !back.reached {
             let last = reply.last().map_or(a.flow, |h| h.packet);
             let netns = outcome_netns(&back.outcome).clone();
@@ -204,7 +206,28 @@ pub(crate) fn trace(
             });
         }
     }
+    if reached && probe.proto == Proto::Tcp && matches!(outcome, Outcome::Delivered { .. }) {
+        outcome = third_packet(&mut w, &from, flow, outcome);
+    }
     Trace { probe: probe.clone(), flow, hops, outcome, reply }
+}
+
+/// The handshake's third packet: the server accepts the connection only once the client's
+/// ACK arrives, so it is walked too (not shown: it takes the SYN's path). Should it not
+/// reach the listener (a rule drops ESTABLISHED packets one way), nothing is delivered:
+/// the client believes it is connected, the server never accepts.
+fn third_packet(w: &mut Walk<'_>, from: &NetnsName, flow: Flow, delivered: Outcome) -> Outcome {
+    w.mode = Mode::Probe;
+    w.bridge_port = None;
+    let ack = w.output(from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
+    w.hops.clear();
+    match ack.outcome {
+        Outcome::Delivered { .. } => delivered,
+        lost @ (Outcome::Dropped { .. } | Outcome::Refused { .. } | Outcome::TimedOut { .. }) => {
+            lost
+        }
+        Outcome::NoRoute { netns, .. } => Outcome::TimedOut { netns, why: Silence::NoAnswer },
+    }
 }
 
 /// How a probe ends for its sender when the answer (`lost`: how its walk ended) never

@@ -54,6 +54,9 @@ impl<'s> Walk<'s> {
                 };
                 self.conclude(ns, Table::Nat, hook, t, verdict, &before)?;
             }
+            // A later packet of the connection (the handshake's ACK) gets the mapping its
+            // first packet got.
+            CtDir::Original if conn.dnat => pkt.flow.dst = conn.reply.src,
             CtDir::Original => {}
             CtDir::Reply if conn.snat => pkt.flow.dst = conn.orig.src,
             CtDir::Related if conn.snat => pkt.flow.dst.ip = conn.orig.src.ip,
@@ -117,6 +120,7 @@ impl<'s> Walk<'s> {
                 };
                 self.conclude(ns, Table::Nat, hook, t, verdict, &before)?;
             }
+            CtDir::Original if conn.snat => pkt.flow.src = conn.reply.dst,
             CtDir::Original => {}
             CtDir::Reply if conn.dnat => pkt.flow.src = conn.orig.dst,
             CtDir::Related if conn.dnat => pkt.flow.src.ip = conn.orig.dst.ip,
