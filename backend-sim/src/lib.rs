@@ -103,6 +103,9 @@ impl SimBackend {
     /// The header a probe leaves its namespace with: its source address (or what routing
     /// picks) and port (or the next default port).
     fn flow_of(&mut self, probe: &Probe, topo: &Topo) -> Result<Flow, BackendError> {
+        if let Some(why) = probe.not_supported() {
+            return Err(BackendError::BadProbe(why.to_owned()));
+        }
         let (_, t) = topo
             .get(&probe.from)
             .ok_or_else(|| BackendError::BadProbe(format!("no namespace {}", probe.from)))?;

@@ -340,6 +340,18 @@ pub fn op_cases() -> Vec<OpCase> {
             "ipam allocate a.range 10.0.1.0/24 id x ifname eth0",
             None,
         ),
+        case(
+            "link_named_all",
+            HOST.to_vec(),
+            "ip -n host link add all type bridge",
+            Some(ErrorKind::InvalidArgument),
+        ),
+        case(
+            "veth_peer_named_default",
+            HOST.to_vec(),
+            "ip -n host link add v9 type veth peer name default netns a1",
+            Some(ErrorKind::InvalidArgument),
+        ),
         case("netns_add", Vec::new(), "ip netns add x", None),
         case(
             "veth_same_netns",
@@ -456,5 +468,17 @@ pub fn op_cases() -> Vec<OpCase> {
             "ip netns exec host sysctl -w net.bridge.bridge-nf-call-iptables=0",
             None,
         ),
+        // The address 0.0.0.0 is accepted and dropped.
+        case("addr_add_unspecified", HOST.to_vec(), "ip -n a1 addr add 0.0.0.0/0 dev eth0", None),
+        // A multicast address gets no prefix route.
+        case("addr_add_multicast", HOST.to_vec(), "ip -n a1 addr add 224.1.1.1/24 dev eth0", None),
+        // Broadcast and multicast addresses may be bound.
+        case(
+            "listen_broadcast",
+            HOST.to_vec(),
+            "ip netns exec a1 listen udp 172.26.79.255:53",
+            None,
+        ),
+        case("listen_multicast", HOST.to_vec(), "ip netns exec a1 listen udp 239.1.1.1:5000", None),
     ]
 }

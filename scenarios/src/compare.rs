@@ -9,7 +9,7 @@ use nettwin_core::op::Effect;
 use nettwin_core::snapshot::Snapshot;
 use nettwin_core::trace::Trace;
 
-use crate::run::{Run, outcome_netns};
+use crate::run::Run;
 use crate::scenario::{Scenario, format_wire_path};
 
 /// One thing two backends disagree on.
@@ -120,7 +120,7 @@ fn compare_traces(a: &Trace, b: &Trace, out: &mut Vec<Disagreement>) {
             out.push(Disagreement::Probe { probe: a.probe.name.clone(), field, left, right });
         }
     };
-    let outcome = |t: &Trace| format!("{} at {}", t.outcome.kind(), outcome_netns(&t.outcome));
+    let outcome = |t: &Trace| format!("{} at {}", t.outcome.kind(), t.outcome.netns());
     push("outcome", outcome(a), outcome(b));
     let seen = |t: &Trace| t.outcome.seen_src().map_or_else(|| "-".to_owned(), |s| s.to_string());
     push("seen_src", seen(a), seen(b));

@@ -236,7 +236,7 @@ fn check_probe(case: &ProbeCase, trace: &Trace, out: &mut Vec<Mismatch>) {
         push("outcome", e.outcome.to_string(), got.kind().to_owned());
     }
     if let Some(at) = &e.at {
-        let where_ = outcome_netns(got);
+        let where_ = got.netns().as_str();
         if where_ != at.as_str() {
             push("at", at.to_string(), where_.to_owned());
         }
@@ -253,17 +253,5 @@ fn check_probe(case: &ProbeCase, trace: &Trace, out: &mut Vec<Mismatch>) {
         if !path.matches(&wire) {
             push("path", path.to_string(), format_wire_path(&wire));
         }
-    }
-}
-
-/// The namespace where an outcome happened, whatever its kind.
-pub fn outcome_netns(o: &nettwin_core::trace::Outcome) -> &str {
-    use nettwin_core::trace::Outcome;
-    match o {
-        Outcome::Delivered { netns, .. }
-        | Outcome::Refused { netns, .. }
-        | Outcome::Dropped { netns, .. }
-        | Outcome::NoRoute { netns, .. }
-        | Outcome::TimedOut { netns, .. } => netns.as_str(),
     }
 }

@@ -380,6 +380,8 @@ pub enum OutcomeKind {
     NoRoute,
     /// Vanished without an answer.
     TimedOut,
+    /// The sender's kernel refused to send it.
+    SendFailed,
 }
 
 impl OutcomeKind {
@@ -391,6 +393,7 @@ impl OutcomeKind {
             OutcomeKind::Dropped => "dropped",
             OutcomeKind::NoRoute => "no-route",
             OutcomeKind::TimedOut => "timed-out",
+            OutcomeKind::SendFailed => "send-failed",
         }
     }
 }

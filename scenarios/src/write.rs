@@ -13,7 +13,6 @@ use nettwin_core::op::Op;
 use nettwin_core::trace::{Dir, Probe, Trace};
 
 use crate::format::Destination;
-use crate::run::outcome_netns;
 use crate::scenario::OutcomeKind;
 use crate::scenario::{Expectation, HopPattern, PathPattern, SeenSrc};
 
@@ -58,9 +57,10 @@ pub fn expectation_of(trace: &Trace) -> Expectation {
         "refused" => OutcomeKind::Refused,
         "dropped" => OutcomeKind::Dropped,
         "no-route" => OutcomeKind::NoRoute,
+        "send-failed" => OutcomeKind::SendFailed,
         _ => OutcomeKind::TimedOut,
     };
-    let at = nettwin_core::names::NetnsName::new(outcome_netns(&trace.outcome)).ok();
+    let at = Some(trace.outcome.netns().clone());
     let seen_src = trace.outcome.seen_src().map(|e| SeenSrc { ip: e.ip, port: Some(e.port) });
     let path = trace
         .wire_path()

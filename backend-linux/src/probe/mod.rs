@@ -40,7 +40,7 @@ use nettwin_core::backend::BackendError;
 use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::state::Socket;
 use nettwin_core::trace::{
-    Dir, DropCause, Flow, Hop, Outcome, Probe, Refusal, Silence, Trace, default_sport,
+    Dir, DropCause, Flow, Hop, Outcome, Probe, Refusal, SendErrno, Silence, Trace, default_sport,
 };
 use nix::errno::Errno;
 use nix::poll::PollFlags;
@@ -108,6 +108,9 @@ fn io_err(context: impl Into<String>, e: impl std::fmt::Display) -> BackendError
 pub(crate) fn run(cx: &mut ProbeCx<'_>, probe: &Probe) -> Result<Trace, BackendError> {
     if !cx.namespaces.contains_key(&probe.from) {
         return Err(BackendError::BadProbe(format!("no namespace {} in the sandbox", probe.from)));
+    }
+    if let Some(why) = probe.not_supported() {
+        return Err(BackendError::BadProbe(why.to_owned()));
     }
     if probe.proto != Proto::Icmp && probe.dst.port == 0 {
         return Err(BackendError::BadProbe(format!("a {} probe needs a port", probe.proto)));
@@ -320,8 +323,8 @@ fn counters_after(
 /// local destination while `lo` has no IPv4, counts as no route).
 fn start_error(e: Errno) -> Result<(Sent, Option<Endpoint>), BackendError> {
     match e {
-        Errno::EADDRNOTAVAIL | Errno::EADDRINUSE => Err(BackendError::BadProbe(format!(
-            "cannot send from that source address and port: {}",
+        Errno::EADDRNOTAVAIL => Err(BackendError::BadProbe(format!(
+            "cannot send from that source address: {}",
             e.desc()
         ))),
         e => Ok((Sent::Failed(e), None)),
@@ -553,6 +556,13 @@ fn outcome(
             let netns = path::unanswered_arp(frames).map_or(last_seen, |(_, ns, _)| ns);
             Outcome::TimedOut { netns, why }
         }),
+        // The sender's own kernel refused: nothing was sent.
+        Sent::Failed(Errno::EACCES) => {
+            Outcome::SendFailed { netns: probe.from.clone(), errno: SendErrno::Access }
+        }
+        Sent::Failed(Errno::EADDRINUSE) => {
+            Outcome::SendFailed { netns: probe.from.clone(), errno: SendErrno::AddressInUse }
+        }
         Sent::Failed(e) => {
             return Err(io_err("probe", format!("the sender saw {e:?}: {}", e.desc())));
         }

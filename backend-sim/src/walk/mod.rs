@@ -8,6 +8,8 @@
 //! - `bridge`: bridge forwarding (FDB, hairpin, br_netfilter).
 //! - `hooks`: netfilter hooks in the kernel's order and the filter table.
 //! - `nat`: the nat hooks and their conntrack reversal, MASQUERADE's address.
+//! - `send`: what the sender's kernel decides before anything leaves (a taken port,
+//!   `0.0.0.0`, broadcast and multicast destinations).
 //! - `neigh`: the neighbour entries a probe's ARP exchanges leave, where they change a path.
 //!
 //! Every function on the path returns `Go`: `Err` ends the walk early with its `End`, so
@@ -19,6 +21,7 @@ mod link;
 mod nat;
 mod neigh;
 mod routing;
+mod send;
 mod stack;
 
 pub(crate) use routing::source_for;
@@ -173,6 +176,19 @@ pub(crate) fn trace(
         bridge_port: None,
     };
     let from = w.canonical(&probe.from).map_or_else(|| probe.from.clone(), |(n, _)| n);
+    let flow = match w.view(&from).map(|v| send::decide(v.ns, v.topo, &from, probe, flow)) {
+        Some(send::Send::Refused(outcome)) => {
+            return Trace {
+                probe: probe.clone(),
+                flow,
+                hops: Vec::new(),
+                outcome,
+                reply: Vec::new(),
+            };
+        }
+        Some(send::Send::Packet(flow)) => flow,
+        None => flow,
+    };
     let end = w.output(&from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
     let hops = std::mem::replace(&mut w.hops, Vec::with_capacity(16));
     let mut reply = Vec::new();
@@ -193,7 +209,7 @@ pub(crate) fn trace(
         reached = back.reached;
         if !back.reached {
             let last = reply.last().map_or(a.flow, |h| h.packet);
-            let netns = outcome_netns(&back.outcome).clone();
+            let netns = back.outcome.netns().clone();
             if !end.told {
                 outcome = unanswered(outcome, &back.outcome);
             }
@@ -226,7 +242,9 @@ fn third_packet(w: &mut Walk<'_>, from: &NetnsName, flow: Flow, delivered: Outco
         lost @ (Outcome::Dropped { .. } | Outcome::Refused { .. } | Outcome::TimedOut { .. }) => {
             lost
         }
-        Outcome::NoRoute { netns, .. } => Outcome::TimedOut { netns, why: Silence::NoAnswer },
+        Outcome::NoRoute { netns, .. } | Outcome::SendFailed { netns, .. } => {
+            Outcome::TimedOut { netns, why: Silence::NoAnswer }
+        }
     }
 }
 
@@ -239,21 +257,9 @@ fn unanswered(outcome: Outcome, lost: &Outcome) -> Outcome {
         Outcome::Delivered { .. } | Outcome::Refused { .. } | Outcome::NoRoute { .. } => match lost
         {
             Outcome::Dropped { .. } | Outcome::TimedOut { .. } => lost.clone(),
-            other => {
-                Outcome::TimedOut { netns: outcome_netns(other).clone(), why: Silence::NoAnswer }
-            }
+            other => Outcome::TimedOut { netns: other.netns().clone(), why: Silence::NoAnswer },
         },
         timed_out => timed_out,
-    }
-}
-
-fn outcome_netns(o: &Outcome) -> &NetnsName {
-    match o {
-        Outcome::Delivered { netns, .. }
-        | Outcome::Refused { netns, .. }
-        | Outcome::Dropped { netns, .. }
-        | Outcome::NoRoute { netns, .. }
-        | Outcome::TimedOut { netns, .. } => netns,
     }
 }
 

@@ -27,6 +27,10 @@ impl State {
             return Err(OpError::new(ErrorKind::AlreadyExists, "add address", addr)
                 .detail(format!("already on {dev}")));
         }
+        // An address 0.0.0.0 is accepted and dropped (`__inet_insert_ifa`).
+        if addr.ip.is_unspecified() {
+            return Ok(Effect::Done);
+        }
         let seq = self.take_order();
         let ns = self.ns_mut(netns)?;
         ns.addr_seq.insert((dev.clone(), addr), seq);
@@ -35,7 +39,7 @@ impl State {
         link.addrs.push(addr);
         ns.local_table = true;
         let (up, loopback) = (link.up, link.kind == LinkKind::Loopback);
-        if up && primary && !loopback && addr.prefix < 32 {
+        if up && primary && !loopback && addr.prefix < 32 && !addr.ip.is_multicast() {
             ns.insert_connected(dev, addr);
         }
         if up && primary && loopback && addr.prefix < 32 && !ns.lo_nets.contains(&addr.network()) {

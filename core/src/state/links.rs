@@ -38,6 +38,7 @@ impl State {
         mac: Option<Mac>,
     ) -> Result<Effect, OpError> {
         let ns = self.ns_mut(netns)?;
+        reserved_name(name)?;
         if ns.links.contains_key(name) {
             return Err(OpError::new(ErrorKind::AlreadyExists, "add", name));
         }
@@ -59,6 +60,8 @@ impl State {
     ) -> Result<Effect, OpError> {
         let ns = self.ns(netns)?;
         let pns = self.ns(peer_netns)?;
+        reserved_name(name)?;
+        reserved_name(peer)?;
         if ns.links.contains_key(name) {
             return Err(OpError::new(ErrorKind::AlreadyExists, "add", name));
         }
@@ -247,4 +250,14 @@ impl Netns {
             self.addresses_changed();
         }
     }
+}
+
+/// `all` and `default` name the sysctl directories `net.ipv4.conf.all` and `.default`:
+/// the kernel refuses them as link names (EINVAL).
+fn reserved_name(name: &IfName) -> Result<(), OpError> {
+    if matches!(name.as_str(), "all" | "default") {
+        return Err(OpError::new(ErrorKind::InvalidArgument, "add", name)
+            .detail("a link may not be named like net.ipv4.conf's all and default"));
+    }
+    Ok(())
 }

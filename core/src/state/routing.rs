@@ -96,6 +96,18 @@ impl State {
 }
 
 impl Netns {
+    /// Whether `ip` has a broadcast route in the local table: the broadcast address of a
+    /// primary address's subnet, a /30 or wider, on a link that is up (the kernel adds
+    /// them when the link comes up; there is none for the network address, nor for a /31
+    /// or /32). 255.255.255.255 is a broadcast wherever a route covers it.
+    pub fn broadcast_route(&self, ip: Ipv4Addr) -> bool {
+        self.links.values().any(|l| {
+            l.up && primaries(&l.addrs)
+                .iter()
+                .any(|a| a.prefix <= 30 && !a.ip.is_multicast() && a.network().broadcast() == ip)
+        })
+    }
+
     /// Adds the connected routes of a link's primary addresses (the link just came up).
     pub(super) fn add_connected_routes(&mut self, dev: &IfName) {
         let Some(link) = self.links.get(dev) else { return };
@@ -103,7 +115,8 @@ impl Netns {
             return;
         }
         for a in primaries(&link.addrs) {
-            if a.prefix < 32 {
+            // A multicast address gets its local route but no prefix route.
+            if a.prefix < 32 && !a.ip.is_multicast() {
                 self.insert_connected(dev, a);
             }
         }

@@ -21,7 +21,14 @@ impl State {
         }
         // Before the namespace has a local table (no IPv4 address yet) the kernel's check
         // finds nothing to look in and lets any address through.
-        if !at.ip.is_unspecified() && ns.local_table && !ns.is_local(at.ip) {
+        // A broadcast or multicast address may be bound too (`inet_bind` takes the local,
+        // broadcast and multicast address types).
+        let bindable = at.ip.is_unspecified()
+            || ns.is_local(at.ip)
+            || at.ip.is_multicast()
+            || at.ip.is_broadcast()
+            || ns.broadcast_route(at.ip);
+        if ns.local_table && !bindable {
             return Err(OpError::new(ErrorKind::AddressNotAvailable, "bind", object())
                 .detail(format!("{} is not an address of {netns}", at.ip)));
         }

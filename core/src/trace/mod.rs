@@ -44,6 +44,15 @@ pub struct Probe {
     pub proto: Proto,
 }
 
+impl Probe {
+    /// Why no backend sends this probe yet, if so: datagrams and echoes to a multicast
+    /// group (who receives them depends on group memberships the model does not keep).
+    pub fn not_supported(&self) -> Option<&'static str> {
+        (self.dst.ip.is_multicast() && self.proto != Proto::Tcp)
+            .then_some("datagrams and echoes to a multicast group are not modeled yet")
+    }
+}
+
 /// A packet header: protocol, source and destination.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct Flow {
@@ -341,10 +350,48 @@ pub enum Outcome {
         /// Why.
         why: Silence,
     },
+    /// The sender's own kernel refused the send: the socket call failed and nothing left.
+    SendFailed {
+        /// The sending namespace.
+        netns: NetnsName,
+        /// The error the call failed with.
+        errno: SendErrno,
+    },
+}
+
+/// Why the sender's kernel refused a probe before sending anything.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub enum SendErrno {
+    /// `EACCES`: a datagram or an echo to a broadcast address, from a socket without
+    /// `SO_BROADCAST`.
+    #[serde(rename = "EACCES")]
+    Access,
+    /// `EADDRINUSE`: the pinned source port is taken by a socket of the namespace.
+    #[serde(rename = "EADDRINUSE")]
+    AddressInUse,
+}
+
+impl SendErrno {
+    /// The errno's name (`EACCES`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SendErrno::Access => "EACCES",
+            SendErrno::AddressInUse => "EADDRINUSE",
+        }
+    }
+
+    /// Why the kernel says it, in a few words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            SendErrno::Access => "a broadcast destination needs SO_BROADCAST",
+            SendErrno::AddressInUse => "the source port is already bound",
+        }
+    }
 }
 
 impl Outcome {
-    /// The outcome's kind: `delivered`, `refused`, `dropped`, `no-route`, `timed-out`.
+    /// The outcome's kind: `delivered`, `refused`, `dropped`, `no-route`, `timed-out`,
+    /// `send-failed`.
     pub fn kind(&self) -> &'static str {
         match self {
             Outcome::Delivered { .. } => "delivered",
@@ -352,6 +399,19 @@ impl Outcome {
             Outcome::Dropped { .. } => "dropped",
             Outcome::NoRoute { .. } => "no-route",
             Outcome::TimedOut { .. } => "timed-out",
+            Outcome::SendFailed { .. } => "send-failed",
+        }
+    }
+
+    /// The namespace where it ended, whatever its kind.
+    pub fn netns(&self) -> &NetnsName {
+        match self {
+            Outcome::Delivered { netns, .. }
+            | Outcome::Refused { netns, .. }
+            | Outcome::Dropped { netns, .. }
+            | Outcome::NoRoute { netns, .. }
+            | Outcome::TimedOut { netns, .. }
+            | Outcome::SendFailed { netns, .. } => netns,
         }
     }
 

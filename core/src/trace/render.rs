@@ -309,6 +309,9 @@ fn outcome_line(outcome: &Outcome, trace: &Trace) -> String {
         }
         Outcome::NoRoute { netns, dst } => format!("no route in {netns} to {dst}"),
         Outcome::TimedOut { netns, why } => format!("timed out in {netns}: {}", silence(why)),
+        Outcome::SendFailed { netns, errno } => {
+            format!("send failed in {netns}: {} ({})", errno.name(), errno.reason())
+        }
     }
 }
 
