@@ -181,11 +181,12 @@ pub struct RawLink {
     pub hairpin: Option<bool>,
     /// Up with carrier (`IFF_UP` and `IFF_LOWER_UP`).
     pub carrier: bool,
-    /// Whether the kernel has finished bringing the link into service: the link is down or
-    /// without carrier, or its operational state, queueing discipline and (for a bridge
-    /// port) port state have caught up. Right after a link gains carrier this stays false
-    /// for a moment (the kernel's linkwatch work runs later), and frames sent meanwhile are
-    /// dropped unseen.
+    /// Whether the kernel's linkwatch work for the link has caught up with its carrier: a
+    /// link that is down is; one with carrier once its operational state, queueing
+    /// discipline and (for a bridge port) port state are in service; one that is up without
+    /// carrier once its operational state is no longer up. Right after a link gains carrier
+    /// this stays false for a moment, and frames sent meanwhile are dropped unseen; right
+    /// after it loses carrier (a bridge's last port went away), frames still go out.
     pub settled: bool,
 }
 
@@ -222,7 +223,9 @@ fn raw_link(m: LinkMessage) -> RawLink {
     };
     let running = m.header.flags.contains(LinkFlags::Up | LinkFlags::LowerUp);
     l.carrier = running;
+    let up = l.up;
     let mut operstate_ok = true;
+    let mut operstate_up = false;
     let mut qdisc_ok = true;
     let mut port_ok = true;
     for a in m.attributes {
@@ -233,7 +236,10 @@ fn raw_link(m: LinkMessage) -> RawLink {
             LinkAttribute::Controller(i) if i != 0 => l.master = Some(i),
             LinkAttribute::Link(i) => l.peer_index = Some(i),
             LinkAttribute::LinkNetNsId(id) => l.peer_nsid = Some(id),
-            LinkAttribute::OperState(st) => operstate_ok = matches!(st, State::Up | State::Unknown),
+            LinkAttribute::OperState(st) => {
+                operstate_ok = matches!(st, State::Up | State::Unknown);
+                operstate_up = st == State::Up;
+            }
             LinkAttribute::Qdisc(q) => qdisc_ok = q != "noop",
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
@@ -258,7 +264,7 @@ fn raw_link(m: LinkMessage) -> RawLink {
             _ => {}
         }
     }
-    l.settled = !running || (operstate_ok && qdisc_ok && port_ok);
+    l.settled = if running { operstate_ok && qdisc_ok && port_ok } else { !up || !operstate_up };
     if l.kind != RawKind::Veth {
         l.peer_index = None;
         l.peer_nsid = None;

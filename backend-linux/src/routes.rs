@@ -225,3 +225,27 @@ pub fn route_get(nl: &mut Netlink, dst: Ipv4Addr) -> Result<Option<u32>, NlError
         Err(e) => Err(e),
     }
 }
+
+/// The kernel's input route lookup for a packet from `src` to `dst` that came in through
+/// device `iif` (`ip route get DST from SRC iif DEV`): `Ok` when it would be delivered or
+/// forwarded, else the errno (EINVAL: a martian or reverse-path-filtered source;
+/// EHOSTUNREACH: the device does not forward, or no route).
+pub fn input_route_errno(
+    nl: &mut Netlink,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    iif: u32,
+) -> Result<Result<(), i32>, NlError> {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet;
+    m.header.destination_prefix_length = 32;
+    m.header.source_prefix_length = 32;
+    m.attributes.push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+    m.attributes.push(RouteAttribute::Source(RouteAddress::Inet(src)));
+    m.attributes.push(RouteAttribute::Iif(iif));
+    match nl.get(RouteNetlinkMessage::GetRoute(m)) {
+        Ok(_) => Ok(Ok(())),
+        Err(NlError::Errno(e)) => Ok(Err(e)),
+        Err(e) => Err(e),
+    }
+}

@@ -13,9 +13,16 @@ use nettwin_core::op::SysctlKey;
 /// backend writes these into every namespace it creates: the host's configuration never
 /// leaks in.
 pub const PRISTINE: &[(&str, u8)] = &[
+    // `ip_forward` writes `conf.all`'s, `conf.default`'s and every device's forwarding.
     ("/proc/sys/net/ipv4/ip_forward", 0),
+    ("/proc/sys/net/ipv4/conf/default/forwarding", 0),
+    ("/proc/sys/net/ipv4/ip_nonlocal_bind", 0),
+    ("/proc/sys/net/ipv4/icmp_echo_ignore_all", 0),
     ("/proc/sys/net/ipv4/conf/all/route_localnet", 0),
     ("/proc/sys/net/ipv4/conf/default/route_localnet", 0),
+    // `lo` exists before these are pinned and took the host's defaults; `route_localnet`
+    // is not copied from `default` to existing devices (`rp_filter` and `proxy_arp` are).
+    ("/proc/sys/net/ipv4/conf/lo/route_localnet", 0),
     ("/proc/sys/net/bridge/bridge-nf-call-iptables", 1),
     // Assumed by the model's martian and ARP rules.
     ("/proc/sys/net/ipv4/conf/all/rp_filter", 0),
@@ -53,9 +60,9 @@ pub fn read(path: &str) -> Option<u8> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Writes a 0/1 sysctl.
-pub fn write(path: &str, value: bool) -> io::Result<()> {
-    std::fs::write(path, if value { "1\n" } else { "0\n" })
+/// Writes a small numeric sysctl.
+pub fn write(path: &str, value: u8) -> io::Result<()> {
+    std::fs::write(path, format!("{value}\n"))
 }
 
 /// Writes the pristine defaults where they differ (missing files are skipped: without
@@ -71,18 +78,18 @@ pub fn pin_pristine() -> io::Result<()> {
 }
 
 /// Writes the sysctl of an op.
-pub fn set(key: &SysctlKey, value: bool) -> io::Result<()> {
+pub fn set(key: &SysctlKey, value: u8) -> io::Result<()> {
     write(&key.proc_path(), value)
 }
 
 /// The modeled sysctls of a namespace with links `links`, by dotted name, as `observe`
-/// reports them (a missing file reads as absent).
+/// reports them (`nettwin_core::snapshot::sysctl_keys`; a missing file reads as absent,
+/// as a device without IPv4 configuration has none).
 pub fn snapshot(links: &[String]) -> Vec<(String, u8)> {
-    let mut keys = vec![SysctlKey::IpForward, SysctlKey::BridgeNfCallIptables];
-    for l in links {
-        if let Ok(dev) = nettwin_core::names::IfName::new(l) {
-            keys.push(SysctlKey::RouteLocalnet(dev));
-        }
-    }
-    keys.into_iter().filter_map(|k| Some((k.name(), read(&k.proc_path())?))).collect()
+    let devs: Vec<nettwin_core::names::IfName> =
+        links.iter().filter_map(|l| nettwin_core::names::IfName::new(l).ok()).collect();
+    nettwin_core::snapshot::sysctl_keys(devs.iter())
+        .into_iter()
+        .filter_map(|k| Some((k.name(), read(&k.proc_path())?)))
+        .collect()
 }

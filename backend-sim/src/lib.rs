@@ -111,7 +111,8 @@ impl SimBackend {
             .ok_or_else(|| BackendError::BadProbe(format!("no namespace {}", probe.from)))?;
         let ns = t.netns();
         let src = match probe.src {
-            Some(ip) if !t.is_local(ip) => {
+            // With `ip_nonlocal_bind` the bind succeeds and routing refuses the address.
+            Some(ip) if !t.is_local(ip) && ns.ip_nonlocal_bind == 0 => {
                 return Err(BackendError::BadProbe(format!(
                     "{ip} is not an address of {} (bind would fail)",
                     probe.from

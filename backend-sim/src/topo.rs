@@ -133,7 +133,10 @@ impl NsTopo {
         let netns = Netns {
             links: ns.links.clone(),
             routes: ns.routes.clone(),
-            ip_forward: ns.ip_forward,
+            conf_all: ns.conf_all,
+            conf_default: ns.conf_default,
+            ip_nonlocal_bind: ns.ip_nonlocal_bind,
+            icmp_echo_ignore_all: ns.icmp_echo_ignore_all,
             bridge_nf_call_iptables: ns.bridge_nf_call_iptables,
             firewall: Ruleset::default(),
             sockets: ns.sockets.clone(),
@@ -229,7 +232,10 @@ fn empty_netns() -> Netns {
     Netns {
         links: BTreeMap::new(),
         routes: Vec::new(),
-        ip_forward: false,
+        conf_all: Default::default(),
+        conf_default: Default::default(),
+        ip_nonlocal_bind: 0,
+        icmp_echo_ignore_all: false,
         bridge_nf_call_iptables: false,
         firewall: Ruleset::default(),
         sockets: Vec::new(),

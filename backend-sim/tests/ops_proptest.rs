@@ -11,7 +11,7 @@ use nettwin_core::iptables::{
     Table, Target,
 };
 use nettwin_core::names::{ChainName, IfName, NetnsName};
-use nettwin_core::op::{LinkChange, Op, RouteSpec, SysctlKey};
+use nettwin_core::op::{ConfKnob, ConfScope, LinkChange, Op, RouteSpec, SysctlKey};
 use nettwin_core::trace::{Probe, render};
 use nettwin_sim::SimBackend;
 use proptest::prelude::*;
@@ -148,7 +148,8 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         (netns(), route()).prop_map(|(netns, route)| Op::RouteAdd { netns, route }),
         (netns(), route()).prop_map(|(netns, route)| Op::RouteDel { netns, route }),
-        (netns(), sysctl(), any::<bool>()).prop_map(|(netns, key, value)| Op::Sysctl {
+        // Values up to 3: a value a key does not take must be refused and change nothing.
+        (netns(), sysctl(), 0u8..4).prop_map(|(netns, key, value)| Op::Sysctl {
             netns,
             key,
             value
@@ -190,10 +191,15 @@ fn route() -> impl Strategy<Value = RouteSpec> {
 }
 
 fn sysctl() -> impl Strategy<Value = SysctlKey> {
+    let knob = prop::sample::select(ConfKnob::ALL.to_vec());
     prop_oneof![
         Just(SysctlKey::IpForward),
         Just(SysctlKey::BridgeNfCallIptables),
-        ifname().prop_map(SysctlKey::RouteLocalnet),
+        Just(SysctlKey::IpNonlocalBind),
+        Just(SysctlKey::IcmpEchoIgnoreAll),
+        (ifname(), knob.clone()).prop_map(|(d, k)| SysctlKey::Conf(ConfScope::Dev(d), k)),
+        knob.clone().prop_map(|k| SysctlKey::Conf(ConfScope::All, k)),
+        knob.prop_map(|k| SysctlKey::Conf(ConfScope::Default, k)),
     ]
 }
 

@@ -240,7 +240,7 @@ impl BridgeChain {
         e.emit(Op::RouteAdd { netns: ns, route: default })?;
         // bridge: the gateway address (forceAddress replaces another IPv4 address).
         self.ensure_gateway_addr(e, IfAddr { ip: self.gateway, prefix: addr.prefix })?;
-        e.emit(Op::Sysctl { netns: host.clone(), key: SysctlKey::IpForward, value: true })?;
+        e.emit(Op::Sysctl { netns: host.clone(), key: SysctlKey::IpForward, value: 1 })?;
         e.iptables_owned(bridge_masq_add(&self.network.name, a.container_id, addr))?;
         // firewall.
         e.iptables(&self.shared.firewall)?;
@@ -250,7 +250,7 @@ impl BridgeChain {
             return Ok(addr);
         }
         e.iptables(&self.shared.portmap_masq)?;
-        e.emit(Op::Sysctl { netns: host, key: SysctlKey::RouteLocalnet(bridge), value: true })?;
+        e.emit(Op::Sysctl { netns: host, key: SysctlKey::route_localnet(bridge), value: 1 })?;
         e.iptables(&self.shared.portmap_dnat)?;
         e.iptables_owned(portmap_container(&self.network.name, a.container_id, addr, a.mappings))?;
         Ok(addr)

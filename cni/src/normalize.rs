@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use nettwin_core::names::{IfName, Mac, NetnsName};
+use nettwin_core::op::{ConfScope, SysctlKey};
 use nettwin_core::snapshot::Snapshot;
 use nettwin_core::state::LinkKind;
 
@@ -66,10 +67,13 @@ pub fn normalize(snap: &Snapshot) -> Snapshot {
         n.routes.sort();
         let sysctls = std::mem::take(&mut n.sysctls);
         for (key, value) in sysctls {
-            let renamed = renames.iter().find_map(|((rns, old), new)| {
-                let from = format!("net.ipv4.conf.{old}.route_localnet");
-                (rns == ns && key == from).then(|| format!("net.ipv4.conf.{new}.route_localnet"))
-            });
+            // A device's own settings follow its new name.
+            let renamed = match SysctlKey::parse(&key) {
+                Some(SysctlKey::Conf(ConfScope::Dev(dev), knob)) => renames
+                    .get(&(ns.clone(), dev))
+                    .map(|new| SysctlKey::Conf(ConfScope::Dev(new.clone()), knob).name()),
+                _ => None,
+            };
             n.sysctls.insert(renamed.unwrap_or(key), value);
         }
     }

@@ -352,6 +352,30 @@ pub fn op_cases() -> Vec<OpCase> {
             "ip -n host link add v9 type veth peer name default netns a1",
             Some(ErrorKind::InvalidArgument),
         ),
+        case(
+            "sysctl_rp_filter_beyond_loose",
+            HOST.to_vec(),
+            "ip netns exec host sysctl -w net.ipv4.conf.eth0.rp_filter=3",
+            None,
+        ),
+        case(
+            "sysctl_icmp_echo_ignore_all_out_of_range",
+            HOST.to_vec(),
+            "ip netns exec host sysctl -w net.ipv4.icmp_echo_ignore_all=2",
+            Some(ErrorKind::InvalidArgument),
+        ),
+        case(
+            "sysctl_bridge_nf_call_iptables_non_zero_is_one",
+            HOST.to_vec(),
+            "ip netns exec host sysctl -w net.bridge.bridge-nf-call-iptables=5",
+            None,
+        ),
+        case(
+            "sysctl_forwarding_of_a_missing_device",
+            HOST.to_vec(),
+            "ip netns exec host sysctl -w net.ipv4.conf.nope.forwarding=1",
+            Some(ErrorKind::NotFound),
+        ),
         case("netns_add", Vec::new(), "ip netns add x", None),
         case(
             "veth_same_netns",
@@ -466,6 +490,107 @@ pub fn op_cases() -> Vec<OpCase> {
             "sysctl_bridge_nf",
             HOST.to_vec(),
             "ip netns exec host sysctl -w net.bridge.bridge-nf-call-iptables=0",
+            None,
+        ),
+        // `sysctl KEY=VALUE` without -w; ip_forward writes every device's forwarding.
+        case(
+            "sysctl_without_w",
+            HOST.to_vec(),
+            "ip netns exec a1 sysctl net.ipv4.ip_forward=1",
+            None,
+        ),
+        // all's forwarding is ip_forward: it writes default's and every device's too.
+        case(
+            "sysctl_all_forwarding_off",
+            HOST.to_vec(),
+            "ip netns exec host sysctl -w net.ipv4.conf.all.forwarding=0",
+            None,
+        ),
+        case(
+            "sysctl_one_device_forwarding",
+            HOST.to_vec(),
+            "ip netns exec host sysctl -w net.ipv4.conf.eth0.forwarding=0",
+            None,
+        ),
+        // default's rp_filter reaches the devices whose own was never written.
+        case(
+            "sysctl_default_rp_filter",
+            [HOST, &["ip netns exec host sysctl -w net.ipv4.conf.eth0.rp_filter=0"]].concat(),
+            "ip netns exec host sysctl -w net.ipv4.conf.default.rp_filter=2",
+            None,
+        ),
+        // ...but not a device made after an earlier write to default's (it inherits the
+        // mark), nor one with an address, nor `lo` once up; `lo` still down follows.
+        case(
+            "sysctl_default_rp_filter_mark_is_inherited",
+            [
+                HOST,
+                &[
+                    "ip netns exec host sysctl -w net.ipv4.conf.default.rp_filter=1",
+                    "ip -n host link add br1 type bridge",
+                ],
+            ]
+            .concat(),
+            "ip netns exec host sysctl -w net.ipv4.conf.default.rp_filter=2",
+            None,
+        ),
+        case(
+            "sysctl_default_proxy_arp_reaches_lo_while_down",
+            vec!["ip netns add x"],
+            "ip netns exec x sysctl -w net.ipv4.conf.default.proxy_arp=1",
+            None,
+        ),
+        case(
+            "sysctl_default_proxy_arp",
+            HOST.to_vec(),
+            "ip netns exec host sysctl -w net.ipv4.conf.default.proxy_arp=1",
+            None,
+        ),
+        // default's route_localnet does not (and new devices start with it).
+        case(
+            "sysctl_default_route_localnet_then_a_device",
+            [HOST, &["ip netns exec host sysctl -w net.ipv4.conf.default.route_localnet=1"]]
+                .concat(),
+            "ip -n host link add br1 type bridge",
+            None,
+        ),
+        case(
+            "sysctl_all_route_localnet",
+            HOST.to_vec(),
+            "ip netns exec host sysctl -w net.ipv4.conf.all.route_localnet=1",
+            None,
+        ),
+        // A dot in a device name is a slash in the key.
+        case(
+            "sysctl_of_a_dotted_device",
+            [HOST, &["ip -n host link add br.0 type bridge"]].concat(),
+            "ip netns exec host sysctl -w net.ipv4.conf.br/0.route_localnet=1",
+            None,
+        ),
+        case(
+            "sysctl_nonlocal_bind",
+            HOST.to_vec(),
+            "ip netns exec a1 sysctl -w net.ipv4.ip_nonlocal_bind=1",
+            None,
+        ),
+        case(
+            "listen_nonlocal_with_nonlocal_bind",
+            [HOST, &["ip netns exec a1 sysctl -w net.ipv4.ip_nonlocal_bind=1"]].concat(),
+            "ip netns exec a1 listen tcp 10.9.9.9:80",
+            None,
+        ),
+        // A device moved in takes its new namespace's defaults.
+        case(
+            "move_takes_the_new_defaults",
+            [
+                HOST,
+                &[
+                    "ip netns exec a1 sysctl -w net.ipv4.conf.default.rp_filter=1",
+                    "ip -n host link add v9 type veth peer name v8",
+                ],
+            ]
+            .concat(),
+            "ip -n host link set v9 netns a1",
             None,
         ),
         // The address 0.0.0.0 is accepted and dropped.

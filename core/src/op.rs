@@ -99,14 +99,14 @@ pub enum Op {
         /// The route to match.
         route: RouteSpec,
     },
-    /// `ip netns exec NS sysctl -w KEY=0|1`.
+    /// `ip netns exec NS sysctl -w KEY=VALUE`.
     Sysctl {
         /// Where.
         netns: NetnsName,
         /// Which setting.
         key: SysctlKey,
-        /// The value.
-        value: bool,
+        /// The value (0 or 1; `rp_filter` also 2).
+        value: u8,
     },
     /// `ip netns exec NS iptables [-t TABLE] ...`.
     Iptables {
@@ -194,38 +194,129 @@ pub struct RouteSpec {
 /// The sysctls nettwin models.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum SysctlKey {
-    /// `net.ipv4.ip_forward` (0 in a new namespace).
+    /// `net.ipv4.ip_forward` (0 in a new namespace): the same switch as
+    /// `net.ipv4.conf.all.forwarding`; writing either writes `default`'s and every device's
+    /// `forwarding` too.
     IpForward,
-    /// `net.ipv4.conf.DEV.route_localnet` (0 by default).
-    RouteLocalnet(IfName),
+    /// `net.ipv4.ip_nonlocal_bind`: sockets may bind addresses the namespace does not have.
+    IpNonlocalBind,
+    /// `net.ipv4.icmp_echo_ignore_all`: echo requests are not answered.
+    IcmpEchoIgnoreAll,
     /// `net.bridge.bridge-nf-call-iptables` (1 in a new namespace once br_netfilter is
     /// loaded: bridged IPv4 frames traverse filter FORWARD).
     BridgeNfCallIptables,
+    /// `net.ipv4.conf.SCOPE.KNOB`: a device's setting, or `all`'s or `default`'s.
+    Conf(ConfScope, ConfKnob),
 }
 
-impl SysctlKey {
-    /// The dotted name, as `sysctl` prints it.
-    pub fn name(&self) -> String {
+/// Whose `net.ipv4.conf` setting a key names.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum ConfScope {
+    /// `all`: combined with each device's (see `ConfKnob`).
+    All,
+    /// `default`: what devices created later start with.
+    Default,
+    /// One device's.
+    Dev(IfName),
+}
+
+/// The per-device IPv4 settings nettwin models, and how `all` combines with a device's.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum ConfKnob {
+    /// `forwarding`: whether packets that came in through the device are forwarded (the
+    /// input device's own value decides).
+    Forwarding,
+    /// `route_localnet`: 127.0.0.0/8 may be routed to and from the device (`all` or the
+    /// device's).
+    RouteLocalnet,
+    /// `rp_filter`: 0 off, 1 strict, 2 loose reverse-path filtering (the larger of
+    /// `all`'s and the device's).
+    RpFilter,
+    /// `proxy_arp`: the namespace answers ARP for addresses it routes elsewhere (`all` or
+    /// the device's).
+    ProxyArp,
+}
+
+impl ConfKnob {
+    /// Every knob, in name order.
+    pub const ALL: [ConfKnob; 4] =
+        [ConfKnob::Forwarding, ConfKnob::ProxyArp, ConfKnob::RouteLocalnet, ConfKnob::RpFilter];
+
+    /// The file name under `net/ipv4/conf/SCOPE/`.
+    pub fn name(self) -> &'static str {
         match self {
-            SysctlKey::IpForward => "net.ipv4.ip_forward".to_owned(),
-            SysctlKey::RouteLocalnet(dev) => format!("net.ipv4.conf.{dev}.route_localnet"),
-            SysctlKey::BridgeNfCallIptables => "net.bridge.bridge-nf-call-iptables".to_owned(),
+            ConfKnob::Forwarding => "forwarding",
+            ConfKnob::RouteLocalnet => "route_localnet",
+            ConfKnob::RpFilter => "rp_filter",
+            ConfKnob::ProxyArp => "proxy_arp",
         }
     }
 
-    /// The path under /proc/sys.
-    pub fn proc_path(&self) -> String {
-        format!("/proc/sys/{}", self.name().replace('.', "/"))
+    fn parse(name: &str) -> Option<ConfKnob> {
+        ConfKnob::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl SysctlKey {
+    /// `net.ipv4.conf.DEV.route_localnet`.
+    pub fn route_localnet(dev: IfName) -> SysctlKey {
+        SysctlKey::Conf(ConfScope::Dev(dev), ConfKnob::RouteLocalnet)
     }
 
-    /// Parses a dotted name.
+    /// The dotted name, as `sysctl` prints it: a dot in a device name is written as `/`
+    /// (`net.ipv4.conf.eth0/100.forwarding` for `eth0.100`).
+    pub fn name(&self) -> String {
+        match self {
+            SysctlKey::IpForward => "net.ipv4.ip_forward".to_owned(),
+            SysctlKey::IpNonlocalBind => "net.ipv4.ip_nonlocal_bind".to_owned(),
+            SysctlKey::IcmpEchoIgnoreAll => "net.ipv4.icmp_echo_ignore_all".to_owned(),
+            SysctlKey::BridgeNfCallIptables => "net.bridge.bridge-nf-call-iptables".to_owned(),
+            SysctlKey::Conf(scope, knob) => {
+                let scope = match scope {
+                    ConfScope::All => "all".to_owned(),
+                    ConfScope::Default => "default".to_owned(),
+                    ConfScope::Dev(dev) => dev.as_str().replace('.', "/"),
+                };
+                format!("net.ipv4.conf.{scope}.{}", knob.name())
+            }
+        }
+    }
+
+    /// The path under /proc/sys (where a device's directory keeps the dots of its name).
+    pub fn proc_path(&self) -> String {
+        match self {
+            SysctlKey::Conf(ConfScope::Dev(dev), knob) => {
+                format!("/proc/sys/net/ipv4/conf/{dev}/{}", knob.name())
+            }
+            other => format!("/proc/sys/{}", other.name().replace('.', "/")),
+        }
+    }
+
+    /// The largest value the kernel takes for the key (a larger one is EINVAL);
+    /// nettwin models values up to 255.
+    pub fn max_value(&self) -> u8 {
+        match self {
+            SysctlKey::IcmpEchoIgnoreAll => 1,
+            _ => u8::MAX,
+        }
+    }
+
+    /// Parses a dotted name (`/` in a device name stands for a dot, as `sysctl` writes it).
     pub fn parse(name: &str) -> Option<SysctlKey> {
         match name {
             "net.ipv4.ip_forward" => Some(SysctlKey::IpForward),
+            "net.ipv4.ip_nonlocal_bind" => Some(SysctlKey::IpNonlocalBind),
+            "net.ipv4.icmp_echo_ignore_all" => Some(SysctlKey::IcmpEchoIgnoreAll),
             "net.bridge.bridge-nf-call-iptables" => Some(SysctlKey::BridgeNfCallIptables),
             _ => {
-                let dev = name.strip_prefix("net.ipv4.conf.")?.strip_suffix(".route_localnet")?;
-                IfName::new(dev).ok().map(SysctlKey::RouteLocalnet)
+                let (scope, knob) = name.strip_prefix("net.ipv4.conf.")?.rsplit_once('.')?;
+                let knob = ConfKnob::parse(knob)?;
+                let scope = match scope {
+                    "all" => ConfScope::All,
+                    "default" => ConfScope::Default,
+                    dev => ConfScope::Dev(IfName::new(&dev.replace('/', ".")).ok()?),
+                };
+                Some(SysctlKey::Conf(scope, knob))
             }
         }
     }

@@ -7,9 +7,9 @@
 //! - IPv4 only: IPv6 addresses and routes, and the `local` routing table, are left out;
 //! - routes of the main table only, sorted; `proto` is `kernel` (connected) or `static`
 //!   (anything added by a command, whatever protocol number it carried);
-//! - sysctls: `net.ipv4.ip_forward`, `net.bridge.bridge-nf-call-iptables`, and
-//!   `net.ipv4.conf.<dev>.route_localnet` for every link with IPv4 configuration (`lo`
-//!   loses it with an MTU below 68);
+//! - sysctls: those of `sysctl_keys`: the namespace-wide ones, `conf.all`'s and
+//!   `conf.default`'s, and every modeled `conf.<dev>` knob of each link with IPv4
+//!   configuration (`lo` loses it with an MTU below 68);
 //! - iptables: canonical `iptables-save` text of filter and nat with counters zeroed and
 //!   tables still in their default state left out;
 //! - hairpin is reported for bridge ports only;
@@ -22,7 +22,33 @@ use serde::Serialize;
 
 use crate::addr::IfAddr;
 use crate::names::{IfName, Mac, NetnsName};
+use crate::op::{ConfKnob, ConfScope, SysctlKey};
 use crate::state::{LinkKind, Netns, Route, Socket, State};
+
+/// The sysctls a snapshot reports, for a namespace whose links with IPv4 configuration are
+/// `devs`: `ip_forward`, `ip_nonlocal_bind`, `icmp_echo_ignore_all`,
+/// `bridge-nf-call-iptables`, every knob of `conf.all` but `forwarding` (it is
+/// `ip_forward`), every knob of `conf.default` and of each device.
+pub fn sysctl_keys<'a>(devs: impl Iterator<Item = &'a IfName>) -> Vec<SysctlKey> {
+    let mut keys = vec![
+        SysctlKey::IpForward,
+        SysctlKey::IpNonlocalBind,
+        SysctlKey::IcmpEchoIgnoreAll,
+        SysctlKey::BridgeNfCallIptables,
+    ];
+    let knobs = ConfKnob::ALL;
+    keys.extend(
+        knobs
+            .iter()
+            .filter(|k| **k != ConfKnob::Forwarding)
+            .map(|k| SysctlKey::Conf(ConfScope::All, *k)),
+    );
+    keys.extend(knobs.iter().map(|k| SysctlKey::Conf(ConfScope::Default, *k)));
+    for dev in devs {
+        keys.extend(knobs.iter().map(|k| SysctlKey::Conf(ConfScope::Dev(dev.clone()), *k)));
+    }
+    keys
+}
 
 /// The observed state of every namespace.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
@@ -158,16 +184,23 @@ impl NetnsSnapshot {
                 (name.clone(), snap)
             })
             .collect();
-        let mut sysctls = BTreeMap::new();
-        sysctls.insert("net.ipv4.ip_forward".to_owned(), u8::from(ns.ip_forward));
-        sysctls.insert(
-            "net.bridge.bridge-nf-call-iptables".to_owned(),
-            u8::from(ns.bridge_nf_call_iptables),
-        );
-        for (name, l) in ns.links.iter().filter(|(_, l)| l.ipv4) {
-            sysctls
-                .insert(format!("net.ipv4.conf.{name}.route_localnet"), u8::from(l.route_localnet));
-        }
+        let sysctls = sysctl_keys(ns.links.iter().filter(|(_, l)| l.ipv4).map(|(n, _)| n))
+            .into_iter()
+            .map(|k| {
+                let value = match &k {
+                    SysctlKey::IpForward => ns.conf_all.forwarding,
+                    SysctlKey::IpNonlocalBind => ns.ip_nonlocal_bind,
+                    SysctlKey::IcmpEchoIgnoreAll => u8::from(ns.icmp_echo_ignore_all),
+                    SysctlKey::BridgeNfCallIptables => u8::from(ns.bridge_nf_call_iptables),
+                    SysctlKey::Conf(ConfScope::All, knob) => ns.conf_all.get(*knob),
+                    SysctlKey::Conf(ConfScope::Default, knob) => ns.conf_default.get(*knob),
+                    SysctlKey::Conf(ConfScope::Dev(dev), knob) => {
+                        ns.links.get(dev).map_or(0, |l| l.conf.get(*knob))
+                    }
+                };
+                (k.name(), value)
+            })
+            .collect();
         let mut sockets = ns.sockets.clone();
         sockets.sort();
         NetnsSnapshot {

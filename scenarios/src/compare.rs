@@ -1,5 +1,6 @@
 //! Comparing two runs of one scenario (the simulator and the kernel): per-step result
-//! kinds, the observed state (`Snapshot::diff`), probe outcomes and wire paths. Each
+//! kinds, the observed state (`Snapshot::diff`), probe outcomes (with the reason for a
+//! silence, where both name one) and wire paths. Each
 //! difference is a `Disagreement` that prints both sides.
 
 use std::fmt;
@@ -7,7 +8,7 @@ use std::fmt;
 use nettwin_core::error::OpError;
 use nettwin_core::op::Effect;
 use nettwin_core::snapshot::Snapshot;
-use nettwin_core::trace::Trace;
+use nettwin_core::trace::{Outcome, Silence, Trace};
 
 use crate::run::Run;
 use crate::scenario::{Scenario, format_wire_path};
@@ -35,7 +36,7 @@ pub enum Disagreement {
     Probe {
         /// The probe's name.
         probe: String,
-        /// Which part (`outcome`, `seen_src`, `path`, `reply path`).
+        /// Which part (`outcome`, `seen_src`, `silence`, `path`, `reply path`).
         field: &'static str,
         /// Left value.
         left: String,
@@ -124,6 +125,15 @@ fn compare_traces(a: &Trace, b: &Trace, out: &mut Vec<Disagreement>) {
     push("outcome", outcome(a), outcome(b));
     let seen = |t: &Trace| t.outcome.seen_src().map_or_else(|| "-".to_owned(), |s| s.to_string());
     push("seen_src", seen(a), seen(b));
+    // Why a probe went unanswered, where both backends name a reason (the kernel's
+    // diagnosis is read from its state and may find none: `no-answer`).
+    if let (Outcome::TimedOut { why: x, .. }, Outcome::TimedOut { why: y, .. }) =
+        (&a.outcome, &b.outcome)
+        && *x != Silence::NoAnswer
+        && *y != Silence::NoAnswer
+    {
+        push("silence", x.to_string(), y.to_string());
+    }
     push("path", format_wire_path(&a.wire_path()), format_wire_path(&b.wire_path()));
     push(
         "reply path",

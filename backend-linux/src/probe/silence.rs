@@ -1,9 +1,15 @@
 //! Naming why a probe went unanswered, from the kernel's state where the captures stop
 //! (namespace N, the last place the packet was seen, or the sender):
 //! - no hairpin: it came in on a bridge port of N, was DNATed to an address of the
-//!   namespace behind that same port, and the port's hairpin mode is off;
+//!   namespace behind that same port (not a loopback one, which every namespace has), and
+//!   the port's hairpin mode is off;
 //! - martian: it arrived in N with a source address that is N's own;
-//! - not forwarding: its destination is not N's and N's `ip_forward` is 0;
+//! - reverse path: the kernel's input route lookup for it (`ip route get DST from SRC iif
+//!   DEV`) refuses its source (EINVAL) for any other reason: `rp_filter` (or martian, with
+//!   a loopback source or destination);
+//! - echo ignored: an echo request reached N, whose `icmp_echo_ignore_all` is on;
+//! - not forwarding: its destination is not N's and the device it came in through does not
+//!   forward (`net.ipv4.conf.DEV.forwarding`);
 //! - no carrier: the device N's routing picks for it is down or has no carrier.
 //!
 //! (An unanswered ARP request, `no-neighbor`, is read from the captures themselves.)
@@ -11,6 +17,7 @@
 use super::ProbeCx;
 use std::net::Ipv4Addr;
 
+use nettwin_core::addr::Proto;
 use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::trace::{Dir, Hop, Silence};
 
@@ -31,7 +38,12 @@ fn dnat_target(text: &str) -> Option<Ipv4Addr> {
 /// What N knows about the packet's fate.
 struct Facts {
     local: Vec<Ipv4Addr>,
+    /// The input device's `forwarding`.
     forwarding: bool,
+    /// The errno of the input route lookup for the last packet seen coming in, if any.
+    input_refused: Option<i32>,
+    /// `icmp_echo_ignore_all`.
+    echo_ignored: bool,
     out_dev: Option<(String, bool)>,
     port_hairpin_off: bool,
 }
@@ -56,6 +68,10 @@ pub fn diagnose(
     let entry = hops.iter().rposition(|h| &h.netns == netns && h.dir == Dir::In);
     let port = entry.and_then(|i| hops[i].device.clone());
     let port_name = port.as_ref().map(ToString::to_string);
+    // The last packet seen coming in, and its device, for the input route lookup.
+    let arrival = last
+        .filter(|h| h.dir == Dir::In)
+        .and_then(|h| Some((h.device.as_ref()?.to_string(), h.packet.src.ip, dst)));
     let facts = cx
         .namespaces
         .get(netns)?
@@ -67,7 +83,18 @@ pub fn diagnose(
                 .into_iter()
                 .map(|(_, a)| a.ip)
                 .collect();
-            let forwarding = crate::sysctl::read("/proc/sys/net/ipv4/ip_forward") == Some(1);
+            let (forwarding, input_refused) = match &arrival {
+                Some((dev, src, dst)) => {
+                    let path = format!("/proc/sys/net/ipv4/conf/{dev}/forwarding");
+                    let forwarding = crate::sysctl::read(&path).is_some_and(|v| v != 0);
+                    let index = crate::links::index_of(&mut ctx.nl, dev).ok();
+                    let refused = index.and_then(|i| {
+                        crate::routes::input_route_errno(&mut ctx.nl, *src, *dst, i).ok()?.err()
+                    });
+                    (forwarding, refused)
+                }
+                None => (false, None),
+            };
             // The device's own, current state (a dump's can lag a carrier change).
             let out_dev = crate::routes::route_get(&mut ctx.nl, dst)
                 .ok()
@@ -77,13 +104,23 @@ pub fn diagnose(
             let port_hairpin_off = port_name.is_some_and(|p| {
                 links.iter().any(|l| l.name == p && l.master.is_some() && l.hairpin != Some(true))
             });
-            Some(Facts { local, forwarding, out_dev, port_hairpin_off })
+            let echo_ignored =
+                crate::sysctl::read("/proc/sys/net/ipv4/icmp_echo_ignore_all") == Some(1);
+            Some(Facts {
+                local,
+                forwarding,
+                input_refused,
+                echo_ignored,
+                out_dev,
+                port_hairpin_off,
+            })
         })
         .ok()
         .flatten()?;
     let before = entry.and_then(|i| i.checked_sub(1)).and_then(|i| hops.get(i));
     if let (Some(port), Some(dnat), Some(before)) = (port, dnat, before)
         && facts.port_hairpin_off
+        && !dnat.is_loopback()
         && before.dir == Dir::Out
         && local_in(cx, &before.netns, dnat)
     {
@@ -92,11 +129,20 @@ pub fn diagnose(
     if let Some(h) = last
         && h.dir == Dir::In
     {
-        if facts.local.contains(&h.packet.src.ip) {
+        let src = h.packet.src.ip;
+        if facts.local.contains(&src) {
             return Some(Silence::Martian);
+        }
+        if facts.input_refused == Some(libc::EINVAL) {
+            // A loopback source or destination from outside is a martian too.
+            let martian = src.is_loopback() || dst.is_loopback();
+            return Some(if martian { Silence::Martian } else { Silence::ReversePath });
         }
         if !facts.local.contains(&dst) && !facts.forwarding {
             return Some(Silence::NotForwarding);
+        }
+        if facts.local.contains(&dst) && h.packet.proto == Proto::Icmp && facts.echo_ignored {
+            return Some(Silence::EchoIgnored);
         }
     }
     match facts.out_dev {

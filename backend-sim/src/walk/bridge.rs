@@ -51,14 +51,14 @@ impl Walk<'_> {
                 let netns = self.netns(ns)?;
                 let topo = self.ns_topo(ns);
                 let dst = pkt.flow.dst.ip;
-                let localnet = topo.link(br.as_str()).is_some_and(|l| l.route_localnet);
+                let localnet = netns.route_localnet(br.as_str());
                 let loopback = pkt.flow.src.ip.is_loopback() || dst.is_loopback();
                 if (loopback && !localnet) || topo.has_address(pkt.flow.src.ip) {
                     return Err(End::timed_out(ns, Silence::Martian));
                 }
                 dest = L2Owner::Local;
                 if !topo.is_local(dst)
-                    && netns.ip_forward
+                    && netns.forwarding(br.as_str())
                     && let Some(r) = netns.lookup(dst)
                     && r.dev == *br
                 {
@@ -67,8 +67,14 @@ impl Walk<'_> {
                         .l2_owner(br.as_str(), nexthop)
                         .ok_or_else(|| no_neighbor(ns, nexthop, br))?;
                     // The bridge's namespace resolves the new next hop itself.
-                    if let L2Owner::Port { owner, .. } = &dest
-                        && !self.arp_answered(ns, br, nexthop, &pkt, owner)
+                    if let L2Owner::Port { owner, port: to } = &dest
+                        && !self.arp_answered(
+                            ns,
+                            br,
+                            nexthop,
+                            &pkt,
+                            (owner, self.arp_device(ns, to, owner).as_ref()),
+                        )
                     {
                         return Err(no_neighbor(ns, nexthop, br));
                     }

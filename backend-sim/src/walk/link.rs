@@ -33,15 +33,16 @@ impl<'s> Walk<'s> {
             LinkKind::Veth { .. } if link.master.is_some() => Err(no_neighbor(ns, nexthop, dev)),
             LinkKind::Veth { .. } => self.veth_out(ns, dev, nexthop, pkt, Arp::Ask),
             LinkKind::Bridge => {
-                if !link.up {
+                if !link.up || !self.bridge_has_carrier(ns, dev) {
                     return Err(End::timed_out(ns, Silence::NoCarrier { dev: dev.clone() }));
                 }
                 let owner = self.ns_topo(ns).l2_owner(dev.as_str(), nexthop);
                 let Some(L2Owner::Port { port, owner }) = owner else {
                     return Err(no_neighbor(ns, nexthop, dev));
                 };
+                let on = self.arp_device(ns, &port, &owner);
                 if !self.neigh.known(ns, dev, nexthop)
-                    && !self.arp_answered(ns, dev, nexthop, &pkt, &owner)
+                    && !self.arp_answered(ns, dev, nexthop, &pkt, (&owner, on.as_ref()))
                 {
                     return Err(no_neighbor(ns, nexthop, dev));
                 }
@@ -55,22 +56,63 @@ impl<'s> Walk<'s> {
     }
 
     /// Whether `owner`, which holds `nexthop`, answers the ARP request `ns` sends out of
-    /// `dev` for it while sending `pkt`. The request's sender address is the packet's
-    /// source when that is local, else the device's address; the owner looks the request
-    /// up like a packet from that address, and an address of its own there is a martian
-    /// source: no answer (the same address in two namespaces on one link). The target must
-    /// be local to the owner by its own route lookup.
+    /// `dev` for it while sending `pkt`; the request reaches the owner on device `on`
+    /// (`None` when it is further away than the next bridge). The request's sender address
+    /// is the packet's source when that is local, else the device's address; the owner
+    /// looks the request up like a packet from that address (`arp_process` with
+    /// `ip_route_input`): an address of its own there is a martian source (the same address
+    /// in two namespaces on one link), and a source the reverse-path filter of `on` refuses
+    /// gets no answer either. The target must be local to the owner by its own route lookup.
     pub(super) fn arp_answered(
         &self,
         ns: &NetnsName,
         dev: &IfName,
         nexthop: Ipv4Addr,
         pkt: &Pkt,
-        owner: &NetnsName,
+        (owner, on): (&NetnsName, Option<&IfName>),
     ) -> bool {
         let sender = self.ns_topo(ns).arp_source(dev.as_str(), nexthop, pkt.flow.src.ip);
         let owner = self.ns_topo(owner);
-        owner.is_local(nexthop) && sender.is_none_or(|ip| !owner.has_address(ip))
+        let filtered = match (sender, on) {
+            (Some(ip), Some(on)) => !super::stack::reverse_path_ok(owner.netns(), on, ip),
+            _ => false,
+        };
+        owner.is_local(nexthop) && sender.is_none_or(|ip| !owner.has_address(ip)) && !filtered
+    }
+
+    /// Whether bridge `br` of `ns` has carrier: some port of it is up with carrier (a veth
+    /// whose peer is up too). Without, the kernel sends nothing out of it.
+    fn bridge_has_carrier(&self, ns: &NetnsName, br: &IfName) -> bool {
+        let peer_up = |peer_netns: &NetnsName, peer: &IfName| {
+            let n = self.canonical(peer_netns).map_or_else(|| peer_netns.clone(), |(n, _)| n);
+            self.ns_topo(&n).link(peer.as_str()).is_some_and(|l| l.up)
+        };
+        self.ns_topo(ns).netns().ports(br.as_str()).any(|(_, port)| {
+            port.up
+                && match &port.kind {
+                    LinkKind::Veth { peer_netns, peer } => peer_up(peer_netns, peer),
+                    _ => true,
+                }
+        })
+    }
+
+    /// The device of `owner` an ARP request sent out of bridge port `port` of `ns` arrives
+    /// on: the port's veth peer, or the bridge above that peer; `None` when `owner` is not
+    /// the peer's namespace (further bridges away).
+    pub(super) fn arp_device(
+        &self,
+        ns: &NetnsName,
+        port: &IfName,
+        owner: &NetnsName,
+    ) -> Option<IfName> {
+        let link = self.ns_topo(ns).link(port.as_str())?;
+        let LinkKind::Veth { peer_netns, peer } = &link.kind else { return None };
+        let peer_netns = self.canonical(peer_netns).map_or_else(|| peer_netns.clone(), |(n, _)| n);
+        if peer_netns != *owner {
+            return None;
+        }
+        let plink = self.ns_topo(&peer_netns).link(peer.as_str())?;
+        Some(plink.master.clone().unwrap_or_else(|| peer.clone()))
     }
 
     /// Sends `pkt` out of veth `dev`: the peer receives it, as a bridge port or a device of
@@ -106,10 +148,20 @@ impl<'s> Walk<'s> {
             Some(_) => None,
             None => (ptopo.is_local(nexthop) && !nexthop.is_loopback()).then(|| peer_netns.clone()),
         };
+        // The device the owner hears the request on.
+        let on = match (&owner, &plink.master) {
+            (Some(o), Some(br)) if *o == peer_netns => Some(br.clone()),
+            (Some(o), Some(br)) => match ptopo.l2_owner(br.as_str(), nexthop) {
+                Some(L2Owner::Port { port, .. }) => self.arp_device(&peer_netns, &port, o),
+                _ => None,
+            },
+            (_, None) => Some(peer.clone()),
+            (None, Some(_)) => None,
+        };
         let answered = owner.as_ref().is_some_and(|owner| {
             arp == Arp::Done
                 || self.neigh.known(ns, dev, nexthop)
-                || self.arp_answered(ns, dev, nexthop, &pkt, owner)
+                || self.arp_answered(ns, dev, nexthop, &pkt, (owner, on.as_ref()))
         });
         if !answered {
             return Err(no_neighbor(ns, nexthop, dev));

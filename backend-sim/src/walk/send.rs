@@ -10,7 +10,9 @@
 //!   connect fails with `ENETUNREACH` and sends nothing, a datagram or an echo with
 //!   `EACCES` (no `SO_BROADCAST` on the probe's socket);
 //! - to a multicast address a TCP connect fails with `ENETUNREACH` (datagrams and echoes
-//!   to groups are not modeled: the probe is refused before it is sent).
+//!   to groups are not modeled: the probe is refused before it is sent);
+//! - from a source address the namespace does not have (which `ip_nonlocal_bind` lets a
+//!   socket bind) nothing can be sent: `ENETUNREACH`, no route.
 
 use std::net::Ipv4Addr;
 
@@ -51,6 +53,11 @@ pub(crate) fn decide(
         });
     }
     let no_route = || Send::Refused(Outcome::NoRoute { netns: from.clone(), dst });
+    // A source the namespace does not have (bound thanks to `ip_nonlocal_bind`): the
+    // output route lookup finds no device for it.
+    if probe.src.is_some_and(|ip| !topo.is_local(ip)) {
+        return no_route();
+    }
     let broadcast = is_broadcast(ns, topo, dst);
     match probe.proto {
         Proto::Tcp if broadcast || dst.is_multicast() => no_route(),

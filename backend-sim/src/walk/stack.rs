@@ -19,6 +19,18 @@ fn lo() -> IfName {
     nettwin_core::static_name!(IfName, "lo")
 }
 
+/// Reverse-path filtering (`fib_validate_source` with `rp_filter`, the larger of `all`'s
+/// and the input device's): strict (1) wants the route back to the source to leave through
+/// the device the packet came in on, loose (2) wants a route back at all; off (0) takes
+/// anything.
+pub(super) fn reverse_path_ok(ns: &Netns, dev: &IfName, src: std::net::Ipv4Addr) -> bool {
+    match ns.rp_filter(dev.as_str()) {
+        0 => true,
+        1 => ns.lookup(src).is_some_and(|r| r.dev == *dev),
+        _ => ns.lookup(src).is_some(),
+    }
+}
+
 impl<'s> Walk<'s> {
     pub(crate) fn netns(&self, ns: &NetnsName) -> Result<&'s Netns, End> {
         self.lookup_ns(ns).ok_or_else(|| End::timed_out(ns, Silence::NoAnswer))
@@ -39,10 +51,11 @@ impl<'s> Walk<'s> {
         // (`lo` with an MTU below 68): the sender's connect or send fails (which the model
         // counts as no route); after a DNAT in OUTPUT, the re-routing drops the packet.
         let refused = |w: &Self, dev: &IfName, pkt: &Pkt| {
-            let link = w.ns_topo(ns).link(dev.as_str());
+            let topo = w.ns_topo(ns);
+            let link = topo.link(dev.as_str());
             let loopback_out = pkt.flow.src.ip.is_loopback()
                 && dev.as_str() != "lo"
-                && !link.is_some_and(|l| l.route_localnet);
+                && !topo.netns().route_localnet(dev.as_str());
             loopback_out || link.is_some_and(|l| !l.ipv4)
         };
         if refused(self, &dev, &pkt) {
@@ -143,11 +156,14 @@ impl<'s> Walk<'s> {
             // device; a source address assigned to one of this namespace's links, arriving
             // from outside, is a martian source (fib_validate_source with rp_filter and
             // accept_local off looks up assigned addresses only).
-            let localnet = topo.link(dev.as_str()).is_some_and(|l| l.route_localnet);
+            let localnet = topo.netns().route_localnet(dev.as_str());
             let f = &pkt.flow;
             let loopback = f.src.ip.is_loopback() || f.dst.ip.is_loopback();
             if (loopback && !localnet) || topo.has_address(f.src.ip) {
                 return Err(End::timed_out(ns, Silence::Martian));
+            }
+            if !reverse_path_ok(topo.netns(), dev, f.src.ip) {
+                return Err(End::timed_out(ns, Silence::ReversePath));
             }
         }
         if topo.is_local(pkt.flow.dst.ip) {
@@ -157,7 +173,7 @@ impl<'s> Walk<'s> {
     }
 
     fn forward(&mut self, ns: &NetnsName, dev: &IfName, mut pkt: Pkt) -> Go {
-        if !self.netns(ns)?.ip_forward && !self.faults.ignore_ip_forward {
+        if !self.netns(ns)?.forwarding(dev.as_str()) && !self.faults.ignore_ip_forward {
             return Err(End::timed_out(ns, Silence::NotForwarding));
         }
         let route = match self.route_hop(ns, &pkt) {
@@ -210,6 +226,10 @@ impl<'s> Walk<'s> {
             return Err(End::timed_out(ns, Silence::NoAnswer));
         }
         if pkt.flow.proto == Proto::Icmp {
+            // `icmp_echo_ignore_all`: the request is taken and never answered.
+            if self.netns(ns)?.icmp_echo_ignore_all {
+                return Err(End::timed_out(ns, Silence::EchoIgnored));
+            }
             let outcome =
                 Outcome::Delivered { netns: ns.clone(), socket: None, seen_src: pkt.flow.src };
             let answer = self.reversed(ns, pkt).map(|a| self.stack_answer(ns, a));

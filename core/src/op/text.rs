@@ -219,7 +219,8 @@ fn parse_route(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
 }
 
 fn parse_sysctl(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
-    c.expect_word("-w")?;
+    // `sysctl KEY=VALUE` writes as `sysctl -w KEY=VALUE` does.
+    let _ = c.next_if(|s| s == "-w");
     let t = c.expect("KEY=VALUE")?;
     let (k, v) = t.text.split_once('=').ok_or_else(|| {
         ParseError::at(
@@ -235,23 +236,16 @@ fn parse_sysctl(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> 
         unsupported(
             t,
             "sysctl",
-            "net.ipv4.ip_forward, net.ipv4.conf.DEV.route_localnet or net.bridge.bridge-nf-call-iptables",
+            "net.ipv4.ip_forward, ip_nonlocal_bind, icmp_echo_ignore_all, net.ipv4.conf.{all,default,DEV}.{forwarding,route_localnet,rp_filter,proxy_arp}, net.bridge.bridge-nf-call-iptables",
         )
     })?;
-    let value = match v {
-        "0" => false,
-        "1" => true,
-        _ => {
-            return Err(ParseError::at(
-                t,
-                ParseErrorKind::Invalid {
-                    what: "sysctl value",
-                    token: t.text.clone(),
-                    reason: "expected 0 or 1".into(),
-                },
-            ));
-        }
-    };
+    let value = v.parse::<u8>().map_err(|_| {
+        let reason = "expected a number from 0 to 255 (nettwin models no others)".into();
+        ParseError::at(
+            t,
+            ParseErrorKind::Invalid { what: "sysctl value", token: t.text.clone(), reason },
+        )
+    })?;
     Ok(Op::Sysctl { netns, key, value })
 }
 
@@ -357,7 +351,7 @@ impl fmt::Display for Op {
             Op::RouteAdd { netns, route } => write!(f, "ip -n {netns} route add {route}"),
             Op::RouteDel { netns, route } => write!(f, "ip -n {netns} route del {route}"),
             Op::Sysctl { netns, key, value } => {
-                write!(f, "ip netns exec {netns} sysctl -w {}={}", key.name(), u8::from(*value))
+                write!(f, "ip netns exec {netns} sysctl -w {}={value}", key.name())
             }
             Op::Iptables { netns, table, cmd } => {
                 write!(f, "ip netns exec {netns} iptables ")?;
@@ -440,7 +434,16 @@ mod tests {
         "net.ipv4.tcp_syncookies=1",
         "unsupported sysctl"
     )]
-    #[case("ip netns exec host sysctl -w net.ipv4.ip_forward=2", "net.ipv4.ip_forward=2", "0 or 1")]
+    #[case(
+        "ip netns exec host sysctl -w net.ipv4.ip_forward=256",
+        "net.ipv4.ip_forward=256",
+        "0 to 255"
+    )]
+    #[case(
+        "ip netns exec host sysctl -w net.ipv4.ip_forward=on",
+        "net.ipv4.ip_forward=on",
+        "0 to 255"
+    )]
     #[case("ip netns exec host listen sctp 0.0.0.0:1", "sctp", "tcp or udp")]
     #[case("ip netns add bad/name", "bad/name", "'/'")]
     #[case("tc qdisc add", "tc", "unsupported command")]

@@ -27,7 +27,12 @@ impl State {
             return Err(OpError::new(ErrorKind::AlreadyExists, "add address", addr)
                 .detail(format!("already on {dev}")));
         }
-        // An address 0.0.0.0 is accepted and dropped (`__inet_insert_ifa`).
+        // The request marks every IPv4 setting of the device written (`rtm_to_ifa`), even
+        // for the address 0.0.0.0, which is accepted and dropped (`__inet_insert_ifa`).
+        let ns = self.ns_mut(netns)?;
+        if let Some(link) = ns.links.get_mut(dev) {
+            link.conf.mark_written();
+        }
         if addr.ip.is_unspecified() {
             return Ok(Effect::Done);
         }
@@ -163,9 +168,8 @@ impl Netns {
         scope: AddrScope,
     ) -> Option<Ipv4Addr> {
         if let Some(link) = self.links.get(dev) {
-            let usable = |a: &IfAddr| {
-                !a.ip.is_loopback() || (scope == AddrScope::Link && link.route_localnet)
-            };
+            let localnet = self.route_localnet(dev.as_str());
+            let usable = |a: &IfAddr| !a.ip.is_loopback() || (scope == AddrScope::Link && localnet);
             let prims: Vec<IfAddr> = primaries(&link.addrs).into_iter().filter(usable).collect();
             let own = match dst {
                 Some(d) => prims.iter().find(|a| a.network().contains(d)).or(prims.first()),

@@ -1,7 +1,7 @@
 //! Namespaces and links: add, delete, and every `ip link set` change.
 
 use super::{
-    ETH_MAX_MTU, ETH_MIN_MTU, IPV4_MIN_MTU, Link, LinkKind, Netns, State, missing_link,
+    DevConf, ETH_MAX_MTU, ETH_MIN_MTU, IPV4_MIN_MTU, Link, LinkKind, Netns, State, missing_link,
     missing_netns,
 };
 use crate::addr::IfAddr;
@@ -44,6 +44,7 @@ impl State {
         }
         let mac = mac.unwrap_or_else(|| Mac::derive(&[netns.as_str(), name.as_str()]));
         let mut link = Link::new(LinkKind::Bridge, mac);
+        link.conf = DevConf::from_default(&ns.conf_default);
         link.order = self.take_order();
         self.ns_mut(netns)?.links.insert(name.clone(), link);
         Ok(Effect::Done)
@@ -75,6 +76,9 @@ impl State {
             Link::new(LinkKind::Veth { peer_netns: peer_netns.clone(), peer: peer.clone() }, mac);
         let mut b =
             Link::new(LinkKind::Veth { peer_netns: netns.clone(), peer: name.clone() }, peer_mac);
+        // Each end starts with the defaults of the namespace it is created in.
+        a.conf = DevConf::from_default(&ns.conf_default);
+        b.conf = DevConf::from_default(&pns.conf_default);
         // The kernel registers the peer first.
         b.order = self.take_order();
         a.order = self.take_order();
@@ -191,7 +195,6 @@ impl State {
         link.hairpin = false;
         let had_addrs = !link.addrs.is_empty();
         link.addrs.clear();
-        link.route_localnet = false;
         if had_addrs {
             ns.addresses_changed();
         }
@@ -201,7 +204,10 @@ impl State {
             p.kind = LinkKind::Veth { peer_netns: to.clone(), peer: name.clone() };
         }
         link.order = self.take_order();
-        self.ns_mut(to)?.links.insert(name.clone(), link);
+        let target = self.ns_mut(to)?;
+        // A device moved in takes the defaults of its new namespace.
+        link.conf = DevConf::from_default(&target.conf_default);
+        target.links.insert(name.clone(), link);
         Ok(Effect::Done)
     }
 }
@@ -215,6 +221,8 @@ impl Netns {
         }
         link.up = true;
         if link.kind == LinkKind::Loopback && link.ipv4 {
+            // The kernel marks every IPv4 setting of `lo` written as it comes up.
+            link.conf.mark_written();
             let lo = IfAddr { ip: std::net::Ipv4Addr::LOCALHOST, prefix: 8 };
             if !link.addrs.contains(&lo) {
                 link.addrs.push(lo);
@@ -234,15 +242,18 @@ impl Netns {
     /// connected routes, routes through it, `route_localnet`); 68 or more brings back an
     /// empty one (and `lo` gets 127.0.0.1 only when it next comes up).
     fn ipv4_follows_mtu(&mut self, name: &IfName) {
+        let default = self.conf_default;
         let Some(link) = self.links.get_mut(name) else { return };
         let keep = link.mtu >= IPV4_MIN_MTU;
         if keep == link.ipv4 {
             return;
         }
         link.ipv4 = keep;
+        // The IPv4 configuration is destroyed or made afresh: a new one starts from the
+        // defaults.
+        link.conf = DevConf::from_default(&default);
         if !keep {
             link.addrs.clear();
-            link.route_localnet = false;
             if link.kind == LinkKind::Loopback {
                 self.lo_nets.clear();
             }

@@ -13,10 +13,12 @@ mod bridge;
 mod ipam;
 
 pub use addrs::AddrScope;
+pub use sysctls::DevConf;
 mod links;
 mod namespaces;
 mod routing;
 mod sockets;
+mod sysctls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -28,7 +30,7 @@ use crate::error::{ErrorKind, OpError};
 use crate::ipam::HostLocal;
 use crate::iptables::Ruleset;
 use crate::names::{IfName, Mac, NetnsName};
-use crate::op::{Effect, Op, SysctlKey};
+use crate::op::{Effect, Op};
 
 pub use namespaces::{Iter as NamespacesIter, Namespaces};
 
@@ -78,8 +80,8 @@ pub struct Link {
     pub hairpin: bool,
     /// IPv4 addresses in the order they were added (primaries before their secondaries).
     pub addrs: Vec<IfAddr>,
-    /// `net.ipv4.conf.<dev>.route_localnet`.
-    pub route_localnet: bool,
+    /// `net.ipv4.conf.<dev>.*` (`sysctls`).
+    pub conf: DevConf,
     /// For bridges: the MTU was set by hand, so ports no longer adjust it.
     pub mtu_set_by_user: bool,
     /// The link's place in its namespace's device list (the kernel lists devices in the
@@ -103,7 +105,7 @@ impl Link {
             master: None,
             hairpin: false,
             addrs: Vec::new(),
-            route_localnet: false,
+            conf: DevConf::default(),
             mtu_set_by_user: false,
             order: 0,
             ipv4: true,
@@ -157,8 +159,14 @@ pub struct Netns {
     pub links: BTreeMap<IfName, Link>,
     /// The main routing table, in insertion order.
     pub routes: Vec<Route>,
-    /// `net.ipv4.ip_forward`.
-    pub ip_forward: bool,
+    /// `net.ipv4.conf.all.*` (its `forwarding` is `net.ipv4.ip_forward`).
+    pub conf_all: DevConf,
+    /// `net.ipv4.conf.default.*`: what new devices start with.
+    pub conf_default: DevConf,
+    /// `net.ipv4.ip_nonlocal_bind` (non-zero: on).
+    pub ip_nonlocal_bind: u8,
+    /// `net.ipv4.icmp_echo_ignore_all`.
+    pub icmp_echo_ignore_all: bool,
     /// `net.bridge.bridge-nf-call-iptables`.
     pub bridge_nf_call_iptables: bool,
     /// The filter and nat tables.
@@ -201,7 +209,10 @@ impl Netns {
         Netns {
             links,
             routes: Vec::new(),
-            ip_forward: false,
+            conf_all: DevConf::default(),
+            conf_default: DevConf::default(),
+            ip_nonlocal_bind: 0,
+            icmp_echo_ignore_all: false,
             bridge_nf_call_iptables: true,
             firewall: Ruleset::default(),
             sockets: Vec::new(),
@@ -302,28 +313,6 @@ impl State {
 
     fn ns_mut(&mut self, name: &NetnsName) -> Result<&mut Netns, OpError> {
         self.namespaces.get_mut(name).ok_or_else(|| missing_netns(name))
-    }
-
-    fn sysctl(
-        &mut self,
-        netns: &NetnsName,
-        key: &SysctlKey,
-        value: bool,
-    ) -> Result<Effect, OpError> {
-        let ns = self.ns_mut(netns)?;
-        match key {
-            SysctlKey::IpForward => ns.ip_forward = value,
-            SysctlKey::BridgeNfCallIptables => ns.bridge_nf_call_iptables = value,
-            SysctlKey::RouteLocalnet(dev) => {
-                let link = ns
-                    .links
-                    .get_mut(dev)
-                    .filter(|l| l.ipv4)
-                    .ok_or_else(|| OpError::new(ErrorKind::NotFound, "set", key.name()))?;
-                link.route_localnet = value;
-            }
-        }
-        Ok(Effect::Done)
     }
 }
 

@@ -172,7 +172,7 @@ mod tests {
                 let key = name(*n);
                 if *add {
                     let mut ns = Netns::new();
-                    ns.ip_forward = i % 2 == 0;
+                    ns.conf_all.forwarding = u8::from(i % 2 == 0);
                     prop_assert_eq!(
                         index.insert(key.clone(), ns.clone()).is_some(),
                         plain.insert(key, ns).is_some()

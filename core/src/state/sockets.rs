@@ -27,7 +27,8 @@ impl State {
             || ns.is_local(at.ip)
             || at.ip.is_multicast()
             || at.ip.is_broadcast()
-            || ns.broadcast_route(at.ip);
+            || ns.broadcast_route(at.ip)
+            || ns.ip_nonlocal_bind != 0;
         if ns.local_table && !bindable {
             return Err(OpError::new(ErrorKind::AddressNotAvailable, "bind", object())
                 .detail(format!("{} is not an address of {netns}", at.ip)));

@@ -98,7 +98,7 @@ fn a_new_namespace_has_lo_down_and_forwarding_off() {
     let ns = s.netns("n").expect("exists");
     let lo = link(&s, "n", "lo");
     assert!(!lo.up && lo.addrs.is_empty() && lo.mtu == LOOPBACK_MTU);
-    assert!(!ns.ip_forward && ns.bridge_nf_call_iptables);
+    assert!(!ns.ip_forward() && ns.bridge_nf_call_iptables);
     assert_eq!(ns.links.len(), 1);
 }
 

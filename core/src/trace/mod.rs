@@ -297,11 +297,17 @@ pub enum Silence {
         /// The device.
         dev: IfName,
     },
-    /// The packet is not for this namespace and `ip_forward` is 0.
+    /// The packet is not for this namespace and the device it came in through does not
+    /// forward (`net.ipv4.conf.DEV.forwarding`, which `ip_forward` sets for every device).
     NotForwarding,
+    /// Reverse-path filtering (`rp_filter`) dropped it: the route back to its source does
+    /// not leave through the device it came in on (strict), or there is none (loose).
+    ReversePath,
     /// A packet arrived with a local source address from outside (martian) or from
     /// 127.0.0.0/8 on a device without `route_localnet`.
     Martian,
+    /// The namespace ignores echo requests (`net.ipv4.icmp_echo_ignore_all`).
+    EchoIgnored,
     /// The TTL ran out on a router (a routing loop); it answered ICMP time exceeded, which
     /// TCP and UDP senders treat as a soft error: the sender times out.
     TtlExceeded,

@@ -315,6 +315,13 @@ fn outcome_line(outcome: &Outcome, trace: &Trace) -> String {
     }
 }
 
+/// The reason in words, as a trace prints it.
+impl std::fmt::Display for Silence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&silence(self))
+    }
+}
+
 fn silence(why: &Silence) -> String {
     match why {
         Silence::NoHairpin { port } => {
@@ -322,10 +329,14 @@ fn silence(why: &Silence) -> String {
         }
         Silence::NoNeighbor { ip, dev } => format!("nobody answers ARP for {ip} on {dev}"),
         Silence::NoCarrier { dev } => format!("{dev} has no carrier"),
-        Silence::NotForwarding => "not for this namespace, and ip_forward is 0".to_owned(),
+        Silence::NotForwarding => {
+            "not for this namespace, and its device does not forward".to_owned()
+        }
+        Silence::ReversePath => "the reverse-path filter (rp_filter) drops it".to_owned(),
         Silence::Martian => {
             "martian packet dropped (a loopback or local address where it may not be)".to_owned()
         }
+        Silence::EchoIgnored => "it ignores echo requests (icmp_echo_ignore_all)".to_owned(),
         Silence::TtlExceeded => "TTL exceeded (a routing loop)".to_owned(),
         Silence::NoAnswer => "no answer".to_owned(),
     }

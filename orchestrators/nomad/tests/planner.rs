@@ -302,7 +302,7 @@ fn planned_links_addresses_routes_and_sysctls_are_in_the_model() {
         bridge.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
         ["172.26.64.1/20"]
     );
-    assert!(bridge.route_localnet && host.ip_forward);
+    assert!(bridge.conf.route_localnet == 1 && host.ip_forward());
     let veth = host.link(a1.veth.as_ref().expect("veth").as_str()).expect("host veth");
     assert_eq!(veth.master.as_ref().map(|m| m.as_str()), Some("nomad"));
     assert!(veth.up && !veth.hairpin);

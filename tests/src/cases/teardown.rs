@@ -218,19 +218,19 @@ fn derive(s: &Spec, state: &State, serial: usize) -> Option<(Op, Op)> {
             let n = pick(&spaces, s.a)?;
             let netns = state.netns(n.as_str())?;
             let (key, old) = match s.b % 3 {
-                0 => (SysctlKey::IpForward, netns.ip_forward),
-                1 => (SysctlKey::BridgeNfCallIptables, netns.bridge_nf_call_iptables),
+                0 => (SysctlKey::IpForward, netns.conf_all.forwarding),
+                1 => (SysctlKey::BridgeNfCallIptables, u8::from(netns.bridge_nf_call_iptables)),
                 _ => {
                     let (_, l) = pick(
                         &links.iter().filter(|(m, _)| *m == n).cloned().collect::<Vec<_>>(),
                         s.c,
                     )?;
-                    let old = netns.link(l.as_str())?.route_localnet;
-                    (SysctlKey::RouteLocalnet(l), old)
+                    let old = netns.link(l.as_str())?.conf.route_localnet;
+                    (SysctlKey::route_localnet(l), old)
                 }
             };
             Some((
-                Op::Sysctl { netns: n.clone(), key: key.clone(), value: !old },
+                Op::Sysctl { netns: n.clone(), key: key.clone(), value: u8::from(old == 0) },
                 Op::Sysctl { netns: n, key, value: old },
             ))
         }

@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 
 use nettwin_core::addr::{Cidr, Endpoint, Proto};
 use nettwin_core::names::{IfName, NetnsName};
-use nettwin_core::op::{LinkChange, Op, RouteSpec, SysctlKey};
+use nettwin_core::op::{ConfKnob, ConfScope, LinkChange, Op, RouteSpec, SysctlKey};
 use nettwin_core::trace::Probe;
 use proptest::prelude::*;
 
@@ -88,8 +88,11 @@ pub enum Spec {
     Gateway(usize, usize, usize),
     /// `ip route del` in a namespace of a destination.
     RouteDel(usize, usize),
-    /// A sysctl: 0 ip_forward, 1 bridge-nf-call-iptables, 2 route_localnet (of the link).
-    Sysctl(usize, usize, bool, LinkRef),
+    /// A sysctl: 0 ip_forward, 1 bridge-nf-call-iptables, 2 route_localnet (of the link),
+    /// 3 forwarding (of the link), 4 rp_filter (of the link), 5 rp_filter (all), 6
+    /// forwarding (default), 7 icmp_echo_ignore_all; a value (taken modulo 4, modulo 3
+    /// for icmp_echo_ignore_all).
+    Sysctl(usize, usize, u8, LinkRef),
     /// A listener: netns, tcp (else udp), address (None: 0.0.0.0) as (net, host).
     Listen(usize, bool, Option<(usize, usize)>),
 }
@@ -168,7 +171,7 @@ pub fn spec() -> impl Strategy<Value = Spec> {
             .prop_map(|(n, d, v, l)| Spec::RouteAdd(n, d, v, l)),
         4 => (netns_ix(), 0usize..3, 0usize..2).prop_map(|(n, net, h)| Spec::Gateway(n, net, h)),
         1 => (netns_ix(), 0usize..6).prop_map(|(n, d)| Spec::RouteDel(n, d)),
-        4 => (netns_ix(), prop_oneof![3 => Just(0usize), 1 => 1usize..3], prop::bool::weighted(0.8), link_ref())
+        5 => (netns_ix(), prop_oneof![6 => Just(0usize), 4 => 1usize..8], prop_oneof![4 => Just(1u8), 1 => Just(0u8), 1 => Just(2u8)], link_ref())
             .prop_map(|(n, k, v, l)| Spec::Sysctl(n, k, v, l)),
         3 => (netns_ix(), any::<bool>(), prop::option::weighted(0.3, pool()))
             .prop_map(|(n, t, a)| Spec::Listen(n, t, a)),
@@ -336,15 +339,24 @@ fn to_ops(spec: &Spec, links: &Links) -> Vec<Op> {
             route: RouteSpec { dst: dst_of(*d), via: None, dev: None, src: None },
         },
         Spec::Sysctl(i, k, v, r) => {
+            let dev = |knob| {
+                let (netns, dev) = links.resolve(r);
+                (netns, SysctlKey::Conf(ConfScope::Dev(dev), knob))
+            };
             let (netns, key) = match k {
                 0 => (n(i), SysctlKey::IpForward),
                 1 => (n(i), SysctlKey::BridgeNfCallIptables),
-                _ => {
-                    let (netns, dev) = links.resolve(r);
-                    (netns, SysctlKey::RouteLocalnet(dev))
-                }
+                2 => dev(ConfKnob::RouteLocalnet),
+                3 => dev(ConfKnob::Forwarding),
+                4 => dev(ConfKnob::RpFilter),
+                5 => (n(i), SysctlKey::Conf(ConfScope::All, ConfKnob::RpFilter)),
+                6 => (n(i), SysctlKey::Conf(ConfScope::Default, ConfKnob::Forwarding)),
+                _ => (n(i), SysctlKey::IcmpEchoIgnoreAll),
             };
-            Op::Sysctl { netns, key, value: *v }
+            // Values beyond 1 too: the kernel keeps them as written (and refuses them for
+            // icmp_echo_ignore_all, where a third of the writes are EINVAL).
+            let value = if key.max_value() == 1 { v % 3 } else { v % 4 };
+            Op::Sysctl { netns, key, value }
         }
         Spec::Listen(i, tcp, a) => Op::Listen {
             netns: n(i),
