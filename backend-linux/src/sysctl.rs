@@ -77,6 +77,25 @@ pub fn pin_pristine() -> io::Result<()> {
     Ok(())
 }
 
+/// Answers proxy ARP at once on device `dev`: `net.ipv4.neigh.DEV.proxy_delay` = 0
+/// (nothing to do for a device without IPv4 configuration, which has no such file).
+///
+/// Not a default (it is 0.8 s): a namespace answers an ARP request by proxy after a random
+/// delay up to `proxy_delay`, a timer a probe's wait cannot see, so whether the answer came
+/// in time would depend on chance. A namespace has no `neigh/default` to pin it once (its
+/// devices copy the host's), and a device's value is made afresh whenever its IPv4
+/// configuration is (moved, MTU below 68 and back), so every probe pins it on every device.
+/// Pinned by scenarios/library/proxy-arp.yaml.
+pub fn pin_proxy_delay(dev: &str) -> io::Result<()> {
+    let path = format!("/proc/sys/net/ipv4/neigh/{dev}/proxy_delay");
+    match std::fs::read_to_string(&path) {
+        Ok(v) if v.trim() == "0" => Ok(()),
+        Ok(_) => std::fs::write(&path, "0\n"),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes the sysctl of an op.
 pub fn set(key: &SysctlKey, value: u8) -> io::Result<()> {
     write(&key.proc_path(), value)

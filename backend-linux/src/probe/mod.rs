@@ -231,6 +231,10 @@ fn prepare(cx: &mut ProbeCx<'_>, echo: bool) -> Result<Vec<(NetnsName, Prepared)
                     Some(capture::open().map_err(|e| format!("capture: {e}"))?)
                 };
                 let names = settled_links(&mut ctx.nl)?;
+                for (_, name) in &names {
+                    crate::sysctl::pin_proxy_delay(name)
+                        .map_err(|e| format!("proxy_delay of {name}: {e}"))?;
+                }
                 crate::routes::neigh_flush(&mut ctx.nl).map_err(|e| format!("neighbours: {e}"))?;
                 crate::conntrack::flush().map_err(|e| format!("conntrack: {e}"))?;
                 let counters = if used {
@@ -270,6 +274,13 @@ const SETTLE_WAIT: Duration = Duration::from_secs(2);
 /// `RawLink::settled`), as (ifindex, name).
 fn settled_links(nl: &mut crate::netlink::Netlink) -> Result<Vec<(u32, String)>, String> {
     let until = Instant::now() + SETTLE_WAIT;
+    // Pending linkwatch work of every link runs first, ports before bridges: a port's
+    // carrier change is what makes its bridge recompute its own carrier.
+    let mut all = crate::links::dump(nl).map_err(|e| format!("link dump: {e}"))?;
+    all.sort_by_key(|l| l.kind == crate::links::RawKind::Bridge);
+    for l in &all {
+        crate::links::get(nl, l.index).map_err(|e| format!("link {}: {e}", l.name))?;
+    }
     loop {
         let mut links = crate::links::dump(nl).map_err(|e| format!("link dump: {e}"))?;
         // A dump shows a link's state as linkwatch last left it; reading the link alone

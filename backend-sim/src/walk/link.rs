@@ -1,5 +1,6 @@
-//! Devices: sending out of a device towards a next hop (ARP must be answered), crossing a
-//! veth (both ends up, or no carrier) into the peer's stack or bridge (`bridge`).
+//! Devices: sending out of a device towards a next hop (ARP must be answered, by the
+//! next hop's owner or by a namespace that proxies for it), crossing a veth (both ends up,
+//! or no carrier) into the peer's stack or bridge (`bridge`).
 
 use std::net::Ipv4Addr;
 
@@ -30,7 +31,13 @@ impl<'s> Walk<'s> {
             }
             // A bridge port transmits, but the ARP answer it asks for comes back into the
             // bridge, not to the port's own stack: its neighbour never resolves.
-            LinkKind::Veth { .. } if link.master.is_some() => Err(no_neighbor(ns, nexthop, dev)),
+            LinkKind::Veth { peer_netns, peer } if link.master.is_some() => {
+                if link.up && self.peer_up(peer_netns, peer) {
+                    Err(no_neighbor(ns, nexthop, dev))
+                } else {
+                    Err(End::timed_out(ns, Silence::NoCarrier { dev: dev.clone() }))
+                }
+            }
             LinkKind::Veth { .. } => self.veth_out(ns, dev, nexthop, pkt, Arp::Ask),
             LinkKind::Bridge => {
                 if !link.up || !self.bridge_has_carrier(ns, dev) {
@@ -72,28 +79,44 @@ impl<'s> Walk<'s> {
         (owner, on): (&NetnsName, Option<&IfName>),
     ) -> bool {
         let sender = self.ns_topo(ns).arp_source(dev.as_str(), nexthop, pkt.flow.src.ip);
-        let owner = self.ns_topo(owner);
+        let (owner_ns, owner) = (owner, self.ns_topo(owner));
         let filtered = match (sender, on) {
             (Some(ip), Some(on)) => !super::stack::reverse_path_ok(owner.netns(), on, ip),
             _ => false,
         };
-        owner.is_local(nexthop) && sender.is_none_or(|ip| !owner.has_address(ip)) && !filtered
+        let target =
+            owner.is_local(nexthop) || on.is_some_and(|on| self.proxies(owner_ns, on, nexthop));
+        target && sender.is_none_or(|ip| !owner.has_address(ip)) && !filtered
+    }
+
+    /// Whether `ns` answers an ARP request for `ip` that arrives on `dev` by proxy
+    /// (`arp_fwd_proxy`): `proxy_arp` is on for `dev`, `dev` forwards, and `ns` routes `ip`
+    /// elsewhere, out of another device.
+    pub(super) fn proxies(&self, ns: &NetnsName, dev: &IfName, ip: Ipv4Addr) -> bool {
+        let topo = self.ns_topo(ns);
+        let netns = topo.netns();
+        netns.proxy_arp(dev.as_str())
+            && netns.forwarding(dev.as_str())
+            && !topo.is_local(ip)
+            && netns.lookup(ip).is_some_and(|r| r.dev != *dev)
     }
 
     /// Whether bridge `br` of `ns` has carrier: some port of it is up with carrier (a veth
     /// whose peer is up too). Without, the kernel sends nothing out of it.
     fn bridge_has_carrier(&self, ns: &NetnsName, br: &IfName) -> bool {
-        let peer_up = |peer_netns: &NetnsName, peer: &IfName| {
-            let n = self.canonical(peer_netns).map_or_else(|| peer_netns.clone(), |(n, _)| n);
-            self.ns_topo(&n).link(peer.as_str()).is_some_and(|l| l.up)
-        };
         self.ns_topo(ns).netns().ports(br.as_str()).any(|(_, port)| {
             port.up
                 && match &port.kind {
-                    LinkKind::Veth { peer_netns, peer } => peer_up(peer_netns, peer),
+                    LinkKind::Veth { peer_netns, peer } => self.peer_up(peer_netns, peer),
                     _ => true,
                 }
         })
+    }
+
+    /// Whether a veth's peer (`peer` in `peer_netns`) is up: the veth's carrier.
+    fn peer_up(&self, peer_netns: &NetnsName, peer: &IfName) -> bool {
+        let n = self.canonical(peer_netns).map_or_else(|| peer_netns.clone(), |(n, _)| n);
+        self.ns_topo(&n).link(peer.as_str()).is_some_and(|l| l.up)
     }
 
     /// The device of `owner` an ARP request sent out of bridge port `port` of `ns` arrives
@@ -142,11 +165,13 @@ impl<'s> Walk<'s> {
                 match ptopo.l2_owner(br.as_str(), nexthop) {
                     Some(L2Owner::Local) => Some(peer_netns.clone()),
                     Some(L2Owner::Port { owner, .. }) => Some(owner),
-                    None => None,
+                    None => self.proxies(&peer_netns, br, nexthop).then(|| peer_netns.clone()),
                 }
             }
             Some(_) => None,
-            None => (ptopo.is_local(nexthop) && !nexthop.is_loopback()).then(|| peer_netns.clone()),
+            None => ((ptopo.is_local(nexthop) && !nexthop.is_loopback())
+                || self.proxies(&peer_netns, &peer, nexthop))
+            .then(|| peer_netns.clone()),
         };
         // The device the owner hears the request on.
         let on = match (&owner, &plink.master) {

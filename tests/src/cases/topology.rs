@@ -90,8 +90,8 @@ pub enum Spec {
     RouteDel(usize, usize),
     /// A sysctl: 0 ip_forward, 1 bridge-nf-call-iptables, 2 route_localnet (of the link),
     /// 3 forwarding (of the link), 4 rp_filter (of the link), 5 rp_filter (all), 6
-    /// forwarding (default), 7 icmp_echo_ignore_all; a value (taken modulo 4, modulo 3
-    /// for icmp_echo_ignore_all).
+    /// forwarding (default), 7 icmp_echo_ignore_all, 8 proxy_arp (of the link), 9
+    /// proxy_arp (default); a value (taken modulo 4, modulo 3 for icmp_echo_ignore_all).
     Sysctl(usize, usize, u8, LinkRef),
     /// A listener: netns, tcp (else udp), address (None: 0.0.0.0) as (net, host).
     Listen(usize, bool, Option<(usize, usize)>),
@@ -171,7 +171,12 @@ pub fn spec() -> impl Strategy<Value = Spec> {
             .prop_map(|(n, d, v, l)| Spec::RouteAdd(n, d, v, l)),
         4 => (netns_ix(), 0usize..3, 0usize..2).prop_map(|(n, net, h)| Spec::Gateway(n, net, h)),
         1 => (netns_ix(), 0usize..6).prop_map(|(n, d)| Spec::RouteDel(n, d)),
-        5 => (netns_ix(), prop_oneof![6 => Just(0usize), 4 => 1usize..8], prop_oneof![4 => Just(1u8), 1 => Just(0u8), 1 => Just(2u8)], link_ref())
+        5 => (
+            netns_ix(),
+            prop_oneof![6 => Just(0usize), 4 => 1usize..10],
+            prop_oneof![4 => Just(1u8), 1 => Just(0u8), 1 => 2u8..4],
+            link_ref()
+        )
             .prop_map(|(n, k, v, l)| Spec::Sysctl(n, k, v, l)),
         3 => (netns_ix(), any::<bool>(), prop::option::weighted(0.3, pool()))
             .prop_map(|(n, t, a)| Spec::Listen(n, t, a)),
@@ -351,7 +356,9 @@ fn to_ops(spec: &Spec, links: &Links) -> Vec<Op> {
                 4 => dev(ConfKnob::RpFilter),
                 5 => (n(i), SysctlKey::Conf(ConfScope::All, ConfKnob::RpFilter)),
                 6 => (n(i), SysctlKey::Conf(ConfScope::Default, ConfKnob::Forwarding)),
-                _ => (n(i), SysctlKey::IcmpEchoIgnoreAll),
+                7 => (n(i), SysctlKey::IcmpEchoIgnoreAll),
+                8 => dev(ConfKnob::ProxyArp),
+                _ => (n(i), SysctlKey::Conf(ConfScope::Default, ConfKnob::ProxyArp)),
             };
             // Values beyond 1 too: the kernel keeps them as written (and refuses them for
             // icmp_echo_ignore_all, where a third of the writes are EINVAL).
