@@ -38,6 +38,8 @@ pub const ERRNO_KINDS: &[(Errno, ErrorKind)] = &[
     (Errno::EADDRINUSE, ErrorKind::AddressInUse),
     (Errno::EADDRNOTAVAIL, ErrorKind::AddressNotAvailable),
     (Errno::ENETUNREACH, ErrorKind::Unreachable),
+    (Errno::EHOSTUNREACH, ErrorKind::Unreachable),
+    (Errno::EACCES, ErrorKind::PermissionDenied),
     (Errno::ENETDOWN, ErrorKind::LinkDown),
     (Errno::EOPNOTSUPP, ErrorKind::NotSupported),
     (Errno::ELOOP, ErrorKind::Loop),

@@ -54,6 +54,9 @@ pub fn batchable(op: &Op) -> bool {
         | Op::AddrDel { .. }
         | Op::RouteAdd { .. }
         | Op::RouteDel { .. }
+        | Op::RouteReplace { .. }
+        | Op::RuleAdd { .. }
+        | Op::RuleDel { .. }
         | Op::Sysctl { .. } => true,
         Op::VethAdd { netns, peer_netns, .. } => netns == peer_netns,
         Op::LinkSet { change, .. } => !matches!(change, LinkChange::Netns(_)),
@@ -144,8 +147,21 @@ pub fn job_for(
                 routes::addr_del(nl, idx, a)
             })
         }
-        Op::RouteAdd { route, .. } => route_job(route, true),
-        Op::RouteDel { route, .. } => route_job(route, false),
+        Op::RouteAdd { route, .. } => route_job(route, RouteVerb::Add),
+        Op::RouteDel { route, .. } => route_job(route, RouteVerb::Del),
+        Op::RouteReplace { route, .. } => route_job(route, RouteVerb::Replace),
+        Op::RuleAdd { rule, .. } => {
+            let r = rule.clone();
+            nl_job(OpClass::General, "add rule", rule.to_string(), move |nl| {
+                crate::rules::rule_add(nl, &r)
+            })
+        }
+        Op::RuleDel { rule, .. } => {
+            let r = rule.clone();
+            nl_job(OpClass::General, "delete rule", rule.to_string(), move |nl| {
+                crate::rules::rule_del(nl, &r)
+            })
+        }
         Op::Sysctl { key, value, .. } => {
             let (k, value) = (key.clone(), *value);
             Box::new(move |_: &mut NsCtx| {
@@ -163,15 +179,40 @@ pub fn job_for(
     Some(Ok(job))
 }
 
-fn route_job(spec: &RouteSpec, add: bool) -> NsJob {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RouteVerb {
+    Add,
+    Replace,
+    Del,
+}
+
+fn route_job(spec: &RouteSpec, verb: RouteVerb) -> NsJob {
     let s = spec.clone();
-    let action = if add { "add route" } else { "delete route" };
+    let action = match verb {
+        RouteVerb::Add => "add route",
+        RouteVerb::Replace => "replace route",
+        RouteVerb::Del => "delete route",
+    };
     nl_job(OpClass::General, action, spec.to_string(), move |nl| {
         let oif = match &s.dev {
             Some(d) => Some(links::index_of(nl, d.as_str())?),
             None => None,
         };
-        let req = RouteReq { dst: s.dst, via: s.via, oif, src: s.src };
-        if add { routes::route_add(nl, &req) } else { routes::route_del(nl, &req) }
+        let req = RouteReq {
+            kind: s.kind,
+            dst: s.dst,
+            via: s.via,
+            oif,
+            src: s.src,
+            table: s.table,
+            metric: s.metric,
+            scope: s.scope,
+            onlink: s.onlink,
+        };
+        match verb {
+            RouteVerb::Add => routes::route_add(nl, &req),
+            RouteVerb::Replace => routes::route_replace(nl, &req),
+            RouteVerb::Del => routes::route_del(nl, &req),
+        }
     })
 }

@@ -47,6 +47,7 @@ pub mod observe;
 pub mod peers;
 pub mod probe;
 pub mod routes;
+pub mod rules;
 pub mod sandbox;
 pub mod sockets;
 pub mod sysctl;

@@ -11,9 +11,11 @@
 //!   modules put into every namespace, such as `tunl0` or `sit0`) are left out;
 //! - a veth's peer is named by (namespace, name): `IFLA_LINK_NETNSID` is mapped to a
 //!   sandbox namespace with `RTM_GETNSID`, `IFLA_LINK` to a name in that namespace;
-//! - IPv4 only; routes of the main table only and only unicast ones (the `local` table,
-//!   broadcast and other route types are left out); `proto kernel` is kernel, every other
-//!   protocol is static;
+//! - IPv4 only; the routes of every table but `local`, of the types the model has
+//!   (unicast, blackhole, unreachable, prohibit, throw; broadcast and the others are left
+//!   out); `proto kernel` is kernel, every other protocol is static; link scope as dumped;
+//! - the rules in the kernel's order, left out when they are a new namespace's three; a
+//!   rule of a kind the model does not have fails the observation;
 //! - iptables: `iptables-save` parsed by the model's parser and printed canonically
 //!   (counters zeroed, default tables left out); a namespace where no iptables op ever ran
 //!   has no tables in the kernel and reads as the default rule set without spawning;
@@ -31,7 +33,9 @@ use nettwin_core::backend::BackendError;
 use nettwin_core::iptables::{Ruleset, parse_save};
 use nettwin_core::names::{IfName, Mac, NetnsName};
 use nettwin_core::snapshot::{LinkSnapshot, NetnsSnapshot};
-use nettwin_core::state::{LinkKind, Route, RouteProto, Socket};
+use nettwin_core::state::{
+    LinkKind, Route, RouteProto, RouteScope, RoutingRule, Socket, SpecialRoute,
+};
 
 use crate::links::{RawKind, RawLink};
 use crate::netlink::{Netlink, NlError};
@@ -44,8 +48,10 @@ pub struct RawNetns {
     pub links: Vec<RawLink>,
     /// (ifindex, address).
     pub addrs: Vec<(u32, IfAddr)>,
-    /// Main-table routes.
+    /// Routes of every table but `local`.
     pub routes: Vec<RawRoute>,
+    /// Rules in order (a rule the model cannot hold is its text).
+    pub rules: Vec<Result<RoutingRule, String>>,
     /// Sysctls by dotted name.
     pub sysctls: Vec<(String, u8)>,
     /// `iptables-save` output, if iptables was ever used here.
@@ -104,6 +110,7 @@ pub fn read_netns(
     let links = crate::links::dump(nl).map_err(nle("link dump"))?;
     let addrs = crate::routes::addr_dump(nl).map_err(nle("address dump"))?;
     let routes = crate::routes::route_dump(nl).map_err(nle("route dump"))?;
+    let rules = crate::rules::rule_dump(nl).map_err(nle("rule dump"))?;
     let mut nsids = Vec::new();
     if links.iter().any(|l| l.peer_nsid.is_some()) {
         for (name, fd) in others {
@@ -121,7 +128,7 @@ pub fn read_netns(
         None
     };
     let sockets = crate::sockets::kernel_listeners().map_err(ioe("listening sockets"))?;
-    Ok(RawNetns { links, addrs, routes, sysctls, iptables, sockets, nsids })
+    Ok(RawNetns { links, addrs, routes, rules, sysctls, iptables, sockets, nsids })
 }
 
 fn inconsistent(what: String) -> BackendError {
@@ -206,7 +213,17 @@ fn assemble_one(
         links.insert(if_name(&l.name)?, snap);
     }
     let mut routes = Vec::new();
+    let mut special_routes = Vec::new();
     for rt in &r.routes {
+        if let Some(kind) = rt.kind {
+            special_routes.push(SpecialRoute {
+                dst: rt.dst,
+                kind,
+                table: rt.table,
+                metric: rt.metric,
+            });
+            continue;
+        }
         let Some(dev) = rt.oif.and_then(name_of) else { continue };
         routes.push(Route {
             dst: rt.dst,
@@ -214,9 +231,20 @@ fn assemble_one(
             dev: if_name(dev)?,
             src: rt.src,
             proto: if rt.kernel { RouteProto::Kernel } else { RouteProto::Static },
+            table: rt.table,
+            metric: rt.metric,
+            scope: if rt.link_scope { RouteScope::Link } else { RouteScope::Global },
+            onlink: rt.onlink,
         });
     }
     routes.sort();
+    special_routes.sort();
+    let rules = r
+        .rules
+        .iter()
+        .cloned()
+        .collect::<Result<Vec<RoutingRule>, String>>()
+        .map_err(|rule| inconsistent(format!("{ns}: a rule the model cannot hold: {rule}")))?;
     let iptables = match &r.iptables {
         None => Ruleset::default().to_string(),
         Some(text) => parse_save(text)
@@ -226,6 +254,8 @@ fn assemble_one(
     Ok(NetnsSnapshot {
         links,
         routes,
+        special_routes,
+        rules: nettwin_core::snapshot::normalized_rules(&rules),
         sysctls: r.sysctls.iter().cloned().collect(),
         iptables,
         sockets: r.sockets.clone(),

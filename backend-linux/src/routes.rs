@@ -1,20 +1,18 @@
-//! IPv4 addresses and main-table routes through rtnetlink, as `ip addr` and `ip route` send
-//! them, and the dumps `observe` reads.
+//! IPv4 addresses and routes through rtnetlink, as `ip addr` and `ip route` send them, and
+//! the dumps `observe` reads.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use nettwin_core::addr::{Cidr, IfAddr};
+use nettwin_core::state::{RouteTable, SpecialKind};
 
 use crate::netlink::{Netlink, NlError};
-
-/// The main routing table (`RT_TABLE_MAIN`).
-pub const RT_TABLE_MAIN: u32 = 254;
 
 fn addr_msg(index: u32, addr: IfAddr) -> AddressMessage {
     let mut m = AddressMessage::default();
@@ -68,9 +66,11 @@ pub fn addr_dump(nl: &mut Netlink) -> Result<Vec<(u32, IfAddr)>, NlError> {
     Ok(out)
 }
 
-/// A route to add or delete, with devices already resolved to ifindexes.
+/// A route to add, replace or delete, with devices already resolved to ifindexes.
 #[derive(Clone, Debug)]
 pub struct RouteReq {
+    /// A special type (`blackhole`, ...); `None` for unicast.
+    pub kind: Option<SpecialKind>,
     /// Destination.
     pub dst: Cidr,
     /// Gateway.
@@ -79,14 +79,42 @@ pub struct RouteReq {
     pub oif: Option<u32>,
     /// Preferred source.
     pub src: Option<Ipv4Addr>,
+    /// The table (`main` when `None`).
+    pub table: Option<RouteTable>,
+    /// `metric N`.
+    pub metric: Option<u32>,
+    /// `scope`, when given.
+    pub scope: Option<nettwin_core::state::RouteScope>,
+    /// `onlink`.
+    pub onlink: bool,
+}
+
+fn route_type(kind: Option<SpecialKind>) -> RouteType {
+    match kind {
+        None => RouteType::Unicast,
+        Some(SpecialKind::Blackhole) => RouteType::BlackHole,
+        Some(SpecialKind::Unreachable) => RouteType::Unreachable,
+        Some(SpecialKind::Prohibit) => RouteType::Prohibit,
+        Some(SpecialKind::Throw) => RouteType::Throw,
+    }
+}
+
+/// The table as iproute2 sends it: in the header below 256, else in `RTA_TABLE`.
+fn set_table(m: &mut RouteMessage, table: RouteTable) {
+    match u8::try_from(table.0) {
+        Ok(t) => m.header.table = t,
+        Err(_) => {
+            m.header.table = 0;
+            m.attributes.push(RouteAttribute::Table(table.0));
+        }
+    }
 }
 
 fn route_msg(r: &RouteReq) -> RouteMessage {
     let mut m = RouteMessage::default();
     m.header.address_family = AddressFamily::Inet;
     m.header.destination_prefix_length = r.dst.prefix();
-    m.header.table = RT_TABLE_MAIN as u8;
-    m.header.kind = RouteType::Unicast;
+    set_table(&mut m, r.table.unwrap_or(RouteTable::MAIN));
     if r.dst.prefix() > 0 {
         m.attributes.push(RouteAttribute::Destination(RouteAddress::Inet(r.dst.ip())));
     }
@@ -99,29 +127,55 @@ fn route_msg(r: &RouteReq) -> RouteMessage {
     if let Some(src) = r.src {
         m.attributes.push(RouteAttribute::PrefSource(RouteAddress::Inet(src)));
     }
+    if let Some(metric) = r.metric {
+        m.attributes.push(RouteAttribute::Priority(metric));
+    }
+    if r.onlink {
+        m.header.flags |= RouteFlags::Onlink;
+    }
     m
 }
 
-/// `ip route add ...`: protocol `boot` and scope as iproute2 chooses them (link without a
-/// gateway, universe with one).
-pub fn route_add(nl: &mut Netlink, r: &RouteReq) -> Result<(), NlError> {
+/// A route to add or replace: protocol `boot`, and the scope iproute2 chooses unless one
+/// is given (link for a unicast route without a gateway, universe otherwise).
+fn new_route_msg(r: &RouteReq) -> RouteMessage {
     let mut m = route_msg(r);
     m.header.protocol = RouteProtocol::Boot;
-    m.header.scope = if r.via.is_some() { RouteScope::Universe } else { RouteScope::Link };
-    nl.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL)
+    m.header.kind = route_type(r.kind);
+    m.header.scope = match r.scope {
+        Some(nettwin_core::state::RouteScope::Link) => RouteScope::Link,
+        Some(nettwin_core::state::RouteScope::Global) => RouteScope::Universe,
+        None if r.kind.is_none() && r.via.is_none() => RouteScope::Link,
+        None => RouteScope::Universe,
+    };
+    m
 }
 
-/// `ip route del ...`: fields not given match any route (scope `nowhere`, protocol 0).
+/// `ip route add ...`.
+pub fn route_add(nl: &mut Netlink, r: &RouteReq) -> Result<(), NlError> {
+    nl.request(RouteNetlinkMessage::NewRoute(new_route_msg(r)), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip route replace ...`.
+pub fn route_replace(nl: &mut Netlink, r: &RouteReq) -> Result<(), NlError> {
+    nl.request(RouteNetlinkMessage::NewRoute(new_route_msg(r)), NLM_F_CREATE | NLM_F_REPLACE)
+}
+
+/// `ip route del ...`: fields not given match any route (type unspecified unless given,
+/// scope `nowhere`, protocol 0).
 pub fn route_del(nl: &mut Netlink, r: &RouteReq) -> Result<(), NlError> {
     let mut m = route_msg(r);
     m.header.protocol = RouteProtocol::Unspec;
     m.header.scope = RouteScope::NoWhere;
+    m.header.kind = if r.kind.is_some() { route_type(r.kind) } else { RouteType::Unspec };
     nl.request(RouteNetlinkMessage::DelRoute(m), 0)
 }
 
-/// One main-table unicast IPv4 route as the kernel dumped it.
+/// One IPv4 route as the kernel dumped it (any table but `local`).
 #[derive(Clone, Debug)]
 pub struct RawRoute {
+    /// `None` for unicast, else the special type.
+    pub kind: Option<SpecialKind>,
     /// Destination.
     pub dst: Cidr,
     /// Gateway.
@@ -132,10 +186,18 @@ pub struct RawRoute {
     pub src: Option<Ipv4Addr>,
     /// Added by the kernel for an address (`proto kernel`).
     pub kernel: bool,
+    /// The table.
+    pub table: RouteTable,
+    /// The metric (`RTA_PRIORITY`).
+    pub metric: u32,
+    /// Link scope (else universe).
+    pub link_scope: bool,
+    /// `onlink`.
+    pub onlink: bool,
 }
 
-/// Dumps the main table's unicast IPv4 routes (other tables and types are left out, see
-/// `observe`).
+/// Dumps the IPv4 routes of every table but `local`, of the types the model has (unicast,
+/// blackhole, unreachable, prohibit, throw; see `observe`).
 pub fn route_dump(nl: &mut Netlink) -> Result<Vec<RawRoute>, NlError> {
     let mut req = RouteMessage::default();
     req.header.address_family = AddressFamily::Inet;
@@ -143,17 +205,30 @@ pub fn route_dump(nl: &mut Netlink) -> Result<Vec<RawRoute>, NlError> {
     let mut out = Vec::new();
     for m in msgs {
         let RouteNetlinkMessage::NewRoute(m) = m else { continue };
-        if m.header.address_family != AddressFamily::Inet || m.header.kind != RouteType::Unicast {
+        let kind = match m.header.kind {
+            RouteType::Unicast => None,
+            RouteType::BlackHole => Some(SpecialKind::Blackhole),
+            RouteType::Unreachable => Some(SpecialKind::Unreachable),
+            RouteType::Prohibit => Some(SpecialKind::Prohibit),
+            RouteType::Throw => Some(SpecialKind::Throw),
+            _ => continue,
+        };
+        if m.header.address_family != AddressFamily::Inet {
             continue;
         }
         let mut table = u32::from(m.header.table);
         let mut dst = Ipv4Addr::UNSPECIFIED;
         let mut r = RawRoute {
+            kind,
             dst: Cidr::DEFAULT,
             via: None,
             oif: None,
             src: None,
             kernel: m.header.protocol == RouteProtocol::Kernel,
+            table: RouteTable::MAIN,
+            metric: 0,
+            link_scope: m.header.scope == RouteScope::Link,
+            onlink: m.header.flags.contains(RouteFlags::Onlink),
         };
         for a in &m.attributes {
             match a {
@@ -162,12 +237,14 @@ pub fn route_dump(nl: &mut Netlink) -> Result<Vec<RawRoute>, NlError> {
                 RouteAttribute::Gateway(RouteAddress::Inet(ip)) => r.via = Some(*ip),
                 RouteAttribute::Oif(i) => r.oif = Some(*i),
                 RouteAttribute::PrefSource(RouteAddress::Inet(ip)) => r.src = Some(*ip),
+                RouteAttribute::Priority(p) => r.metric = *p,
                 _ => {}
             }
         }
-        if table != RT_TABLE_MAIN {
+        if table == RouteTable::LOCAL.0 {
             continue;
         }
+        r.table = RouteTable(table);
         r.dst = Cidr::containing(dst, m.header.destination_prefix_length);
         out.push(r);
     }

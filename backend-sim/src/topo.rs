@@ -133,6 +133,9 @@ impl NsTopo {
         let netns = Netns {
             links: ns.links.clone(),
             routes: ns.routes.clone(),
+            special_routes: ns.special_routes.clone(),
+            rules: ns.rules.clone(),
+            tables_merged: ns.tables_merged,
             conf_all: ns.conf_all,
             conf_default: ns.conf_default,
             ip_nonlocal_bind: ns.ip_nonlocal_bind,
@@ -184,8 +187,7 @@ impl NsTopo {
         if self.local.contains_key(&ip) {
             return true;
         }
-        let lo = self.loopback_nets.iter().filter(|n| n.contains(ip)).map(|n| n.prefix()).max();
-        lo.is_some_and(|p| self.netns.lookup(ip).is_none_or(|r| r.dst.prefix() <= p))
+        self.loopback_nets.iter().any(|n| n.contains(ip)) && self.netns.is_local(ip)
     }
 
     /// Who answers ARP for `ip` on `bridge`: the namespace itself, or a port.
@@ -232,6 +234,9 @@ fn empty_netns() -> Netns {
     Netns {
         links: BTreeMap::new(),
         routes: Vec::new(),
+        special_routes: Vec::new(),
+        rules: Vec::new(),
+        tables_merged: true,
         conf_all: Default::default(),
         conf_default: Default::default(),
         ip_nonlocal_bind: 0,

@@ -11,7 +11,8 @@ use nettwin_core::iptables::{
     Table, Target,
 };
 use nettwin_core::names::{ChainName, IfName, NetnsName};
-use nettwin_core::op::{ConfKnob, ConfScope, LinkChange, Op, RouteSpec, SysctlKey};
+use nettwin_core::op::{ConfKnob, ConfScope, LinkChange, Op, RouteSpec, RuleSpec, SysctlKey};
+use nettwin_core::state::{RouteTable, RuleAction, SpecialKind};
 use nettwin_core::trace::{Probe, render};
 use nettwin_sim::SimBackend;
 use proptest::prelude::*;
@@ -148,6 +149,9 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         (netns(), route()).prop_map(|(netns, route)| Op::RouteAdd { netns, route }),
         (netns(), route()).prop_map(|(netns, route)| Op::RouteDel { netns, route }),
+        (netns(), route()).prop_map(|(netns, route)| Op::RouteReplace { netns, route }),
+        (netns(), routing_rule()).prop_map(|(netns, rule)| Op::RuleAdd { netns, rule }),
+        (netns(), routing_rule()).prop_map(|(netns, rule)| Op::RuleDel { netns, rule }),
         // Values up to 3: a value a key does not take must be refused and change nothing.
         (netns(), sysctl(), 0u8..4).prop_map(|(netns, key, value)| Op::Sysctl {
             netns,
@@ -186,8 +190,48 @@ fn link_change() -> impl Strategy<Value = LinkChange> {
 }
 
 fn route() -> impl Strategy<Value = RouteSpec> {
-    (cidr(), prop::option::of(ip()), prop::option::of(ifname()), prop::option::of(ip()))
-        .prop_map(|(dst, via, dev, src)| RouteSpec { dst, via, dev, src })
+    let kind = prop::option::weighted(
+        0.2,
+        prop::sample::select(vec![
+            SpecialKind::Blackhole,
+            SpecialKind::Unreachable,
+            SpecialKind::Prohibit,
+            SpecialKind::Throw,
+        ]),
+    );
+    let table = prop::option::weighted(0.3, prop::sample::select(vec![100u32, 254]));
+    (
+        (cidr(), prop::option::of(ip()), prop::option::of(ifname()), prop::option::of(ip())),
+        (kind, table, prop::option::weighted(0.3, 0u32..3), any::<bool>()),
+    )
+        .prop_map(|((dst, via, dev, src), (kind, table, metric, onlink))| RouteSpec {
+            kind,
+            src,
+            table: table.map(RouteTable),
+            metric,
+            onlink: onlink && dev.is_some(),
+            ..RouteSpec::new(dst, via, dev)
+        })
+}
+
+fn routing_rule() -> impl Strategy<Value = RuleSpec> {
+    (
+        prop::option::weighted(0.5, 0u32..4),
+        any::<bool>(),
+        prop::option::of(cidr()),
+        prop::option::weighted(0.3, ifname()),
+        prop::option::weighted(0.3, (0u32..3, Just(u32::MAX))),
+        prop::option::weighted(0.8, prop::sample::select(vec![100u32, 254, 255])),
+    )
+        .prop_map(|(priority, not, from, iif, fwmark, table)| RuleSpec {
+            priority: priority.map(|p| p * 100),
+            not,
+            from,
+            iif,
+            fwmark,
+            action: table.map(|t| RuleAction::Lookup(RouteTable(t))),
+            ..RuleSpec::default()
+        })
 }
 
 fn sysctl() -> impl Strategy<Value = SysctlKey> {

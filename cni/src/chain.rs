@@ -235,8 +235,7 @@ impl BridgeChain {
         let dev = a.ifname.clone();
         e.emit(Op::AddrAdd { netns: ns.clone(), dev: dev.clone(), addr })?;
         e.emit(Op::LinkSet { netns: ns.clone(), name: dev.clone(), change: LinkChange::Up })?;
-        let default =
-            RouteSpec { dst: Cidr::DEFAULT, via: Some(self.gateway), dev: Some(dev), src: None };
+        let default = RouteSpec::new(Cidr::DEFAULT, Some(self.gateway), Some(dev));
         e.emit(Op::RouteAdd { netns: ns, route: default })?;
         // bridge: the gateway address (forceAddress replaces another IPv4 address).
         self.ensure_gateway_addr(e, IfAddr { ip: self.gateway, prefix: addr.prefix })?;

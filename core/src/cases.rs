@@ -7,6 +7,8 @@
 
 use crate::error::ErrorKind;
 
+mod routing;
+
 /// A host namespace with the Nomad bridge, one allocation namespace `a1` behind a veth,
 /// and a `world` namespace reaching the host over `eth0` (documentation addresses).
 pub const HOST: &[&str] = &[
@@ -54,8 +56,14 @@ fn case(
     OpCase { name, setup, op, refused }
 }
 
-/// Every case, refusals first.
+/// Every case: links, addresses, sysctls and sockets (refusals first), then routing.
 pub fn op_cases() -> Vec<OpCase> {
+    let mut all = base_cases();
+    all.extend(routing::cases());
+    all
+}
+
+fn base_cases() -> Vec<OpCase> {
     vec![
         case(
             "netns_add_twice",

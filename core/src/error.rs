@@ -29,6 +29,8 @@ pub enum ErrorKind {
     Unreachable,
     /// ENETDOWN: the route's device is down.
     LinkDown,
+    /// EACCES: a `prohibit` rule refused the lookup.
+    PermissionDenied,
     /// EOPNOTSUPP: the object cannot do that (enslave to a non-bridge, jump to a built-in
     /// chain, hairpin on a link that is not a bridge port).
     NotSupported,
@@ -54,6 +56,7 @@ impl ErrorKind {
             ErrorKind::PoolExhausted => "pool-exhausted",
             ErrorKind::Unreachable => "unreachable",
             ErrorKind::LinkDown => "link-down",
+            ErrorKind::PermissionDenied => "permission-denied",
             ErrorKind::NotSupported => "not-supported",
             ErrorKind::Loop => "loop",
             ErrorKind::NoBufferSpace => "no-buffer-space",
@@ -62,7 +65,7 @@ impl ErrorKind {
     }
 
     /// Every kind, for parsers and tables.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::AlreadyExists,
         ErrorKind::NotFound,
         ErrorKind::InvalidArgument,
@@ -71,6 +74,7 @@ impl ErrorKind {
         ErrorKind::AddressNotAvailable,
         ErrorKind::PoolExhausted,
         ErrorKind::Unreachable,
+        ErrorKind::PermissionDenied,
         ErrorKind::LinkDown,
         ErrorKind::NotSupported,
         ErrorKind::Loop,
@@ -90,6 +94,7 @@ impl ErrorKind {
             ErrorKind::PoolExhausted => "no addresses left",
             ErrorKind::Unreachable => "network unreachable",
             ErrorKind::LinkDown => "link is down",
+            ErrorKind::PermissionDenied => "permission denied",
             ErrorKind::NotSupported => "not supported",
             ErrorKind::Loop => "would make a loop",
             ErrorKind::NoBufferSpace => "no buffer space",

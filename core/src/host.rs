@@ -70,12 +70,7 @@ pub fn standard_host(host_ip: Ipv4Addr) -> Vec<Op> {
         set(&world, &up0),
         Op::RouteAdd {
             netns: host,
-            route: RouteSpec {
-                dst: Cidr::DEFAULT,
-                via: Some(world_ip),
-                dev: Some(eth0),
-                src: None,
-            },
+            route: RouteSpec::new(Cidr::DEFAULT, Some(world_ip), Some(eth0)),
         },
     ]
 }

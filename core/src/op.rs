@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::addr::{Cidr, Endpoint, IfAddr, Proto};
 use crate::iptables::{Command, Table};
 use crate::names::{IfName, Mac, NetnsName};
+use crate::state::{RouteScope, RouteTable, RuleAction, SpecialKind};
 
 pub mod text;
 
@@ -99,6 +100,28 @@ pub enum Op {
         /// The route to match.
         route: RouteSpec,
     },
+    /// `ip -n NS route replace ...`: the route of the same table, prefix and metric is
+    /// replaced, or the route is added.
+    RouteReplace {
+        /// Where.
+        netns: NetnsName,
+        /// The route.
+        route: RouteSpec,
+    },
+    /// `ip -n NS rule add ...`.
+    RuleAdd {
+        /// Where.
+        netns: NetnsName,
+        /// The rule.
+        rule: RuleSpec,
+    },
+    /// `ip -n NS rule del ...`.
+    RuleDel {
+        /// Where.
+        netns: NetnsName,
+        /// The rule to match.
+        rule: RuleSpec,
+    },
     /// `ip netns exec NS sysctl -w KEY=VALUE`.
     Sysctl {
         /// Where.
@@ -178,9 +201,13 @@ pub enum LinkChange {
     Netns(NetnsName),
 }
 
-/// A route as `ip route` takes it. A route needs a device or a gateway (or both).
+/// A route as `ip route` takes it. A unicast route needs a device or a gateway (or both);
+/// a special one (`blackhole`, ...) takes neither.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
 pub struct RouteSpec {
+    /// `blackhole`, `unreachable`, `prohibit` or `throw` before the prefix; `None` for a
+    /// unicast route.
+    pub kind: Option<SpecialKind>,
     /// The destination prefix (`default` is 0.0.0.0/0).
     pub dst: Cidr,
     /// `via GATEWAY`.
@@ -189,6 +216,54 @@ pub struct RouteSpec {
     pub dev: Option<IfName>,
     /// `src ADDRESS`: the preferred source.
     pub src: Option<Ipv4Addr>,
+    /// `table TABLE` (`main` when not given).
+    pub table: Option<RouteTable>,
+    /// `metric N` (also `priority`, `preference`): 0 when not given; a `del` without it
+    /// matches any.
+    pub metric: Option<u32>,
+    /// `scope link` or `scope global` (by default `link` without a gateway).
+    pub scope: Option<RouteScope>,
+    /// `onlink`.
+    pub onlink: bool,
+}
+
+impl RouteSpec {
+    /// A unicast route in the main table with nothing but these.
+    pub fn new(dst: Cidr, via: Option<Ipv4Addr>, dev: Option<IfName>) -> RouteSpec {
+        RouteSpec {
+            kind: None,
+            dst,
+            via,
+            dev,
+            src: None,
+            table: None,
+            metric: None,
+            scope: None,
+            onlink: false,
+        }
+    }
+}
+
+/// A rule as `ip rule add|del` takes it: unset selectors match anything; a `del` matches
+/// the first rule that has every field given.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Default)]
+pub struct RuleSpec {
+    /// `priority N` (`pref`, `order`).
+    pub priority: Option<u32>,
+    /// `not`.
+    pub not: bool,
+    /// `from PREFIX` (`from all` is none).
+    pub from: Option<Cidr>,
+    /// `to PREFIX`.
+    pub to: Option<Cidr>,
+    /// `iif DEV`.
+    pub iif: Option<IfName>,
+    /// `oif DEV`.
+    pub oif: Option<IfName>,
+    /// `fwmark VALUE[/MASK]`.
+    pub fwmark: Option<(u32, u32)>,
+    /// `lookup TABLE` or a rule type; `add` without one looks up `main`.
+    pub action: Option<RuleAction>,
 }
 
 /// The sysctls nettwin models.
@@ -345,6 +420,9 @@ impl Op {
             | Op::AddrDel { netns, .. }
             | Op::RouteAdd { netns, .. }
             | Op::RouteDel { netns, .. }
+            | Op::RouteReplace { netns, .. }
+            | Op::RuleAdd { netns, .. }
+            | Op::RuleDel { netns, .. }
             | Op::Sysctl { netns, .. }
             | Op::Iptables { netns, .. }
             | Op::Listen { netns, .. }

@@ -15,18 +15,21 @@
 use std::fmt::Write as _;
 use std::str::FromStr;
 
+use crate::addr::Cidr;
 use crate::addr::Proto;
 use crate::names::NetnsName;
 use crate::snapshot::{NetnsSnapshot, Snapshot};
-use crate::state::{LinkKind, Route, RouteProto};
+use crate::state::{LinkKind, RouteProto, RouteScope, RouteTable, RoutingRule};
 
 /// Which tool's view to render.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum View {
     /// `ip -br addr`.
     IpAddr,
-    /// `ip route`.
+    /// `ip route` (and each other table's routes).
     IpRoute,
+    /// `ip rule`.
+    IpRule,
     /// `iptables-save`.
     IptablesSave,
     /// `ss -ltun`.
@@ -37,14 +40,15 @@ pub enum View {
 
 impl View {
     /// Every view, in the order `--as` lists them.
-    pub const ALL: [View; 5] =
-        [View::IpAddr, View::IpRoute, View::IptablesSave, View::Ss, View::Bridge];
+    pub const ALL: [View; 6] =
+        [View::IpAddr, View::IpRoute, View::IpRule, View::IptablesSave, View::Ss, View::Bridge];
 
     /// The name `--as` takes (`ip-addr`).
     pub fn as_str(self) -> &'static str {
         match self {
             View::IpAddr => "ip-addr",
             View::IpRoute => "ip-route",
+            View::IpRule => "ip-rule",
             View::IptablesSave => "iptables-save",
             View::Ss => "ss",
             View::Bridge => "bridge",
@@ -56,6 +60,7 @@ impl View {
         match self {
             View::IpAddr => format!("ip -n {ns} -br addr"),
             View::IpRoute => format!("ip -n {ns} route"),
+            View::IpRule => format!("ip -n {ns} rule"),
             View::IptablesSave => format!("ip netns exec {ns} iptables-save"),
             View::Ss => format!("ip netns exec {ns} ss -ltun"),
             View::Bridge => format!("bridge -n {ns} link"),
@@ -65,7 +70,7 @@ impl View {
 
 /// A view name that is not one of `View::ALL`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown view {0:?}: expected ip-addr, ip-route, iptables-save, ss or bridge")]
+#[error("unknown view {0:?}: expected ip-addr, ip-route, ip-rule, iptables-save, ss or bridge")]
 pub struct ViewError(pub String);
 
 impl FromStr for View {
@@ -83,12 +88,13 @@ pub fn render(snap: &Snapshot, view: View) -> String {
     for (name, ns) in &snap.namespaces {
         let body = match view {
             View::IpAddr => ip_addr(snap, name, ns),
-            View::IpRoute => ip_route(snap, ns),
+            View::IpRoute => ip_route(snap, name, ns),
+            View::IpRule => ip_rule(ns),
             View::IptablesSave => ns.iptables.trim_end().to_owned(),
             View::Ss => ss(ns),
             View::Bridge => bridge_link(snap, name, ns),
         };
-        if body.is_empty() && !matches!(view, View::IpAddr | View::IpRoute) {
+        if body.is_empty() && !matches!(view, View::IpAddr | View::IpRoute | View::IpRule) {
             continue;
         }
         if !out.is_empty() {
@@ -152,16 +158,32 @@ fn ip_addr(snap: &Snapshot, ns_name: &NetnsName, ns: &NetnsSnapshot) -> String {
     out
 }
 
-fn ip_route(snap: &Snapshot, ns: &NetnsSnapshot) -> String {
-    let mut routes: Vec<&Route> = ns.routes.iter().collect();
-    // The kernel dumps the main table in key order, longer prefixes of one key first.
-    routes.sort_by(|a, b| {
-        (a.dst.ip(), std::cmp::Reverse(a.dst.prefix()))
-            .cmp(&(b.dst.ip(), std::cmp::Reverse(b.dst.prefix())))
-    });
-    let mut out = String::new();
-    for r in routes {
-        let mut line = if r.dst.prefix() == 0 { "default".to_owned() } else { r.dst.to_string() };
+fn ip_route(snap: &Snapshot, ns_name: &NetnsName, ns: &NetnsSnapshot) -> String {
+    // One section per table, main first (what `ip route` shows), then the others in
+    // number order, each as `ip route show table N` prints it.
+    let mut tables: Vec<RouteTable> = ns
+        .routes
+        .iter()
+        .map(|r| r.table)
+        .chain(ns.special_routes.iter().map(|r| r.table))
+        .filter(|t| !t.is_main())
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let mut out = route_lines(snap, ns, RouteTable::MAIN);
+    for t in tables {
+        let _ = writeln!(out, "\n$ ip -n {ns_name} route show table {t}");
+        out.push_str(&route_lines(snap, ns, t));
+    }
+    out
+}
+
+/// The routes of one table as `ip route show table T` prints them.
+fn route_lines(snap: &Snapshot, ns: &NetnsSnapshot, table: RouteTable) -> String {
+    let name = |dst: Cidr| if dst.prefix() == 0 { "default".to_owned() } else { dst.to_string() };
+    let mut lines: Vec<(Cidr, u32, String)> = Vec::new();
+    for r in ns.routes.iter().filter(|r| r.table == table) {
+        let mut line = name(r.dst);
         if let Some(via) = r.via {
             let _ = write!(line, " via {via}");
         }
@@ -169,16 +191,46 @@ fn ip_route(snap: &Snapshot, ns: &NetnsSnapshot) -> String {
         if r.proto == RouteProto::Kernel {
             line.push_str(" proto kernel");
         }
-        if r.via.is_none() {
+        if r.scope == RouteScope::Link {
             line.push_str(" scope link");
         }
         if let Some(src) = r.src {
             let _ = write!(line, " src {src}");
         }
+        if r.metric != 0 {
+            let _ = write!(line, " metric {}", r.metric);
+        }
+        if r.onlink {
+            line.push_str(" onlink");
+        }
         if !carrier(snap, ns, r.dev.as_str()) {
             line.push_str(" linkdown");
         }
+        lines.push((r.dst, r.metric, line));
+    }
+    for r in ns.special_routes.iter().filter(|r| r.table == table) {
+        let mut line = format!("{} {}", r.kind.as_str(), name(r.dst));
+        if r.metric != 0 {
+            let _ = write!(line, " metric {}", r.metric);
+        }
+        lines.push((r.dst, r.metric, line));
+    }
+    // The kernel dumps a table in key order, longer prefixes of one key first, then by
+    // metric.
+    lines.sort_by_key(|(dst, metric, _)| (dst.ip(), std::cmp::Reverse(dst.prefix()), *metric));
+    let mut out = String::new();
+    for (_, _, line) in lines {
         let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// `ip rule` (a new namespace's three rules when none was changed).
+fn ip_rule(ns: &NetnsSnapshot) -> String {
+    let rules = if ns.rules.is_empty() { RoutingRule::defaults() } else { ns.rules.clone() };
+    let mut out = String::new();
+    for r in rules {
+        let _ = writeln!(out, "{r}");
     }
     out
 }

@@ -5,8 +5,10 @@
 //! gets there):
 //! - links by name, never by ifindex; a veth names its peer as (namespace, name);
 //! - IPv4 only: IPv6 addresses and routes, and the `local` routing table, are left out;
-//! - routes of the main table only, sorted; `proto` is `kernel` (connected) or `static`
-//!   (anything added by a command, whatever protocol number it carried);
+//! - the unicast routes of every table but `local`, sorted; `proto` is `kernel`
+//!   (connected) or `static` (anything added by a command, whatever protocol number it
+//!   carried); the blackhole, unreachable, prohibit and throw routes apart, sorted;
+//! - the routing rules in the kernel's order (left out while they are a new namespace's);
 //! - sysctls: those of `sysctl_keys`: the namespace-wide ones, `conf.all`'s and
 //!   `conf.default`'s, and every modeled `conf.<dev>` knob of each link with IPv4
 //!   configuration (`lo` loses it with an MTU below 68);
@@ -23,7 +25,7 @@ use serde::Serialize;
 use crate::addr::IfAddr;
 use crate::names::{IfName, Mac, NetnsName};
 use crate::op::{ConfKnob, ConfScope, SysctlKey};
-use crate::state::{LinkKind, Netns, Route, Socket, State};
+use crate::state::{LinkKind, Netns, Route, RoutingRule, Socket, SpecialRoute, State};
 
 /// The sysctls a snapshot reports, for a namespace whose links with IPv4 configuration are
 /// `devs`: `ip_forward`, `ip_nonlocal_bind`, `icmp_echo_ignore_all`,
@@ -65,8 +67,14 @@ pub struct Snapshot {
 pub struct NetnsSnapshot {
     /// Links by name.
     pub links: BTreeMap<IfName, LinkSnapshot>,
-    /// Main-table routes, sorted.
+    /// Unicast routes of every table but `local`, sorted.
     pub routes: Vec<Route>,
+    /// Blackhole, unreachable, prohibit and throw routes, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub special_routes: Vec<SpecialRoute>,
+    /// The routing rules in order; empty while they are a new namespace's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RoutingRule>,
     /// The modeled sysctls by dotted name, as 0/1.
     pub sysctls: BTreeMap<String, u8>,
     /// Canonical iptables-save text (see the module docs).
@@ -203,12 +211,21 @@ impl NetnsSnapshot {
             .collect();
         let mut sockets = ns.sockets.clone();
         sockets.sort();
+        let mut special_routes = ns.special_routes.clone();
+        special_routes.sort();
         NetnsSnapshot {
             links,
             routes: ns.routes_sorted().into_iter().cloned().collect(),
+            special_routes,
+            rules: normalized_rules(&ns.rules),
             sysctls,
             iptables: ns.firewall.to_string(),
             sockets,
         }
     }
+}
+
+/// The rules as a snapshot shows them: none while they are a new namespace's.
+pub fn normalized_rules(rules: &[RoutingRule]) -> Vec<RoutingRule> {
+    if rules == RoutingRule::defaults().as_slice() { Vec::new() } else { rules.to_vec() }
 }

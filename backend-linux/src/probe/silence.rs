@@ -3,10 +3,10 @@
 //! - no hairpin: it came in on a bridge port of N, was DNATed to an address of the
 //!   namespace behind that same port (not a loopback one, which every namespace has), and
 //!   the port's hairpin mode is off;
-//! - martian: it arrived in N with a source address that is N's own;
-//! - reverse path: the kernel's input route lookup for it (`ip route get DST from SRC iif
-//!   DEV`) refuses its source (EINVAL) for any other reason: `rp_filter` (or martian, with
-//!   a loopback source or destination);
+//! - martian: it arrived in N with a source address that is N's own (or a loopback one);
+//! - blackhole: the kernel's input route lookup for it (`ip route get DST from SRC iif
+//!   DEV`) fails with EINVAL and so does N's own lookup of the destination;
+//! - reverse path: the input lookup fails with EINVAL for any other reason: `rp_filter`;
 //! - echo ignored: an echo request reached N, whose `icmp_echo_ignore_all` is on;
 //! - not forwarding: its destination is not N's and the device it came in through does not
 //!   forward (`net.ipv4.conf.DEV.forwarding`);
@@ -44,6 +44,8 @@ struct Facts {
     input_refused: Option<i32>,
     /// `icmp_echo_ignore_all`.
     echo_ignored: bool,
+    /// The namespace's own route lookup for the destination hits a blackhole (EINVAL).
+    blackhole: bool,
     out_dev: Option<(String, bool)>,
     port_hairpin_off: bool,
 }
@@ -69,8 +71,11 @@ pub fn diagnose(
     let port = entry.and_then(|i| hops[i].device.clone());
     let port_name = port.as_ref().map(ToString::to_string);
     // The last packet seen coming in, and its device, for the input route lookup.
+    // (What comes back in over `lo` is the namespace's own and delivered here whatever
+    // its destination: no input lookup decides it.)
+    let on_lo = last.is_some_and(|h| h.device.as_ref().is_some_and(|d| d.as_str() == "lo"));
     let arrival = last
-        .filter(|h| h.dir == Dir::In)
+        .filter(|h| h.dir == Dir::In && !on_lo)
         .and_then(|h| Some((h.device.as_ref()?.to_string(), h.packet.src.ip, dst)));
     let facts = cx
         .namespaces
@@ -106,11 +111,16 @@ pub fn diagnose(
             });
             let echo_ignored =
                 crate::sysctl::read("/proc/sys/net/ipv4/icmp_echo_ignore_all") == Some(1);
+            let blackhole = matches!(
+                crate::routes::route_get(&mut ctx.nl, dst),
+                Err(crate::netlink::NlError::Errno(libc::EINVAL))
+            );
             Some(Facts {
                 local,
                 forwarding,
                 input_refused,
                 echo_ignored,
+                blackhole,
                 out_dev,
                 port_hairpin_off,
             })
@@ -130,18 +140,27 @@ pub fn diagnose(
         && h.dir == Dir::In
     {
         let src = h.packet.src.ip;
-        if facts.local.contains(&src) {
-            return Some(Silence::Martian);
-        }
+        // The input lookup decides in the kernel's order: a loopback address first, then
+        // the route (not forwarding: EHOSTUNREACH; a blackhole: EINVAL), and only for what
+        // is delivered or forwarded the source (its own: martian; else rp_filter: EINVAL).
         if facts.input_refused == Some(libc::EINVAL) {
-            // A loopback source or destination from outside is a martian too.
-            let martian = src.is_loopback() || dst.is_loopback();
-            return Some(if martian { Silence::Martian } else { Silence::ReversePath });
+            let martian = src.is_loopback() || dst.is_loopback() || facts.local.contains(&src);
+            return Some(if martian {
+                Silence::Martian
+            } else if facts.blackhole {
+                Silence::Blackhole
+            } else {
+                Silence::ReversePath
+            });
         }
-        if !facts.local.contains(&dst) && !facts.forwarding {
+        if !on_lo && !facts.local.contains(&dst) && !facts.forwarding {
             return Some(Silence::NotForwarding);
         }
-        if facts.local.contains(&dst) && h.packet.proto == Proto::Icmp && facts.echo_ignored {
+        if !on_lo && facts.local.contains(&src) {
+            return Some(Silence::Martian);
+        }
+        let here = facts.local.contains(&dst) || on_lo;
+        if here && h.packet.proto == Proto::Icmp && facts.echo_ignored {
             return Some(Silence::EchoIgnored);
         }
     }

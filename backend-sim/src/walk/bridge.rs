@@ -12,6 +12,7 @@
 use std::net::Ipv4Addr;
 
 use nettwin_core::names::{IfName, NetnsName};
+use nettwin_core::state::RouteQuery;
 use nettwin_core::trace::{Dir, Silence, Step};
 
 use super::hooks::Devs;
@@ -59,7 +60,15 @@ impl Walk<'_> {
                 dest = L2Owner::Local;
                 if !topo.is_local(dst)
                     && netns.forwarding(br.as_str())
-                    && let Some(r) = netns.lookup(dst)
+                    && let Some(r) = netns
+                        .decide(&RouteQuery {
+                            dst,
+                            src: Some(pkt.flow.src.ip),
+                            iif: Some(br),
+                            oif: None,
+                            mark: pkt.mark,
+                        })
+                        .route()
                     && r.dev == *br
                 {
                     nexthop = netns.next_hop(r, dst);

@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 
 use nettwin_core::names::{IfName, NetnsName};
-use nettwin_core::state::LinkKind;
+use nettwin_core::state::{LinkKind, RouteQuery};
 use nettwin_core::trace::{Dir, Silence, Step};
 
 use super::neigh::Entry;
@@ -81,7 +81,7 @@ impl<'s> Walk<'s> {
         let sender = self.ns_topo(ns).arp_source(dev.as_str(), nexthop, pkt.flow.src.ip);
         let (owner_ns, owner) = (owner, self.ns_topo(owner));
         let filtered = match (sender, on) {
-            (Some(ip), Some(on)) => !super::stack::reverse_path_ok(owner.netns(), on, ip),
+            (Some(ip), Some(on)) => !super::stack::reverse_path_ok(owner.netns(), on, ip, nexthop),
             _ => false,
         };
         let target =
@@ -98,7 +98,10 @@ impl<'s> Walk<'s> {
         netns.proxy_arp(dev.as_str())
             && netns.forwarding(dev.as_str())
             && !topo.is_local(ip)
-            && netns.lookup(ip).is_some_and(|r| r.dev != *dev)
+            && netns
+                .decide(&RouteQuery { dst: ip, src: None, iif: Some(dev), oif: None, mark: 0 })
+                .route()
+                .is_some_and(|r| r.dev != *dev)
     }
 
     /// Whether bridge `br` of `ns` has carrier: some port of it is up with carrier (a veth

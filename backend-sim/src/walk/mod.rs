@@ -58,11 +58,14 @@ pub(crate) struct Pkt {
     pub mark: u32,
     /// The conntrack entry, inside the current namespace.
     pub ct: Option<CtRef>,
+    /// Sent by a socket bound to no address whose one route lookup has no source (a raw
+    /// ICMP socket's send; see `routing`).
+    pub unbound: bool,
 }
 
 impl Pkt {
     fn new(flow: Flow, inner: Option<Flow>) -> Pkt {
-        Pkt { flow, inner, ttl: DEFAULT_TTL, mark: 0, ct: None }
+        Pkt { flow, inner, ttl: DEFAULT_TTL, mark: 0, ct: None, unbound: false }
     }
 }
 
@@ -189,7 +192,8 @@ pub(crate) fn trace(
         Some(send::Send::Packet(flow)) => flow,
         None => flow,
     };
-    let end = w.output(&from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
+    let unbound = probe.proto == Proto::Icmp && probe.src.is_none();
+    let end = w.output(&from, Pkt { unbound, ..Pkt::new(flow, None) }).unwrap_or_else(|e| e);
     let hops = std::mem::replace(&mut w.hops, Vec::with_capacity(16));
     let mut reply = Vec::new();
     let mut outcome = end.outcome;
@@ -396,7 +400,7 @@ impl<'s> Walk<'s> {
             return pkt.flow.dst.ip;
         }
         self.lookup_ns(ns)
-            .and_then(|n| n.lookup(pkt.flow.src.ip).and_then(|r| n.source_for(r, pkt.flow.src.ip)))
+            .and_then(|n| routing::source_for(n, pkt.flow.src.ip))
             .unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 

@@ -6,7 +6,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{LinkChange, Op, RouteSpec, SysctlKey};
+use super::{LinkChange, Op, SysctlKey};
+
+mod route;
 use crate::addr::{Cidr, Endpoint, IfAddr, Proto};
 use crate::iptables::{self, Table};
 use crate::names::{IfName, Mac, NetnsName};
@@ -55,18 +57,19 @@ fn parse_ip(c: &mut Cursor<'_>, netns: Option<NetnsName>) -> Result<Op, ParseErr
     if netns.is_none() && (c.eat("-n") || c.eat("-netns")) {
         netns = Some(netns_name(c)?);
     }
-    let object = c.expect("an object (netns, link, addr, route)")?;
+    let object = c.expect("an object (netns, link, addr, route, rule)")?;
     match (object.text.as_str(), netns) {
         ("netns", None) => parse_netns(c),
         ("link", Some(ns)) => parse_link(c, ns),
         ("addr" | "address", Some(ns)) => parse_addr(c, ns),
-        ("route", Some(ns)) => parse_route(c, ns),
-        ("link" | "addr" | "address" | "route", None) => Err(unsupported(
+        ("route", Some(ns)) => route::parse_route(c, ns),
+        ("rule", Some(ns)) => route::parse_rule(c, ns),
+        ("link" | "addr" | "address" | "route" | "rule", None) => Err(unsupported(
             object,
             "command without a namespace",
             "use ip -n NAMESPACE ...; nettwin never touches the root namespace",
         )),
-        _ => Err(unsupported(object, "ip object", "netns, link, addr or route")),
+        _ => Err(unsupported(object, "ip object", "netns, link, addr, route or rule")),
     }
 }
 
@@ -184,40 +187,6 @@ fn parse_addr(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
     Ok(if add { Op::AddrAdd { netns, dev, addr } } else { Op::AddrDel { netns, dev, addr } })
 }
 
-fn parse_route(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
-    let verb = c.expect("add or del")?;
-    let add = match verb.text.as_str() {
-        "add" => true,
-        "del" | "delete" => false,
-        _ => return Err(unsupported(verb, "route verb", "add or del")),
-    };
-    let dst = c.value("destination prefix", Cidr::from_str)?;
-    let mut route = RouteSpec { dst, via: None, dev: None, src: None };
-    while let Some(t) = c.next_token() {
-        let dup = || {
-            ParseError::at(
-                t,
-                ParseErrorKind::Conflict { token: t.text.clone(), reason: "given twice" },
-            )
-        };
-        match t.text.as_str() {
-            "via" if route.via.is_none() => {
-                route.via = Some(c.value("gateway address", crate::addr::parse_ip)?)
-            }
-            "dev" if route.dev.is_none() => route.dev = Some(if_name(c, "device name")?),
-            "src" if route.src.is_none() => {
-                route.src = Some(c.value("source address", crate::addr::parse_ip)?)
-            }
-            "via" | "dev" | "src" => return Err(dup()),
-            _ => return Err(unsupported(t, "route option", "via, dev or src")),
-        }
-    }
-    if add && route.via.is_none() && route.dev.is_none() {
-        return Err(ParseError::missing(c.consumed(), c.input_len(), "via GATEWAY or dev DEVICE"));
-    }
-    Ok(if add { Op::RouteAdd { netns, route } } else { Op::RouteDel { netns, route } })
-}
-
 fn parse_sysctl(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
     // `sysctl KEY=VALUE` writes as `sysctl -w KEY=VALUE` does.
     let _ = c.next_if(|s| s == "-w");
@@ -294,26 +263,6 @@ impl fmt::Display for LinkChange {
     }
 }
 
-impl fmt::Display for RouteSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.dst == Cidr::DEFAULT {
-            f.write_str("default")?;
-        } else {
-            write!(f, "{}", self.dst)?;
-        }
-        if let Some(v) = self.via {
-            write!(f, " via {v}")?;
-        }
-        if let Some(d) = &self.dev {
-            write!(f, " dev {d}")?;
-        }
-        if let Some(s) = self.src {
-            write!(f, " src {s}")?;
-        }
-        Ok(())
-    }
-}
-
 fn mac_opt(m: &Option<Mac>) -> String {
     m.map(|m| format!(" address {m}")).unwrap_or_default()
 }
@@ -350,6 +299,11 @@ impl fmt::Display for Op {
             }
             Op::RouteAdd { netns, route } => write!(f, "ip -n {netns} route add {route}"),
             Op::RouteDel { netns, route } => write!(f, "ip -n {netns} route del {route}"),
+            Op::RouteReplace { netns, route } => {
+                write!(f, "ip -n {netns} route replace {route}")
+            }
+            Op::RuleAdd { netns, rule } => write!(f, "ip -n {netns} rule add {rule}"),
+            Op::RuleDel { netns, rule } => write!(f, "ip -n {netns} rule del {rule}"),
             Op::Sysctl { netns, key, value } => {
                 write!(f, "ip netns exec {netns} sysctl -w {}={value}", key.name())
             }

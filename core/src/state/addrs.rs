@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::{Link, LinkKind, Netns, Route, RouteProto, State, missing_link};
-use crate::addr::{Cidr, IfAddr};
+use super::{Link, LinkKind, Netns, Route, RouteId, RouteProto, State, missing_link};
+use crate::addr::IfAddr;
 use crate::error::{ErrorKind, OpError};
 use crate::names::{IfName, NetnsName};
 use crate::op::Effect;
@@ -131,7 +131,7 @@ impl Netns {
         if let Some(src) = route.src {
             return Some(src);
         }
-        match self.route_src.get(&(route.dst, route.dev.clone())) {
+        match self.route_src.get(&route.id()) {
             Some(cached) => *cached,
             None => self.select_source(route),
         }
@@ -140,11 +140,11 @@ impl Netns {
     /// An address of the namespace changed: the kernel's cached route sources are
     /// recomputed (see `route_src`).
     pub(super) fn addresses_changed(&mut self) {
-        let fresh: BTreeMap<(Cidr, IfName), Option<Ipv4Addr>> = self
+        let fresh: BTreeMap<RouteId, Option<Ipv4Addr>> = self
             .routes
             .iter()
             .filter(|r| r.src.is_none())
-            .map(|r| ((r.dst, r.dev.clone()), self.select_source(r)))
+            .map(|r| (r.id(), self.select_source(r)))
             .collect();
         self.route_src = fresh;
     }

@@ -16,6 +16,7 @@ pub use addrs::AddrScope;
 pub use sysctls::DevConf;
 mod links;
 mod namespaces;
+mod policy;
 mod routing;
 mod sockets;
 mod sysctls;
@@ -33,6 +34,7 @@ use crate::names::{IfName, Mac, NetnsName};
 use crate::op::{Effect, Op};
 
 pub use namespaces::{Iter as NamespacesIter, Namespaces};
+pub use policy::{Decision, RouteQuery, RoutingRule, RuleAction};
 
 /// The default MTU of a new bridge or veth (Ethernet).
 pub const ETH_MTU: u32 = 1500;
@@ -128,7 +130,7 @@ pub enum RouteProto {
     Static,
 }
 
-/// A route of the main table.
+/// A unicast route: packets to `dst` leave through `dev` (towards `via`).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
 pub struct Route {
     /// Destination prefix.
@@ -141,6 +143,161 @@ pub struct Route {
     pub src: Option<Ipv4Addr>,
     /// Kernel (connected) or static.
     pub proto: RouteProto,
+    /// The routing table it is in (`main` unless `table N`).
+    #[serde(skip_serializing_if = "RouteTable::is_main")]
+    pub table: RouteTable,
+    /// `metric N` (the kernel's priority): of two routes to one prefix, the lower wins.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub metric: u32,
+    /// `scope link` (a route without a gateway) or `global` (with one, or when asked).
+    #[serde(skip_serializing_if = "RouteScope::is_global")]
+    pub scope: RouteScope,
+    /// `onlink`: the gateway is taken to be on the device's link, whatever its addresses.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub onlink: bool,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+impl Route {
+    /// What identifies the route in its table: the kernel keeps one route per table,
+    /// prefix, metric and nexthop device.
+    pub fn id(&self) -> RouteId {
+        RouteId { table: self.table, dst: self.dst, metric: self.metric, dev: self.dev.clone() }
+    }
+}
+
+/// A route's identity (see `Route::id`), the key of the kernel's caches about it.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct RouteId {
+    /// The table.
+    pub table: RouteTable,
+    /// The prefix.
+    pub dst: Cidr,
+    /// The metric.
+    pub metric: u32,
+    /// The device.
+    pub dev: IfName,
+}
+
+/// A routing table's number: `main` (254), `local` (255), `default` (253) or any other
+/// from 1 to 2^32-1.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(transparent)]
+pub struct RouteTable(pub u32);
+
+impl RouteTable {
+    /// The main table, where routes go unless `table N` says otherwise.
+    pub const MAIN: RouteTable = RouteTable(254);
+    /// The local table: the namespace's own addresses and broadcasts.
+    pub const LOCAL: RouteTable = RouteTable(255);
+    /// The default table, empty unless filled by hand, looked up last.
+    pub const DEFAULT: RouteTable = RouteTable(253);
+
+    /// Whether this is the main table.
+    pub fn is_main(&self) -> bool {
+        *self == RouteTable::MAIN
+    }
+
+    /// Parses `main`, `local`, `default` or a number from 1 to 2^32-1.
+    pub fn parse(s: &str) -> Result<RouteTable, String> {
+        match s {
+            "main" => Ok(RouteTable::MAIN),
+            "local" => Ok(RouteTable::LOCAL),
+            "default" => Ok(RouteTable::DEFAULT),
+            _ => match s.parse::<u32>() {
+                Ok(0) => Err("table 0 is not a table (the kernel takes it as main)".into()),
+                Ok(n) => Ok(RouteTable(n)),
+                Err(_) => Err(
+                    "expected main, local, default or a number (names from rt_tables are not read)"
+                        .into(),
+                ),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for RouteTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            RouteTable::MAIN => f.write_str("main"),
+            RouteTable::LOCAL => f.write_str("local"),
+            RouteTable::DEFAULT => f.write_str("default"),
+            RouteTable(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// The scope of a unicast route.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteScope {
+    /// `scope global` (`universe`): through a gateway, or anywhere.
+    Global,
+    /// `scope link`: the destination is on the device's link.
+    Link,
+}
+
+impl RouteScope {
+    /// Whether this is `global`.
+    pub fn is_global(&self) -> bool {
+        *self == RouteScope::Global
+    }
+}
+
+/// A route that sends nothing anywhere: the packet is discarded or refused.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecialKind {
+    /// `blackhole`: discarded silently (a local sender's call fails with EINVAL).
+    Blackhole,
+    /// `unreachable`: ICMP host unreachable (EHOSTUNREACH locally).
+    Unreachable,
+    /// `prohibit`: ICMP administratively prohibited (EACCES locally).
+    Prohibit,
+    /// `throw`: the lookup goes on with the next rule (net unreachable when none is left).
+    Throw,
+}
+
+impl SpecialKind {
+    /// The word `ip route` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecialKind::Blackhole => "blackhole",
+            SpecialKind::Unreachable => "unreachable",
+            SpecialKind::Prohibit => "prohibit",
+            SpecialKind::Throw => "throw",
+        }
+    }
+
+    /// Parses the word.
+    pub fn parse(s: &str) -> Option<SpecialKind> {
+        [
+            SpecialKind::Blackhole,
+            SpecialKind::Unreachable,
+            SpecialKind::Prohibit,
+            SpecialKind::Throw,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A route of a special kind (`ip route add blackhole 10.9.0.0/16`): no device, no gateway.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+pub struct SpecialRoute {
+    /// Destination prefix.
+    pub dst: Cidr,
+    /// What it does.
+    pub kind: SpecialKind,
+    /// The table.
+    #[serde(skip_serializing_if = "RouteTable::is_main")]
+    pub table: RouteTable,
+    /// The metric.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub metric: u32,
 }
 
 /// A listening socket.
@@ -157,8 +314,18 @@ pub struct Socket {
 pub struct Netns {
     /// Links by name.
     pub links: BTreeMap<IfName, Link>,
-    /// The main routing table, in insertion order.
+    /// The unicast routes of every table but `local`, in insertion order.
     pub routes: Vec<Route>,
+    /// The blackhole, unreachable, prohibit and throw routes, in insertion order.
+    pub special_routes: Vec<SpecialRoute>,
+    /// The routing policy (`ip rule`), in priority order (rules of one priority in the
+    /// order they were added): at first `0: lookup local`, `32766: lookup main` and
+    /// `32767: lookup default`.
+    pub rules: Vec<RoutingRule>,
+    /// Whether the kernel still keeps its local and main tables in one tree, as it does
+    /// until a rule is first added or deleted (and never again after): then a main route with a
+    /// longer prefix wins over a local route of `lo`'s networks (see `local_route`).
+    pub tables_merged: bool,
     /// `net.ipv4.conf.all.*` (its `forwarding` is `net.ipv4.ip_forward`).
     pub conf_all: DevConf,
     /// `net.ipv4.conf.default.*`: what new devices start with.
@@ -184,17 +351,17 @@ pub struct Netns {
     /// with the address. While `lo` has never been up, only its exact addresses are local.
     pub lo_nets: Vec<Cidr>,
     /// The kernel's cached preferred source of each route without `src` (the nexthop's
-    /// `nh_saddr`), by (destination, device): computed when the route is added and again
+    /// `nh_saddr`), by route: computed when the route is added and again
     /// after any address of the namespace changes (the kernel's `dev_addr_genid`; it
     /// recomputes at the route's next use, which the model takes to be at once). So
     /// `route_localnet` changed alone does not change the source such a route gives.
-    pub route_src: BTreeMap<(Cidr, IfName), Option<Ipv4Addr>>,
-    /// The routes (by destination and device) whose gateway was an address of the
+    pub route_src: BTreeMap<RouteId, Option<Ipv4Addr>>,
+    /// The routes whose gateway was an address of the
     /// namespace when they were added: the kernel gave their nexthop host scope, so they
     /// send on-link, to the destination itself. The scope is fixed when the route is
     /// added: a gateway that becomes local later is still a gateway (see `next_hop`).
     /// Entries of routes that are gone may stay; adding a route sets its entry afresh.
-    pub host_scope_gateways: BTreeSet<(Cidr, IfName)>,
+    pub host_scope_gateways: BTreeSet<RouteId>,
     /// When each address was added (a `State`-wide count): of two links with the same
     /// address, the local route of the first one wins. Entries of addresses that are gone
     /// may stay; adding an address again renews its entry.
@@ -209,6 +376,9 @@ impl Netns {
         Netns {
             links,
             routes: Vec::new(),
+            special_routes: Vec::new(),
+            rules: RoutingRule::defaults(),
+            tables_merged: true,
             conf_all: DevConf::default(),
             conf_default: DevConf::default(),
             ip_nonlocal_bind: 0,
@@ -294,6 +464,9 @@ impl State {
             Op::AddrDel { netns, dev, addr } => self.addr_del(netns, dev, *addr),
             Op::RouteAdd { netns, route } => self.route_add(netns, route),
             Op::RouteDel { netns, route } => self.route_del(netns, route),
+            Op::RouteReplace { netns, route } => self.route_replace(netns, route),
+            Op::RuleAdd { netns, rule } => self.rule_add(netns, rule),
+            Op::RuleDel { netns, rule } => self.rule_del(netns, rule),
             Op::Sysctl { netns, key, value } => self.sysctl(netns, key, *value),
             Op::Iptables { netns, table, cmd } => {
                 self.ns_mut(netns)?.firewall.apply(*table, cmd).map(|()| Effect::Done)

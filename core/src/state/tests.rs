@@ -30,10 +30,8 @@ fn route_texts(s: &State, ns: &str) -> Vec<String> {
                 .iter()
                 .map(|r| {
                     let spec = crate::op::RouteSpec {
-                        dst: r.dst,
-                        via: r.via,
-                        dev: Some(r.dev.clone()),
                         src: r.src,
+                        ..crate::op::RouteSpec::new(r.dst, r.via, Some(r.dev.clone()))
                     };
                     format!("{spec} {:?}", r.proto)
                 })

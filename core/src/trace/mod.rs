@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::addr::{Endpoint, Proto};
 use crate::iptables::{RejectWith, Table};
 use crate::names::{IfName, NetnsName};
-use crate::state::{Route, Socket};
+use crate::state::{Route, RoutingRule, Socket, SpecialRoute};
 
 pub mod render;
 
@@ -162,6 +162,19 @@ pub enum Step {
     Route {
         /// The route chosen.
         route: Route,
+        /// The policy rule that chose its table, unless it was a new namespace's own.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rule: Option<RoutingRule>,
+    },
+    /// A route lookup that ended in a blackhole, unreachable or prohibit route, or in a
+    /// rule of that kind (`route` is then `None`).
+    Discard {
+        /// The route, if a route decided.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        route: Option<SpecialRoute>,
+        /// The rule that decided, or chose the route's table.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rule: Option<RoutingRule>,
     },
     /// The destination is an address of this namespace.
     Local,
@@ -308,6 +321,8 @@ pub enum Silence {
     Martian,
     /// The namespace ignores echo requests (`net.ipv4.icmp_echo_ignore_all`).
     EchoIgnored,
+    /// A blackhole route (or rule) discarded it.
+    Blackhole,
     /// The TTL ran out on a router (a routing loop); it answered ICMP time exceeded, which
     /// TCP and UDP senders treat as a soft error: the sender times out.
     TtlExceeded,
@@ -369,7 +384,7 @@ pub enum Outcome {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 pub enum SendErrno {
     /// `EACCES`: a datagram or an echo to a broadcast address, from a socket without
-    /// `SO_BROADCAST`.
+    /// `SO_BROADCAST`; or a prohibit route or rule on the way.
     #[serde(rename = "EACCES")]
     Access,
     /// `EADDRINUSE`: the pinned source port is taken by a socket of the namespace.
@@ -386,9 +401,11 @@ impl SendErrno {
         }
     }
 
-    /// Why the kernel says it, in a few words.
-    pub fn reason(self) -> &'static str {
+    /// Why the kernel says it, in a few words; `prohibited` when a prohibit route or rule
+    /// decided the lookup (the trace shows it as a discard step).
+    pub fn reason(self, prohibited: bool) -> &'static str {
         match self {
+            SendErrno::Access if prohibited => "a prohibit route or rule refuses it",
             SendErrno::Access => "a broadcast destination needs SO_BROADCAST",
             SendErrno::AddressInUse => "the source port is already bound",
         }

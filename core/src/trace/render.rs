@@ -30,6 +30,7 @@ use super::{
 };
 use crate::addr::{Cidr, Endpoint};
 use crate::iptables::RejectWith;
+use crate::state::{RoutingRule, RuleAction, SpecialKind};
 
 /// The whole trace as aligned text, ending with a newline.
 pub fn text(trace: &Trace) -> String {
@@ -163,7 +164,7 @@ fn row(h: &Hop) -> Row {
 /// The stage name of a hop of the IP stack.
 fn stage(step: &Step) -> &'static str {
     match step {
-        Step::Route { .. } | Step::Local => "(route)",
+        Step::Route { .. } | Step::Discard { .. } | Step::Local => "(route)",
         Step::Netfilter { hook, .. } => match hook.as_str() {
             "PREROUTING" => "(prerouting)",
             "INPUT" => "(input)",
@@ -188,19 +189,53 @@ fn show_endpoint(e: Endpoint, f: &Flow) -> String {
     if f.proto.has_ports() { e.to_string() } else { e.ip.to_string() }
 }
 
+fn prefix_text(dst: Cidr) -> String {
+    if dst == Cidr::DEFAULT { "default".to_owned() } else { dst.to_string() }
+}
+
+/// ` (rule 100: from 10.0.0.2 lookup 100)`, the rule as `ip rule` prints it.
+fn push_rule(s: &mut String, rule: Option<&RoutingRule>) {
+    if let Some(r) = rule {
+        let _ = write!(s, " (rule {})", r.to_string().replace(":\t", ": "));
+    }
+}
+
 fn step_text(step: &Step, p: &Flow) -> String {
     match step {
         Step::Seen => endpoints(p),
-        Step::Route { route } => {
-            let mut s = if route.dst == Cidr::DEFAULT {
-                "default".to_owned()
-            } else {
-                route.dst.to_string()
-            };
+        Step::Route { route, rule } => {
+            let mut s = prefix_text(route.dst);
             if let Some(v) = route.via {
                 let _ = write!(s, " via {v}");
             }
             let _ = write!(s, " dev {}", route.dev);
+            if !route.table.is_main() {
+                let _ = write!(s, " table {}", route.table);
+            }
+            if route.metric != 0 {
+                let _ = write!(s, " metric {}", route.metric);
+            }
+            push_rule(&mut s, rule.as_ref());
+            s
+        }
+        Step::Discard { route, rule } => {
+            let mut s = match route {
+                Some(r) => {
+                    let mut s = format!("{} {}", r.kind.as_str(), prefix_text(r.dst));
+                    if !r.table.is_main() {
+                        let _ = write!(s, " table {}", r.table);
+                    }
+                    s
+                }
+                // The rule itself decided.
+                None => {
+                    return rule.as_ref().map_or_else(
+                        || "no route".to_owned(),
+                        |r| format!("rule {}", r.to_string().replace(":\t", ": ")),
+                    );
+                }
+            };
+            push_rule(&mut s, rule.as_ref());
             s
         }
         Step::Local => format!("local {}", p.dst.ip),
@@ -310,7 +345,8 @@ fn outcome_line(outcome: &Outcome, trace: &Trace) -> String {
         Outcome::NoRoute { netns, dst } => format!("no route in {netns} to {dst}"),
         Outcome::TimedOut { netns, why } => format!("timed out in {netns}: {}", silence(why)),
         Outcome::SendFailed { netns, errno } => {
-            format!("send failed in {netns}: {} ({})", errno.name(), errno.reason())
+            let prohibited = trace.hops.iter().any(|h| matches!(h.step, Step::Discard { .. }));
+            format!("send failed in {netns}: {} ({})", errno.name(), errno.reason(prohibited))
         }
     }
 }
@@ -337,6 +373,7 @@ fn silence(why: &Silence) -> String {
             "martian packet dropped (a loopback or local address where it may not be)".to_owned()
         }
         Silence::EchoIgnored => "it ignores echo requests (icmp_echo_ignore_all)".to_owned(),
+        Silence::Blackhole => "a blackhole route discards it".to_owned(),
         Silence::TtlExceeded => "TTL exceeded (a routing loop)".to_owned(),
         Silence::NoAnswer => "no answer".to_owned(),
     }
@@ -364,7 +401,23 @@ fn reply_kind(trace: &Trace) -> String {
             Some(w) => format!("ICMP {}", reject_name(w).trim_start_matches("icmp-")),
             None => "ICMP port-unreachable".to_owned(),
         },
-        Outcome::NoRoute { .. } => "ICMP net-unreachable".to_owned(),
+        Outcome::NoRoute { .. } => {
+            // An unreachable or prohibit route (or rule) answers with its own code.
+            let discard = trace.hops.iter().rev().find_map(|h| match &h.step {
+                Step::Discard { route, rule } => {
+                    Some((route.as_ref().map(|r| r.kind), rule.as_ref().map(|r| r.action)))
+                }
+                _ => None,
+            });
+            match discard {
+                Some((Some(SpecialKind::Prohibit), _))
+                | Some((None, Some(RuleAction::Prohibit))) => "ICMP admin-prohibited".to_owned(),
+                Some((Some(SpecialKind::Unreachable), _)) | Some((None, Some(_))) => {
+                    "ICMP host-unreachable".to_owned()
+                }
+                _ => "ICMP net-unreachable".to_owned(),
+            }
+        }
         Outcome::TimedOut { why: Silence::NoNeighbor { .. }, .. } => {
             "ICMP host-unreachable".to_owned()
         }
@@ -403,6 +456,10 @@ mod tests {
             dev: name("nomad"),
             src: None,
             proto: RouteProto::Kernel,
+            table: crate::state::RouteTable::MAIN,
+            metric: 0,
+            scope: crate::state::RouteScope::Link,
+            onlink: false,
         };
         let nat = Step::Netfilter {
             table: Table::Nat,
@@ -427,7 +484,7 @@ mod tests {
             hops: vec![
                 hop("world", Some("up0"), Dir::Out, f, Step::Seen),
                 hop("host", Some("eth0"), Dir::In, f, nat),
-                hop("host", None, Dir::Stack, dnat, Step::Route { route }),
+                hop("host", None, Dir::Stack, dnat, Step::Route { route, rule: None }),
                 hop("a5", Some("eth0"), Dir::In, dnat, Step::Seen),
             ],
             outcome: Outcome::Delivered {

@@ -388,12 +388,7 @@ pub fn build(spec: &Spec) -> Case {
     if spec.client.world_route {
         steps.push(Op::RouteAdd {
             netns: world.clone(),
-            route: RouteSpec {
-                dst: client.config.subnet,
-                via: Some(host_ip),
-                dev: None,
-                src: None,
-            },
+            route: RouteSpec::new(client.config.subnet, Some(host_ip), None),
         });
     }
     match spec.client.host_setup {

@@ -210,8 +210,8 @@ fn derive(s: &Spec, state: &State, serial: usize) -> Option<(Op, Op)> {
         6 => {
             let (n, l) = pick(&links, s.a)?;
             let dst: Cidr = DSTS[s.b % DSTS.len()].parse().ok()?;
-            let route = RouteSpec { dst, via: None, dev: Some(l), src: None };
-            let del = RouteSpec { dst, via: None, dev: route.dev.clone(), src: None };
+            let route = RouteSpec::new(dst, None, Some(l));
+            let del = RouteSpec::new(dst, None, route.dev.clone());
             Some((Op::RouteAdd { netns: n.clone(), route }, Op::RouteDel { netns: n, route: del }))
         }
         7 => {

@@ -16,7 +16,8 @@ use std::net::Ipv4Addr;
 
 use nettwin_core::addr::{Cidr, Endpoint, Proto};
 use nettwin_core::names::{IfName, NetnsName};
-use nettwin_core::op::{ConfKnob, ConfScope, LinkChange, Op, RouteSpec, SysctlKey};
+use nettwin_core::op::{ConfKnob, ConfScope, LinkChange, Op, RouteSpec, RuleSpec, SysctlKey};
+use nettwin_core::state::{RouteTable, RuleAction, SpecialKind};
 use nettwin_core::trace::Probe;
 use proptest::prelude::*;
 
@@ -88,6 +89,15 @@ pub enum Spec {
     Gateway(usize, usize, usize),
     /// `ip route del` in a namespace of a destination.
     RouteDel(usize, usize),
+    /// What a route op also says: `table`, `metric`, `replace` (instead of `add`),
+    /// `onlink`, for a `RouteAdd`; `table` for a `RouteDel`.
+    RouteExtra(Box<Spec>, RouteExtra),
+    /// A blackhole, unreachable, prohibit or throw route: netns, destination, kind, table.
+    Special(usize, usize, usize, Option<u32>),
+    /// `ip rule add` in a namespace.
+    RuleAdd(usize, RuleGen),
+    /// `ip rule del priority N` in a namespace.
+    RuleDel(usize, u32),
     /// A sysctl: 0 ip_forward, 1 bridge-nf-call-iptables, 2 route_localnet (of the link),
     /// 3 forwarding (of the link), 4 rp_filter (of the link), 5 rp_filter (all), 6
     /// forwarding (default), 7 icmp_echo_ignore_all, 8 proxy_arp (of the link), 9
@@ -96,6 +106,40 @@ pub enum Spec {
     /// A listener: netns, tcp (else udp), address (None: 0.0.0.0) as (net, host).
     Listen(usize, bool, Option<(usize, usize)>),
 }
+
+/// The options of a route op beyond destination, gateway and device.
+#[derive(Clone, Debug, Default)]
+pub struct RouteExtra {
+    /// `table N`.
+    pub table: Option<u32>,
+    /// `metric N`.
+    pub metric: Option<u32>,
+    /// `ip route replace`.
+    pub replace: bool,
+    /// `onlink`.
+    pub onlink: bool,
+}
+
+/// A rule: priority, `from` subnet, `to` destination, `iif` link, action (0 lookup 100,
+/// 1 lookup 200, 2 lookup main, 3 prohibit, 4 blackhole, 5 unreachable), `not`.
+#[derive(Clone, Debug)]
+pub struct RuleGen {
+    /// `priority N`, or the kernel's choice.
+    pub priority: Option<u32>,
+    /// `from` one of the subnets.
+    pub from: Option<usize>,
+    /// `to` one of the destinations.
+    pub to: Option<usize>,
+    /// `iif` a link's name.
+    pub iif: Option<LinkRef>,
+    /// The action.
+    pub action: usize,
+    /// `not`.
+    pub not: bool,
+}
+
+/// The tables routes and rules use besides main.
+const TABLES: [u32; 2] = [100, 200];
 
 /// What `ip link set` changes.
 #[derive(Clone, Debug)]
@@ -140,6 +184,40 @@ fn change() -> impl Strategy<Value = ChangeSpec> {
     ]
 }
 
+fn route_extra() -> impl Strategy<Value = RouteExtra> {
+    (
+        prop::option::weighted(0.6, prop::sample::select(TABLES.to_vec())),
+        prop::option::weighted(0.5, prop::sample::select(vec![0u32, 10, 100])),
+        prop::bool::weighted(0.3),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(|(table, metric, replace, onlink)| RouteExtra {
+            table,
+            metric,
+            replace,
+            onlink,
+        })
+}
+
+fn rule_gen() -> impl Strategy<Value = RuleGen> {
+    (
+        prop::option::weighted(0.6, prop::sample::select(vec![10u32, 20, 30])),
+        prop::option::weighted(0.6, 0usize..3),
+        prop::option::weighted(0.3, 0usize..6),
+        prop::option::weighted(0.2, link_ref()),
+        prop_oneof![4 => 0usize..3, 1 => 3usize..6],
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(priority, from, to, iif, action, not)| RuleGen {
+            priority,
+            from,
+            to,
+            iif,
+            action,
+            not,
+        })
+}
+
 fn prefix() -> impl Strategy<Value = u8> + Clone {
     prop_oneof![8 => Just(24u8), 1 => Just(16u8), 1 => Just(32u8)]
 }
@@ -171,6 +249,18 @@ pub fn spec() -> impl Strategy<Value = Spec> {
             .prop_map(|(n, d, v, l)| Spec::RouteAdd(n, d, v, l)),
         4 => (netns_ix(), 0usize..3, 0usize..2).prop_map(|(n, net, h)| Spec::Gateway(n, net, h)),
         1 => (netns_ix(), 0usize..6).prop_map(|(n, d)| Spec::RouteDel(n, d)),
+        3 => (
+            (netns_ix(), 0usize..6, prop::option::of(pool()), prop::option::of(link_ref())),
+            route_extra(),
+        )
+            .prop_map(|((n, d, v, l), x)| Spec::RouteExtra(Box::new(Spec::RouteAdd(n, d, v, l)), x)),
+        1 => ((netns_ix(), 0usize..6), route_extra())
+            .prop_map(|((n, d), x)| Spec::RouteExtra(Box::new(Spec::RouteDel(n, d)), x)),
+        2 => (netns_ix(), 0usize..6, 0usize..4, prop::option::weighted(0.5, prop::sample::select(TABLES.to_vec())))
+            .prop_map(|(n, d, k, t)| Spec::Special(n, d, k, t)),
+        3 => (netns_ix(), rule_gen()).prop_map(|(n, r)| Spec::RuleAdd(n, r)),
+        1 => (netns_ix(), prop::sample::select(vec![10u32, 20, 30, 32765, 32766]))
+            .prop_map(|(n, p)| Spec::RuleDel(n, p)),
         5 => (
             netns_ix(),
             prop_oneof![6 => Just(0usize), 4 => 1usize..10],
@@ -328,20 +418,72 @@ fn to_ops(spec: &Spec, links: &Links) -> Vec<Op> {
                 (None, None) => Some(links.resolve(&LinkRef::Made(*i)).1),
                 (_, dev) => dev,
             };
-            Op::RouteAdd { netns, route: RouteSpec { dst: dst_of(*d), via, dev, src: None } }
+            Op::RouteAdd { netns, route: RouteSpec::new(dst_of(*d), via, dev) }
         }
         Spec::Gateway(i, net, host) => Op::RouteAdd {
             netns: n(i),
-            route: RouteSpec {
-                dst: dst_of(3),
-                via: Some(pool_ip(*net, *host)),
-                dev: None,
-                src: None,
-            },
+            route: RouteSpec::new(dst_of(3), Some(pool_ip(*net, *host)), None),
         },
-        Spec::RouteDel(i, d) => Op::RouteDel {
+        Spec::RouteDel(i, d) => {
+            Op::RouteDel { netns: n(i), route: RouteSpec::new(dst_of(*d), None, None) }
+        }
+        Spec::RouteExtra(inner, x) => {
+            let mut ops = to_ops(inner, links);
+            for op in &mut ops {
+                let (Op::RouteAdd { route, .. } | Op::RouteDel { route, .. }) = op else {
+                    continue;
+                };
+                route.table = x.table.map(RouteTable);
+                if matches!(op, Op::RouteAdd { .. }) {
+                    let Op::RouteAdd { netns, route } = op else { continue };
+                    route.metric = x.metric;
+                    route.onlink = x.onlink && route.dev.is_some() && route.via.is_some();
+                    if x.replace {
+                        *op = Op::RouteReplace { netns: netns.clone(), route: route.clone() };
+                    }
+                } else if let Op::RouteDel { route, .. } = op {
+                    route.metric = x.metric;
+                }
+            }
+            return ops;
+        }
+        Spec::Special(i, d, k, t) => {
+            let kinds = [
+                SpecialKind::Blackhole,
+                SpecialKind::Unreachable,
+                SpecialKind::Prohibit,
+                SpecialKind::Throw,
+            ];
+            let route = RouteSpec {
+                kind: Some(kinds[*k % kinds.len()]),
+                table: t.map(RouteTable),
+                ..RouteSpec::new(dst_of(*d), None, None)
+            };
+            Op::RouteAdd { netns: n(i), route }
+        }
+        Spec::RuleAdd(i, r) => {
+            let action = match r.action {
+                0 => RuleAction::Lookup(RouteTable(TABLES[0])),
+                1 => RuleAction::Lookup(RouteTable(TABLES[1])),
+                2 => RuleAction::Lookup(RouteTable::MAIN),
+                3 => RuleAction::Prohibit,
+                4 => RuleAction::Blackhole,
+                _ => RuleAction::Unreachable,
+            };
+            let rule = RuleSpec {
+                priority: r.priority,
+                not: r.not,
+                from: r.from.map(dst_of),
+                to: r.to.map(dst_of),
+                iif: r.iif.as_ref().map(|l| links.resolve(l).1),
+                action: Some(action),
+                ..RuleSpec::default()
+            };
+            Op::RuleAdd { netns: n(i), rule }
+        }
+        Spec::RuleDel(i, p) => Op::RuleDel {
             netns: n(i),
-            route: RouteSpec { dst: dst_of(*d), via: None, dev: None, src: None },
+            rule: RuleSpec { priority: Some(*p), ..RuleSpec::default() },
         },
         Spec::Sysctl(i, k, v, r) => {
             let dev = |knob| {
