@@ -15,10 +15,10 @@ use nettwin_core::names::{Mac, NetnsName};
 use nettwin_core::op::{Effect, LinkChange, Op, RouteSpec};
 
 use crate::errors::{OpClass, errno_error};
-use crate::links;
 use crate::netlink::{Netlink, NlError};
 use crate::netns::NsCtx;
 use crate::routes::{self, RouteReq};
+use crate::{addrs, links, neigh};
 
 /// A job for a namespace worker that yields an op's result.
 pub type NsJob = Box<dyn FnOnce(&mut NsCtx) -> Result<Effect, OpError> + Send>;
@@ -52,6 +52,9 @@ pub fn batchable(op: &Op) -> bool {
         | Op::LinkDel { .. }
         | Op::AddrAdd { .. }
         | Op::AddrDel { .. }
+        | Op::AddrFlush { .. }
+        | Op::NeighAdd { .. }
+        | Op::NeighDel { .. }
         | Op::RouteAdd { .. }
         | Op::RouteDel { .. }
         | Op::RouteReplace { .. }
@@ -133,18 +136,39 @@ pub fn job_for(
                 }
             }
         }
-        Op::AddrAdd { dev, addr, .. } => {
-            let (d, a) = (dev.to_string(), *addr);
+        Op::AddrAdd { dev, addr, opts, .. } => {
+            let (d, a, o) = (dev.to_string(), *addr, opts.clone());
             nl_job(g, "add address", addr.to_string(), move |nl| {
                 let idx = links::index_of(nl, &d)?;
-                routes::addr_add(nl, idx, a)
+                addrs::addr_add(nl, idx, a, &o)
             })
         }
         Op::AddrDel { dev, addr, .. } => {
             let (d, a) = (dev.to_string(), *addr);
             nl_job(OpClass::AddrDel, "delete address", addr.to_string(), move |nl| {
                 let idx = links::index_of(nl, &d)?;
-                routes::addr_del(nl, idx, a)
+                addrs::addr_del(nl, idx, a)
+            })
+        }
+        Op::AddrFlush { dev, .. } => {
+            let d = dev.to_string();
+            nl_job(OpClass::AddrDel, "flush addresses of", dev.to_string(), move |nl| {
+                let idx = links::index_of(nl, &d)?;
+                addrs::addr_flush(nl, idx)
+            })
+        }
+        Op::NeighAdd { dev, ip, mac, replace, .. } => {
+            let (d, ip, mac, replace) = (dev.to_string(), *ip, mac.0, *replace);
+            nl_job(g, "add neighbour", ip.to_string(), move |nl| {
+                let idx = links::index_of(nl, &d)?;
+                neigh::neigh_add(nl, idx, ip, mac, replace)
+            })
+        }
+        Op::NeighDel { dev, ip, .. } => {
+            let (d, ip) = (dev.to_string(), *ip);
+            nl_job(OpClass::General, "delete neighbour", ip.to_string(), move |nl| {
+                let idx = links::index_of(nl, &d)?;
+                neigh::neigh_del(nl, idx, ip)
             })
         }
         Op::RouteAdd { route, .. } => route_job(route, RouteVerb::Add),

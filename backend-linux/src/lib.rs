@@ -32,6 +32,7 @@
 //!   `gc` removes.
 //! - This crate executes; it never decides what to build (that is `core` and the planner).
 
+pub mod addrs;
 pub mod backend;
 mod capture;
 mod conntrack;
@@ -40,6 +41,7 @@ pub mod ipam;
 pub mod iptables;
 pub mod jobs;
 pub mod links;
+pub mod neigh;
 pub mod netlink;
 pub mod netns;
 mod ns;

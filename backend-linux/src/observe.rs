@@ -32,12 +32,15 @@ use nettwin_core::addr::IfAddr;
 use nettwin_core::backend::BackendError;
 use nettwin_core::iptables::{Ruleset, parse_save};
 use nettwin_core::names::{IfName, Mac, NetnsName};
-use nettwin_core::snapshot::{LinkSnapshot, NetnsSnapshot};
+use nettwin_core::op::AddrOpts;
+use nettwin_core::snapshot::{LinkSnapshot, NeighSnapshot, NetnsSnapshot};
 use nettwin_core::state::{
     LinkKind, Route, RouteProto, RouteScope, RoutingRule, Socket, SpecialRoute,
 };
 
+use crate::addrs::RawAddr;
 use crate::links::{RawKind, RawLink};
+use crate::neigh::RawNeigh;
 use crate::netlink::{Netlink, NlError};
 use crate::routes::RawRoute;
 
@@ -46,8 +49,10 @@ use crate::routes::RawRoute;
 pub struct RawNetns {
     /// Links.
     pub links: Vec<RawLink>,
-    /// (ifindex, address).
-    pub addrs: Vec<(u32, IfAddr)>,
+    /// Addresses.
+    pub addrs: Vec<RawAddr>,
+    /// Permanent neighbour entries.
+    pub neighbours: Vec<RawNeigh>,
     /// Routes of every table but `local`.
     pub routes: Vec<RawRoute>,
     /// Rules in order (a rule the model cannot hold is its text).
@@ -108,7 +113,8 @@ pub fn read_netns(
     let ioe = |what| move |source| ReadError::Io { what, source };
     // The link dump comes first: it assigns ids to the namespaces of veth peers.
     let links = crate::links::dump(nl).map_err(nle("link dump"))?;
-    let addrs = crate::routes::addr_dump(nl).map_err(nle("address dump"))?;
+    let addrs = crate::addrs::addr_dump(nl).map_err(nle("address dump"))?;
+    let neighbours = crate::neigh::permanent(nl).map_err(nle("neighbour dump"))?;
     let routes = crate::routes::route_dump(nl).map_err(nle("route dump"))?;
     let rules = crate::rules::rule_dump(nl).map_err(nle("rule dump"))?;
     let mut nsids = Vec::new();
@@ -128,7 +134,7 @@ pub fn read_netns(
         None
     };
     let sockets = crate::sockets::kernel_listeners().map_err(ioe("listening sockets"))?;
-    Ok(RawNetns { links, addrs, routes, rules, sysctls, iptables, sockets, nsids })
+    Ok(RawNetns { links, addrs, neighbours, routes, rules, sysctls, iptables, sockets, nsids })
 }
 
 fn inconsistent(what: String) -> BackendError {
@@ -198,9 +204,16 @@ fn assemble_one(
             Some(i) => Some(if_name(name_of(i).unwrap_or("?"))?),
             None => None,
         };
-        let mut addrs: Vec<IfAddr> =
-            r.addrs.iter().filter(|(i, _)| *i == l.index).map(|(_, a)| *a).collect();
+        let mine = || r.addrs.iter().filter(|a| a.index == l.index);
+        let mut addrs: Vec<IfAddr> = mine().map(|a| a.addr).collect();
         addrs.sort();
+        let addr_opts = mine()
+            .map(|a| {
+                let label = a.label.clone().filter(|label| *label != l.name);
+                (a.addr, AddrOpts { broadcast: a.broadcast, label })
+            })
+            .filter(|(_, o)| !o.is_default())
+            .collect();
         let snap = LinkSnapshot {
             kind,
             up: l.up,
@@ -209,9 +222,16 @@ fn assemble_one(
             hairpin: master.as_ref().map(|_| l.hairpin.unwrap_or(false)),
             master,
             addrs,
+            addr_opts,
         };
         links.insert(if_name(&l.name)?, snap);
     }
+    let mut neighbours = Vec::new();
+    for n in &r.neighbours {
+        let Some(dev) = name_of(n.index) else { continue };
+        neighbours.push(NeighSnapshot { dev: if_name(dev)?, ip: n.ip, mac: Mac(n.mac) });
+    }
+    neighbours.sort();
     let mut routes = Vec::new();
     let mut special_routes = Vec::new();
     for rt in &r.routes {
@@ -259,5 +279,6 @@ fn assemble_one(
         sysctls: r.sysctls.iter().cloned().collect(),
         iptables,
         sockets: r.sockets.clone(),
+        neighbours,
     })
 }

@@ -1,70 +1,17 @@
-//! IPv4 addresses and routes through rtnetlink, as `ip addr` and `ip route` send them, and
-//! the dumps `observe` reads.
+//! IPv4 routes through rtnetlink, as `ip route` sends them, the dump `observe` reads, and
+//! the kernel's route lookups (`ip route get`) the probes ask for.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use nettwin_core::addr::{Cidr, IfAddr};
+use nettwin_core::addr::Cidr;
 use nettwin_core::state::{RouteTable, SpecialKind};
 
 use crate::netlink::{Netlink, NlError};
-
-fn addr_msg(index: u32, addr: IfAddr) -> AddressMessage {
-    let mut m = AddressMessage::default();
-    m.header.family = AddressFamily::Inet;
-    m.header.prefix_len = addr.prefix;
-    m.header.index = index;
-    // iproute2's default: host scope for 127/8, global otherwise.
-    m.header.scope =
-        if addr.ip.is_loopback() { AddressScope::Host } else { AddressScope::Universe };
-    m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr.ip)));
-    m.attributes.push(AddressAttribute::Address(IpAddr::V4(addr.ip)));
-    m
-}
-
-/// `ip addr add A/P dev INDEX`.
-pub fn addr_add(nl: &mut Netlink, index: u32, addr: IfAddr) -> Result<(), NlError> {
-    nl.request(RouteNetlinkMessage::NewAddress(addr_msg(index, addr)), NLM_F_CREATE | NLM_F_EXCL)
-}
-
-/// `ip addr del A/P dev INDEX` (the prefix length must match, as with iproute2).
-pub fn addr_del(nl: &mut Netlink, index: u32, addr: IfAddr) -> Result<(), NlError> {
-    nl.request(RouteNetlinkMessage::DelAddress(addr_msg(index, addr)), 0)
-}
-
-/// Every IPv4 address of the namespace as (ifindex, address).
-pub fn addr_dump(nl: &mut Netlink) -> Result<Vec<(u32, IfAddr)>, NlError> {
-    let mut req = AddressMessage::default();
-    req.header.family = AddressFamily::Inet;
-    let msgs = nl.dump(RouteNetlinkMessage::GetAddress(req))?;
-    let mut out = Vec::new();
-    for m in msgs {
-        let RouteNetlinkMessage::NewAddress(m) = m else { continue };
-        if m.header.family != AddressFamily::Inet {
-            continue;
-        }
-        let mut local = None;
-        let mut address = None;
-        for a in &m.attributes {
-            match a {
-                AddressAttribute::Local(IpAddr::V4(ip)) => local = Some(*ip),
-                AddressAttribute::Address(IpAddr::V4(ip)) => address = Some(*ip),
-                _ => {}
-            }
-        }
-        if let Some(ip) = local.or(address)
-            && let Some(a) = IfAddr::new(ip, m.header.prefix_len)
-        {
-            out.push((m.header.index, a));
-        }
-    }
-    Ok(out)
-}
 
 /// A route to add, replace or delete, with devices already resolved to ifindexes.
 #[derive(Clone, Debug)]
@@ -249,41 +196,6 @@ pub fn route_dump(nl: &mut Netlink) -> Result<Vec<RawRoute>, NlError> {
         out.push(r);
     }
     Ok(out)
-}
-
-/// Forgets the namespace's learned IPv4 neighbours (everything but permanent and no-ARP
-/// entries), so that a probe neither waits behind an earlier probe's unanswered ARP nor
-/// sees that probe's queued packets go out late.
-pub fn neigh_flush(nl: &mut Netlink) -> Result<(), NlError> {
-    use netlink_packet_route::neighbour::{
-        NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
-    };
-    let mut req = NeighbourMessage::default();
-    req.header.family = AddressFamily::Inet;
-    for m in nl.dump(RouteNetlinkMessage::GetNeighbour(req))? {
-        let RouteNetlinkMessage::NewNeighbour(n) = m else { continue };
-        if matches!(n.header.state, NeighbourState::Permanent | NeighbourState::Noarp)
-            || n.header.family != AddressFamily::Inet
-        {
-            continue;
-        }
-        let Some(dst) = n.attributes.iter().find_map(|a| match a {
-            NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) => Some(*ip),
-            _ => None,
-        }) else {
-            continue;
-        };
-        let mut del = NeighbourMessage::default();
-        del.header.family = AddressFamily::Inet;
-        del.header.ifindex = n.header.ifindex;
-        del.attributes.push(NeighbourAttribute::Destination(NeighbourAddress::Inet(dst)));
-        match nl.request(RouteNetlinkMessage::DelNeighbour(del), 0) {
-            // Gone meanwhile (garbage collected): fine.
-            Ok(()) | Err(NlError::Errno(libc::ENOENT)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// The output device the kernel's routing picks for `dst` (`ip route get`), if any.

@@ -148,6 +148,7 @@ impl NsTopo {
             route_src: ns.route_src.clone(),
             host_scope_gateways: ns.host_scope_gateways.clone(),
             addr_seq: ns.addr_seq.clone(),
+            neighbours: ns.neighbours.clone(),
         };
         NsTopo { local, loopback_nets, bridges, links, netns }
     }
@@ -249,5 +250,6 @@ fn empty_netns() -> Netns {
         route_src: BTreeMap::new(),
         host_scope_gateways: Default::default(),
         addr_seq: BTreeMap::new(),
+        neighbours: BTreeMap::new(),
     }
 }

@@ -10,8 +10,10 @@ use nettwin_core::iptables::{
     AddrType, Command, CtStates, Match, Neg, Policy, PortDir, PortRange, RejectWith, Rule, RuleRef,
     Table, Target,
 };
-use nettwin_core::names::{ChainName, IfName, NetnsName};
-use nettwin_core::op::{ConfKnob, ConfScope, LinkChange, Op, RouteSpec, RuleSpec, SysctlKey};
+use nettwin_core::names::{ChainName, IfName, Mac, NetnsName};
+use nettwin_core::op::{
+    AddrOpts, ConfKnob, ConfScope, LinkChange, Op, RouteSpec, RuleSpec, SysctlKey,
+};
 use nettwin_core::state::{RouteTable, RuleAction, SpecialKind};
 use nettwin_core::trace::{Probe, render};
 use nettwin_sim::SimBackend;
@@ -137,10 +139,23 @@ fn op() -> impl Strategy<Value = Op> {
             name,
             change
         }),
-        (netns(), ifname(), ifaddr()).prop_map(|(netns, dev, addr)| Op::AddrAdd {
+        (netns(), ifname(), ifaddr(), any::<bool>(), prop::option::of("[a-z0-9:]{1,17}")).prop_map(
+            |(netns, dev, addr, broadcast, label)| Op::AddrAdd {
+                netns,
+                dev,
+                addr,
+                opts: AddrOpts { broadcast, label },
+            }
+        ),
+        (netns(), ifname()).prop_map(|(netns, dev)| Op::AddrFlush { netns, dev }),
+        (netns(), ifname(), 1u8..4, any::<bool>()).prop_map(|(netns, dev, host, replace)| {
+            let ip = Ipv4Addr::new(10, 0, 0, host);
+            Op::NeighAdd { netns, dev, ip, mac: Mac([2, 0, 0, 0, 0, host]), replace }
+        }),
+        (netns(), ifname(), 1u8..4).prop_map(|(netns, dev, host)| Op::NeighDel {
             netns,
             dev,
-            addr
+            ip: Ipv4Addr::new(10, 0, 0, host),
         }),
         (netns(), ifname(), ifaddr()).prop_map(|(netns, dev, addr)| Op::AddrDel {
             netns,

@@ -213,7 +213,7 @@ fn plan_reads_a_client_file() {
     let text = stdout(&out);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("subnet 10.88.0.0/24, host 198.51.100.7"), "{text}");
-    assert!(text.contains("addr add 10.88.0.2/24 dev eth0"), "{text}");
+    assert!(text.contains("addr add 10.88.0.2/24 brd + dev eth0"), "{text}");
 }
 
 #[test]

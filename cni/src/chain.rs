@@ -22,7 +22,7 @@ use nettwin_core::error::{ErrorKind, OpError};
 use nettwin_core::ipam::{IpRange, RangeConfig, RangeError};
 use nettwin_core::iptables::IfacePattern;
 use nettwin_core::names::{ChainName, IfName, NameError, NetnsName};
-use nettwin_core::op::{Effect, LinkChange, Op, RouteSpec, SysctlKey};
+use nettwin_core::op::{AddrOpts, Effect, LinkChange, Op, RouteSpec, SysctlKey};
 use nettwin_core::state::State;
 
 use crate::firewall::{firewall_del, firewall_ip_steps, firewall_setup};
@@ -233,7 +233,13 @@ impl BridgeChain {
         let addr = self.ipam_allocate(e, a)?;
         // bridge: the container's address, link and routes.
         let dev = a.ifname.clone();
-        e.emit(Op::AddrAdd { netns: ns.clone(), dev: dev.clone(), addr })?;
+        e.emit(Op::AddrAdd {
+            netns: ns.clone(),
+            dev: dev.clone(),
+            addr,
+            // The plugins' netlink library sets the broadcast (`brd +`).
+            opts: AddrOpts { broadcast: true, label: None },
+        })?;
         e.emit(Op::LinkSet { netns: ns.clone(), name: dev.clone(), change: LinkChange::Up })?;
         let default = RouteSpec::new(Cidr::DEFAULT, Some(self.gateway), Some(dev));
         e.emit(Op::RouteAdd { netns: ns, route: default })?;
@@ -326,7 +332,15 @@ impl BridgeChain {
                     e.emit(Op::AddrDel { netns: e.host.clone(), dev, addr: old }).map(drop)?
                 }
                 None => {
-                    return e.emit(Op::AddrAdd { netns: e.host.clone(), dev, addr: gw }).map(drop);
+                    return e
+                        .emit(Op::AddrAdd {
+                            netns: e.host.clone(),
+                            dev,
+                            addr: gw,
+                            // The plugins' netlink library sets the broadcast (`brd +`).
+                            opts: AddrOpts { broadcast: true, label: None },
+                        })
+                        .map(drop);
                 }
             }
         }

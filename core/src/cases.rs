@@ -7,6 +7,7 @@
 
 use crate::error::ErrorKind;
 
+mod addrs;
 mod routing;
 
 /// A host namespace with the Nomad bridge, one allocation namespace `a1` behind a veth,
@@ -60,6 +61,7 @@ fn case(
 pub fn op_cases() -> Vec<OpCase> {
     let mut all = base_cases();
     all.extend(routing::cases());
+    all.extend(addrs::cases());
     all
 }
 

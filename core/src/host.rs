@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use crate::addr::{Cidr, IfAddr};
 
 use crate::names::{IfName, NetnsName};
-use crate::op::{LinkChange, Op, RouteSpec};
+use crate::op::{AddrOpts, LinkChange, Op, RouteSpec};
 
 /// The namespace playing the orchestrator's client.
 pub const HOST_NETNS: &str = "host";
@@ -60,11 +60,13 @@ pub fn standard_host(host_ip: Ipv4Addr) -> Vec<Op> {
             netns: host.clone(),
             dev: eth0.clone(),
             addr: IfAddr { ip: host_ip, prefix: 24 },
+            opts: AddrOpts::default(),
         },
         Op::AddrAdd {
             netns: world.clone(),
             dev: up0.clone(),
             addr: IfAddr { ip: world_ip, prefix: 24 },
+            opts: AddrOpts::default(),
         },
         set(&host, &eth0),
         set(&world, &up0),

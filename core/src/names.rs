@@ -307,6 +307,12 @@ pub struct Mac(pub [u8; 6]);
 pub struct MacError(pub String);
 
 impl Mac {
+    /// Whether this is a group address (multicast or broadcast: the low bit of the first
+    /// byte is set).
+    pub fn is_group(self) -> bool {
+        self.0[0] & 1 == 1
+    }
+
     /// A locally administered unicast MAC derived from `parts` (FNV-1a), so that a link
     /// whose MAC is not given still gets the same one on every run and on every backend.
     ///

@@ -14,6 +14,26 @@ use crate::state::{RouteScope, RouteTable, RuleAction, SpecialKind};
 
 pub mod text;
 
+/// The options of `ip addr add` beyond the address and the device.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default, Serialize)]
+pub struct AddrOpts {
+    /// `brd +`: the subnet's broadcast address is set on the address (iproute2 computes
+    /// and sends it for prefixes up to /30 only).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub broadcast: bool,
+    /// `label L`: the address's label (none: the device's name). The kernel refuses one
+    /// over 15 bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl AddrOpts {
+    /// Whether these are the defaults (no `brd`, no label).
+    pub fn is_default(&self) -> bool {
+        !self.broadcast && self.label.is_none()
+    }
+}
+
 /// One state change.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Op {
@@ -68,7 +88,7 @@ pub enum Op {
         /// What changes.
         change: LinkChange,
     },
-    /// `ip -n NS addr add A/P dev DEV`.
+    /// `ip -n NS addr add A/P [brd +] [label L] dev DEV`.
     AddrAdd {
         /// Where.
         netns: NetnsName,
@@ -76,6 +96,39 @@ pub enum Op {
         dev: IfName,
         /// The address.
         addr: IfAddr,
+        /// `brd +` and `label`.
+        opts: AddrOpts,
+    },
+    /// `ip -n NS addr flush dev DEV`: every IPv4 address of the device goes (and with the
+    /// last one every route through it).
+    AddrFlush {
+        /// Where.
+        netns: NetnsName,
+        /// The device.
+        dev: IfName,
+    },
+    /// `ip -n NS neigh add|replace ADDR lladdr MAC dev DEV [nud permanent]`: a permanent
+    /// neighbour entry (no ARP for `ip` on `dev`; frames go to `mac`).
+    NeighAdd {
+        /// Where.
+        netns: NetnsName,
+        /// The device.
+        dev: IfName,
+        /// The neighbour's address.
+        ip: Ipv4Addr,
+        /// Its link-layer address.
+        mac: Mac,
+        /// `replace`: create or update; `add` refuses an existing entry.
+        replace: bool,
+    },
+    /// `ip -n NS neigh del ADDR dev DEV`.
+    NeighDel {
+        /// Where.
+        netns: NetnsName,
+        /// The device.
+        dev: IfName,
+        /// The neighbour's address.
+        ip: Ipv4Addr,
     },
     /// `ip -n NS addr del A/P dev DEV`.
     AddrDel {
@@ -418,6 +471,9 @@ impl Op {
             | Op::LinkSet { netns, .. }
             | Op::AddrAdd { netns, .. }
             | Op::AddrDel { netns, .. }
+            | Op::AddrFlush { netns, .. }
+            | Op::NeighAdd { netns, .. }
+            | Op::NeighDel { netns, .. }
             | Op::RouteAdd { netns, .. }
             | Op::RouteDel { netns, .. }
             | Op::RouteReplace { netns, .. }

@@ -19,12 +19,13 @@
 //! - IPAM stores as host-local's files (name → content), `lock` included.
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
 use crate::addr::IfAddr;
 use crate::names::{IfName, Mac, NetnsName};
-use crate::op::{ConfKnob, ConfScope, SysctlKey};
+use crate::op::{AddrOpts, ConfKnob, ConfScope, SysctlKey};
 use crate::state::{LinkKind, Netns, Route, RoutingRule, Socket, SpecialRoute, State};
 
 /// The sysctls a snapshot reports, for a namespace whose links with IPv4 configuration are
@@ -81,6 +82,9 @@ pub struct NetnsSnapshot {
     pub iptables: String,
     /// Listening sockets, sorted.
     pub sockets: Vec<Socket>,
+    /// Permanent neighbour entries, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub neighbours: Vec<NeighSnapshot>,
 }
 
 /// The observed state of one link.
@@ -101,6 +105,20 @@ pub struct LinkSnapshot {
     pub hairpin: Option<bool>,
     /// IPv4 addresses, sorted.
     pub addrs: Vec<IfAddr>,
+    /// The addresses with a broadcast address (`brd +`) or a label of their own.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub addr_opts: BTreeMap<IfAddr, AddrOpts>,
+}
+
+/// A permanent neighbour entry.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize)]
+pub struct NeighSnapshot {
+    /// The device.
+    pub dev: IfName,
+    /// The address (0.0.0.0 on a loopback device, where the kernel files every entry so).
+    pub ip: Ipv4Addr,
+    /// The link-layer address.
+    pub mac: Mac,
 }
 
 impl Snapshot {
@@ -188,6 +206,7 @@ impl NetnsSnapshot {
                     master: l.master.clone(),
                     hairpin: l.master.as_ref().map(|_| l.hairpin),
                     addrs,
+                    addr_opts: l.addr_opts.clone(),
                 };
                 (name.clone(), snap)
             })
@@ -221,6 +240,11 @@ impl NetnsSnapshot {
             sysctls,
             iptables: ns.firewall.to_string(),
             sockets,
+            neighbours: ns
+                .neighbours
+                .iter()
+                .map(|((dev, ip), mac)| NeighSnapshot { dev: dev.clone(), ip: *ip, mac: *mac })
+                .collect(),
         }
     }
 }

@@ -27,7 +27,7 @@ fn bridge_mode_groups_expand_into_the_standard_host_and_the_cni_chain() {
     let texts: Vec<String> = s.steps.iter().map(|st| st.text().into_owned()).collect();
     assert_eq!(texts[..2], ["ip netns add world", "ip netns add host"]);
     assert!(texts.iter().any(|t| t == "ip netns add redis"), "{texts:#?}");
-    assert!(texts.iter().any(|t| t == "ip -n redis addr add 172.26.64.2/20 dev eth0"));
+    assert!(texts.iter().any(|t| t == "ip -n redis addr add 172.26.64.2/20 brd + dev eth0"));
     assert!(texts.iter().any(|t| t == "ip netns exec cloak listen tcp 0.0.0.0:7000"));
     // Chain names come from the allocation id, not from the namespace's name.
     let id = nettwin_nomad::ids::alloc_id(nettwin_cni::seed::Seed(1), "cloak", "redis", 0);

@@ -165,7 +165,8 @@ pub(crate) fn run(cx: &mut ProbeCx<'_>, probe: &Probe) -> Result<Trace, BackendE
             };
             let Ok(dev) = IfName::new(&dev) else { continue };
             let dir = if f.outgoing { Dir::Out } else { Dir::In };
-            frames.push(Seen { netns: name.clone(), dev, dir, ts: f.ts, pkt });
+            let dst_mac = f.data.get(..6).and_then(|m| m.try_into().ok()).unwrap_or([0; 6]);
+            frames.push(Seen { netns: name.clone(), dev, dir, ts: f.ts, pkt, dst_mac });
         }
         if let Some(c) = &p.counters {
             before.insert(name.clone(), c.clone());
@@ -195,7 +196,10 @@ pub(crate) fn run(cx: &mut ProbeCx<'_>, probe: &Probe) -> Result<Trace, BackendE
     // socket reads them), so an error captured on its way that the socket never saw was
     // dropped before it (an INPUT policy, say), and the sender only waited.
     let silence = match sent {
-        Sent::Silence => silence::diagnose(cx, &probe.from, probe.dst.ip, &hops, &counters),
+        Sent::Silence => {
+            let mac = hops.last().and_then(|h| last_dst_mac(&frames, h));
+            silence::diagnose(cx, &probe.from, probe.dst.ip, &hops, &counters, mac)
+        }
         _ => None,
     };
     // The source the echo's receiver saw: its request, as its raw socket got it.
@@ -235,7 +239,7 @@ fn prepare(cx: &mut ProbeCx<'_>, echo: bool) -> Result<Vec<(NetnsName, Prepared)
                     crate::sysctl::pin_proxy_delay(name)
                         .map_err(|e| format!("proxy_delay of {name}: {e}"))?;
                 }
-                crate::routes::neigh_flush(&mut ctx.nl).map_err(|e| format!("neighbours: {e}"))?;
+                crate::neigh::flush_learned(&mut ctx.nl).map_err(|e| format!("neighbours: {e}"))?;
                 crate::conntrack::flush().map_err(|e| format!("conntrack: {e}"))?;
                 let counters = if used {
                     let save = crate::iptables::save_with_counters()
@@ -585,4 +589,23 @@ fn probe_src(probe: &Probe, hops: &[Hop]) -> Endpoint {
         .map_or(Endpoint::new(probe.src.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED), 0), |h| {
             h.packet.src
         })
+}
+
+/// The destination MAC of the last frame captured as hop `h` (an IPv4 frame coming in on
+/// its device with its addresses).
+fn last_dst_mac(frames: &[path::Seen], h: &nettwin_core::trace::Hop) -> Option<[u8; 6]> {
+    if h.dir != Dir::In {
+        return None;
+    }
+    frames
+        .iter()
+        .rev()
+        .find(|s| {
+            s.netns == h.netns
+                && Some(&s.dev) == h.device.as_ref()
+                && s.dir == Dir::In
+                && matches!(&s.pkt, packet::Packet::Ipv4(p)
+                    if p.src == h.packet.src.ip && p.dst == h.packet.dst.ip)
+        })
+        .map(|s| s.dst_mac)
 }

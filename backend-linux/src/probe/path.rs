@@ -34,6 +34,8 @@ pub struct Seen {
     pub ts: u128,
     /// The parsed frame.
     pub pkt: Packet,
+    /// The frame's destination MAC.
+    pub dst_mac: [u8; 6],
 }
 
 /// What identifies the probe's packets.

@@ -48,6 +48,8 @@ struct Facts {
     blackhole: bool,
     out_dev: Option<(String, bool)>,
     port_hairpin_off: bool,
+    /// The device that dropped the last frame as addressed to another MAC.
+    other_host: Option<String>,
 }
 
 /// Why the probe went unanswered, if the kernel's state says (see the module docs).
@@ -57,6 +59,7 @@ pub fn diagnose(
     dst: Ipv4Addr,
     hops: &[Hop],
     counters: &[(NetnsName, Counter)],
+    dst_mac: Option<[u8; 6]>,
 ) -> Option<Silence> {
     let last = hops.last();
     let netns = last.map_or(from, |h| &h.netns);
@@ -77,17 +80,15 @@ pub fn diagnose(
     let arrival = last
         .filter(|h| h.dir == Dir::In && !on_lo)
         .and_then(|h| Some((h.device.as_ref()?.to_string(), h.packet.src.ip, dst)));
+    let in_dev = last.filter(|h| h.dir == Dir::In).and_then(|h| h.device.clone());
     let facts = cx
         .namespaces
         .get(netns)?
         .worker
         .call(move |ctx| {
             let links = crate::links::dump(&mut ctx.nl).ok()?;
-            let local = crate::routes::addr_dump(&mut ctx.nl)
-                .ok()?
-                .into_iter()
-                .map(|(_, a)| a.ip)
-                .collect();
+            let local =
+                crate::addrs::addr_dump(&mut ctx.nl).ok()?.into_iter().map(|a| a.addr.ip).collect();
             let (forwarding, input_refused) = match &arrival {
                 Some((dev, src, dst)) => {
                     let path = format!("/proc/sys/net/ipv4/conf/{dev}/forwarding");
@@ -115,7 +116,18 @@ pub fn diagnose(
                 crate::routes::route_get(&mut ctx.nl, dst),
                 Err(crate::netlink::NlError::Errno(libc::EINVAL))
             );
+            // A frame for another MAC than the receiving device's (a bridge port forwards
+            // such frames: not judged here).
+            let in_dev = in_dev.clone();
+            let other_host = match (in_dev, dst_mac) {
+                (Some(dev), Some(mac)) if mac[0] & 1 == 0 => links
+                    .iter()
+                    .find(|l| l.name == dev.as_str() && l.master.is_none() && l.mac != mac)
+                    .map(|_| dev.to_string()),
+                _ => None,
+            };
             Some(Facts {
+                other_host,
                 local,
                 forwarding,
                 input_refused,
@@ -127,6 +139,9 @@ pub fn diagnose(
         })
         .ok()
         .flatten()?;
+    if let Some(dev) = facts.other_host.as_deref().and_then(|d| IfName::new(d).ok()) {
+        return Some(Silence::OtherHost { dev });
+    }
     let before = entry.and_then(|i| i.checked_sub(1)).and_then(|i| hops.get(i));
     if let (Some(port), Some(dnat), Some(before)) = (port, dnat, before)
         && facts.port_hairpin_off
@@ -175,9 +190,9 @@ fn local_in(cx: &ProbeCx<'_>, netns: &NetnsName, ip: Ipv4Addr) -> bool {
     let Some(ns) = cx.namespaces.get(netns) else { return false };
     ns.worker
         .call(move |ctx| {
-            crate::routes::addr_dump(&mut ctx.nl)
+            crate::addrs::addr_dump(&mut ctx.nl)
                 .ok()
-                .is_some_and(|a| a.iter().any(|(_, x)| x.ip == ip))
+                .is_some_and(|a| a.iter().any(|x| x.addr.ip == ip))
         })
         .unwrap_or(false)
 }

@@ -27,10 +27,18 @@ impl<'s> Walk<'s> {
                 }
                 self.hop(ns, Some(dev), Dir::Out, &pkt, Step::Seen)?;
                 self.hop(ns, Some(dev), Dir::In, &pkt, Step::Seen)?;
+                self.loopback_takes(ns, dev)?;
                 self.input(ns, dev, pkt, false)
             }
             // A bridge port transmits, but the ARP answer it asks for comes back into the
             // bridge, not to the port's own stack: its neighbour never resolves.
+            // (A permanent neighbour entry needs no answer: the frame goes out.)
+            LinkKind::Veth { .. }
+                if link.master.is_some()
+                    && self.ns_topo(ns).netns().neighbour(dev, nexthop).is_some() =>
+            {
+                self.veth_out(ns, dev, nexthop, pkt, Arp::Ask)
+            }
             LinkKind::Veth { peer_netns, peer } if link.master.is_some() => {
                 if link.up && self.peer_up(peer_netns, peer) {
                     Err(no_neighbor(ns, nexthop, dev))
@@ -48,12 +56,22 @@ impl<'s> Walk<'s> {
                     return Err(no_neighbor(ns, nexthop, dev));
                 };
                 let on = self.arp_device(ns, &port, &owner);
-                if !self.neigh.known(ns, dev, nexthop)
+                let fixed = self.ns_topo(ns).netns().neighbour(dev, nexthop);
+                if let Some(mac) = fixed
+                    && self.mac_behind(ns, &port) != Some(mac)
+                {
+                    self.hop(ns, Some(dev), Dir::Out, &pkt, Step::Seen)?;
+                    return Err(End::timed_out(ns, Silence::OtherHost { dev: dev.clone() }));
+                }
+                if fixed.is_none()
+                    && !self.neigh.known(ns, dev, nexthop)
                     && !self.arp_answered(ns, dev, nexthop, &pkt, (&owner, on.as_ref()))
                 {
                     return Err(no_neighbor(ns, nexthop, dev));
                 }
-                self.neigh.send(ns, dev, nexthop);
+                if fixed.is_none() {
+                    self.neigh.send(ns, dev, nexthop);
+                }
                 self.hop(ns, Some(dev), Dir::Out, &pkt, Step::Seen)?;
                 let step = Step::Bridge { to: port.clone(), learned: true };
                 self.hop(ns, Some(dev), Dir::Bridge, &pkt, step)?;
@@ -186,15 +204,40 @@ impl<'s> Walk<'s> {
             (_, None) => Some(peer.clone()),
             (None, Some(_)) => None,
         };
-        let answered = owner.as_ref().is_some_and(|owner| {
-            arp == Arp::Done
-                || self.neigh.known(ns, dev, nexthop)
-                || self.arp_answered(ns, dev, nexthop, &pkt, (owner, on.as_ref()))
-        });
+        // A permanent neighbour entry sends the frame to its MAC without asking: the peer
+        // takes it if the MAC is its own (or, as a bridge port, the MAC of what the bridge
+        // reaches through the port the owner is behind), else drops it.
+        let fixed =
+            if arp == Arp::Ask { self.ns_topo(ns).netns().neighbour(dev, nexthop) } else { None };
+        if let Some(mac) = fixed {
+            let taker = match &plink.master {
+                None => Some(plink.mac),
+                Some(br) => match ptopo.l2_owner(br.as_str(), nexthop) {
+                    Some(L2Owner::Local) => ptopo.link(br.as_str()).map(|b| b.mac),
+                    Some(L2Owner::Port { port, .. }) => self.mac_behind(&peer_netns, &port),
+                    None => None,
+                },
+            };
+            if taker != Some(mac) {
+                self.hop(ns, Some(dev), Dir::Out, &pkt, Step::Seen)?;
+                self.hop(&peer_netns, Some(&peer), Dir::In, &pkt, Step::Seen)?;
+                let at = plink.master.clone().unwrap_or_else(|| peer.clone());
+                return Err(End::timed_out(&peer_netns, Silence::OtherHost { dev: at }));
+            }
+        }
+        let answered = fixed.is_some()
+            || owner.as_ref().is_some_and(|owner| {
+                arp == Arp::Done
+                    || self.neigh.known(ns, dev, nexthop)
+                    || self.arp_answered(ns, dev, nexthop, &pkt, (owner, on.as_ref()))
+            });
         if !answered {
             return Err(no_neighbor(ns, nexthop, dev));
         }
-        if arp == Arp::Ask && self.neigh.send(ns, dev, nexthop) == Entry::Resolved {
+        if fixed.is_none()
+            && arp == Arp::Ask
+            && self.neigh.send(ns, dev, nexthop) == Entry::Resolved
+        {
             // The owner learns the requester, on the device the request arrived on: the
             // peer, or the bridge above it when the bridge's own namespace answers.
             let sender = self.ns_topo(ns).arp_source(dev.as_str(), nexthop, pkt.flow.src.ip);
@@ -234,6 +277,37 @@ impl Walk<'_> {
         pkt: Pkt,
     ) -> Go {
         self.veth_out(ns, dev, nexthop, pkt, Arp::Done)
+    }
+}
+
+impl Walk<'_> {
+    /// Whether loopback device `dev` of `ns` takes back what it sent: the kernel files
+    /// every neighbour of a loopback device under 0.0.0.0, so one permanent entry there
+    /// with a MAC other than the device's addresses every frame to another host, and the
+    /// device drops them all.
+    pub(super) fn loopback_takes(&self, ns: &NetnsName, dev: &IfName) -> Result<(), End> {
+        let topo = self.ns_topo(ns);
+        let mac = topo.link(dev.as_str()).map(|l| l.mac);
+        match topo.netns().neighbour(dev, Ipv4Addr::UNSPECIFIED) {
+            Some(m) if Some(m) != mac => {
+                Err(End::timed_out(ns, Silence::OtherHost { dev: dev.clone() }))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The MAC of the device behind bridge port `port` of `ns`: its veth peer (or the
+    /// bridge above that peer).
+    fn mac_behind(&self, ns: &NetnsName, port: &IfName) -> Option<nettwin_core::names::Mac> {
+        let link = self.ns_topo(ns).link(port.as_str())?;
+        let LinkKind::Veth { peer_netns, peer } = &link.kind else { return None };
+        let peer_netns = self.canonical(peer_netns).map_or_else(|| peer_netns.clone(), |(n, _)| n);
+        let ptopo = self.ns_topo(&peer_netns);
+        let plink = ptopo.link(peer.as_str())?;
+        match &plink.master {
+            Some(br) => ptopo.link(br.as_str()).map(|b| b.mac),
+            None => Some(plink.mac),
+        }
     }
 }
 

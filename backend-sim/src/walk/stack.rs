@@ -130,6 +130,7 @@ impl<'s> Walk<'s> {
                 }
                 self.hop(ns, Some(&r.dev), Dir::Out, &pkt, Step::Seen)?;
                 self.hop(ns, Some(&r.dev), Dir::In, &pkt, Step::Seen)?;
+                self.loopback_takes(ns, &r.dev)?;
                 self.nat_dst(
                     ns,
                     "PREROUTING",

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{LinkChange, Op, SysctlKey};
+use super::{AddrOpts, LinkChange, Op, SysctlKey};
 
 mod route;
 use crate::addr::{Cidr, Endpoint, IfAddr, Proto};
@@ -57,19 +57,23 @@ fn parse_ip(c: &mut Cursor<'_>, netns: Option<NetnsName>) -> Result<Op, ParseErr
     if netns.is_none() && (c.eat("-n") || c.eat("-netns")) {
         netns = Some(netns_name(c)?);
     }
-    let object = c.expect("an object (netns, link, addr, route, rule)")?;
+    let object = c.expect("an object (netns, link, addr, route, rule, neigh)")?;
     match (object.text.as_str(), netns) {
         ("netns", None) => parse_netns(c),
         ("link", Some(ns)) => parse_link(c, ns),
         ("addr" | "address", Some(ns)) => parse_addr(c, ns),
         ("route", Some(ns)) => route::parse_route(c, ns),
         ("rule", Some(ns)) => route::parse_rule(c, ns),
-        ("link" | "addr" | "address" | "route" | "rule", None) => Err(unsupported(
+        ("neigh" | "neighbor" | "neighbour", Some(ns)) => parse_neigh(c, ns),
+        (
+            "link" | "addr" | "address" | "route" | "rule" | "neigh" | "neighbor" | "neighbour",
+            None,
+        ) => Err(unsupported(
             object,
             "command without a namespace",
             "use ip -n NAMESPACE ...; nettwin never touches the root namespace",
         )),
-        _ => Err(unsupported(object, "ip object", "netns, link, addr, route or rule")),
+        _ => Err(unsupported(object, "ip object", "netns, link, addr, route, rule or neigh")),
     }
 }
 
@@ -119,6 +123,8 @@ fn parse_link(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
     let verb = c.expect("add, del or set")?;
     match verb.text.as_str() {
         "add" => {
+            // `ip link add [name] NAME [address MAC] type ...`.
+            let _ = c.eat("name");
             let name = if_name(c, "interface name")?;
             let mac = parse_mac_opt(c)?;
             c.expect_word("type")?;
@@ -127,7 +133,7 @@ fn parse_link(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
                 "bridge" => Ok(Op::BridgeAdd { netns, name, mac }),
                 "veth" => {
                     c.expect_word("peer")?;
-                    c.expect_word("name")?;
+                    let _ = c.eat("name");
                     let peer = if_name(c, "peer name")?;
                     let peer_mac = parse_mac_opt(c)?;
                     let peer_netns = if c.eat("netns") { netns_name(c)? } else { netns.clone() };
@@ -136,34 +142,56 @@ fn parse_link(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
                 _ => Err(unsupported(kind, "link type", "bridge or veth")),
             }
         }
-        "del" | "delete" => Ok(Op::LinkDel { netns, name: if_name(c, "interface name")? }),
+        "del" | "delete" => {
+            let _ = c.eat("dev");
+            Ok(Op::LinkDel { netns, name: if_name(c, "interface name")? })
+        }
         "set" => {
+            // `ip link set [dev] NAME SETTING`, and `ip link set up|down [dev] NAME`.
+            let leading = c.next_if(|s| s == "up" || s == "down");
+            let _ = c.eat("dev");
             let name = if_name(c, "interface name")?;
-            let what = c.expect("up, down, master, nomaster, mtu, netns or type")?;
-            let change = match what.text.as_str() {
-                "up" => LinkChange::Up,
-                "down" => LinkChange::Down,
-                "master" => LinkChange::Master(if_name(c, "bridge name")?),
-                "nomaster" => LinkChange::NoMaster,
-                "mtu" => LinkChange::Mtu(c.value("MTU", u32::from_str)?),
-                "netns" => LinkChange::Netns(netns_name(c)?),
-                "type" => {
-                    c.expect_word("bridge_slave")?;
-                    c.expect_word("hairpin")?;
-                    LinkChange::Hairpin(c.value("on or off", parse_on_off)?)
-                }
-                _ => {
-                    return Err(unsupported(
-                        what,
-                        "link setting",
-                        "up, down, master, nomaster, mtu, netns or type bridge_slave hairpin",
-                    ));
-                }
+            let change = match leading {
+                Some(t) if t.text == "up" => LinkChange::Up,
+                Some(_) => LinkChange::Down,
+                None => link_change(c)?,
             };
+            if let Some(more) = c.peek() {
+                return Err(unsupported(
+                    more,
+                    "second link setting",
+                    "one setting per step: write `ip link set NAME mtu N` and `ip link set NAME up` as two steps",
+                ));
+            }
             Ok(Op::LinkSet { netns, name, change })
         }
         _ => Err(unsupported(verb, "link verb", "add, del or set")),
     }
+}
+
+/// One setting of `ip link set NAME ...`.
+fn link_change(c: &mut Cursor<'_>) -> Result<LinkChange, ParseError> {
+    let what = c.expect("up, down, master, nomaster, mtu, netns or type")?;
+    Ok(match what.text.as_str() {
+        "up" => LinkChange::Up,
+        "down" => LinkChange::Down,
+        "master" => LinkChange::Master(if_name(c, "bridge name")?),
+        "nomaster" => LinkChange::NoMaster,
+        "mtu" => LinkChange::Mtu(c.value("MTU", u32::from_str)?),
+        "netns" => LinkChange::Netns(netns_name(c)?),
+        "type" => {
+            c.expect_word("bridge_slave")?;
+            c.expect_word("hairpin")?;
+            LinkChange::Hairpin(c.value("on or off", parse_on_off)?)
+        }
+        _ => {
+            return Err(unsupported(
+                what,
+                "link setting",
+                "up, down, master, nomaster, mtu, netns or type bridge_slave hairpin",
+            ));
+        }
+    })
 }
 
 fn parse_on_off(s: &str) -> Result<bool, &'static str> {
@@ -175,16 +203,118 @@ fn parse_on_off(s: &str) -> Result<bool, &'static str> {
 }
 
 fn parse_addr(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
-    let verb = c.expect("add or del")?;
+    let verb = c.expect("add, del or flush")?;
     let add = match verb.text.as_str() {
         "add" => true,
         "del" | "delete" => false,
-        _ => return Err(unsupported(verb, "addr verb", "add or del")),
+        "flush" => {
+            let _ = c.eat("dev");
+            return Ok(Op::AddrFlush { netns, dev: if_name(c, "device name")? });
+        }
+        _ => return Err(unsupported(verb, "addr verb", "add, del or flush")),
     };
     let addr = c.value("address/prefix", IfAddr::from_str)?;
-    c.expect_word("dev")?;
-    let dev = if_name(c, "device name")?;
-    Ok(if add { Op::AddrAdd { netns, dev, addr } } else { Op::AddrDel { netns, dev, addr } })
+    // The options may come in any order around `dev DEV`, as iproute2 takes them.
+    let mut dev = None;
+    let mut opts = AddrOpts::default();
+    while let Some(t) = c.next_token() {
+        match t.text.as_str() {
+            "dev" if dev.is_none() => dev = Some(if_name(c, "device name")?),
+            "brd" | "broadcast" if add && !opts.broadcast => {
+                let value = c.expect("+")?;
+                if value.text != "+" {
+                    return Err(unsupported(
+                        value,
+                        "broadcast address",
+                        "brd + (the subnet's broadcast); other broadcast addresses are not modeled",
+                    ));
+                }
+                opts.broadcast = true;
+            }
+            "label" if add && opts.label.is_none() => {
+                opts.label = Some(c.expect("label")?.text.clone());
+            }
+            "dev" | "brd" | "broadcast" | "label" if add => {
+                return Err(ParseError::at(
+                    t,
+                    ParseErrorKind::Invalid {
+                        what: "address option",
+                        token: t.text.clone(),
+                        reason: "given twice".into(),
+                    },
+                ));
+            }
+            _ => {
+                let hint = if add { "dev DEV, brd + or label LABEL" } else { "dev DEV" };
+                return Err(unsupported(t, "address option", hint));
+            }
+        }
+    }
+    let Some(dev) = dev else {
+        return Err(ParseError::missing(c.consumed(), c.input_len(), "dev DEVICE"));
+    };
+    Ok(if add { Op::AddrAdd { netns, dev, addr, opts } } else { Op::AddrDel { netns, dev, addr } })
+}
+
+/// `ip neigh add|replace ADDR lladdr MAC dev DEV [nud permanent]`, `ip neigh del ADDR dev
+/// DEV`: permanent entries only (the others age, which a model without a clock cannot).
+fn parse_neigh(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
+    let verb = c.expect("add, replace or del")?;
+    let replace = match verb.text.as_str() {
+        "add" => Some(false),
+        "replace" => Some(true),
+        "del" | "delete" => None,
+        _ => return Err(unsupported(verb, "neigh verb", "add, replace or del")),
+    };
+    let ip = c.value("neighbour address", crate::addr::parse_ip)?;
+    let (mut dev, mut mac) = (None, None);
+    while let Some(t) = c.next_token() {
+        match t.text.as_str() {
+            "dev" if dev.is_none() => dev = Some(if_name(c, "device name")?),
+            "lladdr" if replace.is_some() && mac.is_none() => {
+                let m = c.value("MAC address", Mac::from_str)?;
+                if m.is_group() {
+                    let t = &c.consumed()[c.consumed().len() - 1];
+                    return Err(unsupported(
+                        t,
+                        "multicast or broadcast link-layer address",
+                        "a unicast MAC",
+                    ));
+                }
+                mac = Some(m);
+            }
+            "nud" if replace.is_some() => {
+                let state = c.expect("permanent")?;
+                if state.text != "permanent" {
+                    return Err(unsupported(
+                        state,
+                        "neighbour state",
+                        "permanent (entries that age are not modeled)",
+                    ));
+                }
+            }
+            _ => {
+                let hint = if replace.is_some() {
+                    "lladdr MAC, dev DEV or nud permanent"
+                } else {
+                    "dev DEV"
+                };
+                return Err(unsupported(t, "neigh option", hint));
+            }
+        }
+    }
+    let Some(dev) = dev else {
+        return Err(ParseError::missing(c.consumed(), c.input_len(), "dev DEVICE"));
+    };
+    match replace {
+        None => Ok(Op::NeighDel { netns, dev, ip }),
+        Some(replace) => {
+            let Some(mac) = mac else {
+                return Err(ParseError::missing(c.consumed(), c.input_len(), "lladdr MAC"));
+            };
+            Ok(Op::NeighAdd { netns, dev, ip, mac, replace })
+        }
+    }
 }
 
 fn parse_sysctl(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
@@ -291,9 +421,22 @@ impl fmt::Display for Op {
             Op::LinkSet { netns, name, change } => {
                 write!(f, "ip -n {netns} link set {name} {change}")
             }
-            Op::AddrAdd { netns, dev, addr } => {
-                write!(f, "ip -n {netns} addr add {addr} dev {dev}")
+            Op::AddrAdd { netns, dev, addr, opts } => {
+                write!(f, "ip -n {netns} addr add {addr}")?;
+                if opts.broadcast {
+                    f.write_str(" brd +")?;
+                }
+                if let Some(label) = &opts.label {
+                    write!(f, " label {}", quote(label))?;
+                }
+                write!(f, " dev {dev}")
             }
+            Op::AddrFlush { netns, dev } => write!(f, "ip -n {netns} addr flush dev {dev}"),
+            Op::NeighAdd { netns, dev, ip, mac, replace } => {
+                let verb = if *replace { "replace" } else { "add" };
+                write!(f, "ip -n {netns} neigh {verb} {ip} lladdr {mac} dev {dev} nud permanent")
+            }
+            Op::NeighDel { netns, dev, ip } => write!(f, "ip -n {netns} neigh del {ip} dev {dev}"),
             Op::AddrDel { netns, dev, addr } => {
                 write!(f, "ip -n {netns} addr del {addr} dev {dev}")
             }
@@ -369,6 +512,39 @@ mod tests {
         assert_eq!(op.to_string(), text);
     }
 
+    #[rstest]
+    #[case("ip -n h link add name br0 type bridge", "ip -n h link add br0 type bridge")]
+    #[case("ip -n h link add v0 type veth peer v1", "ip -n h link add v0 type veth peer name v1")]
+    #[case("ip -n h link set dev v0 up", "ip -n h link set v0 up")]
+    #[case("ip -n h link set up dev v0", "ip -n h link set v0 up")]
+    #[case("ip -n h link set down v0", "ip -n h link set v0 down")]
+    #[case("ip -n h link set dev v0 mtu 1400", "ip -n h link set v0 mtu 1400")]
+    #[case("ip -n h link del dev v0", "ip -n h link del v0")]
+    #[case("ip -n h link delete v0", "ip -n h link del v0")]
+    #[case(
+        "ip -n h addr add 10.0.0.1/24 dev v0 brd +",
+        "ip -n h addr add 10.0.0.1/24 brd + dev v0"
+    )]
+    #[case(
+        "ip -n h address add 10.0.0.1/24 broadcast + label v0:1 dev v0",
+        "ip -n h addr add 10.0.0.1/24 brd + label v0:1 dev v0"
+    )]
+    #[case("ip -n h addr flush v0", "ip -n h addr flush dev v0")]
+    #[case(
+        "ip -n h neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev v0",
+        "ip -n h neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent"
+    )]
+    #[case(
+        "ip -n h neighbour replace 10.0.0.2 dev v0 lladdr 02:00:00:00:00:02 nud permanent",
+        "ip -n h neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent"
+    )]
+    #[case("ip -n h neigh delete 10.0.0.2 dev v0", "ip -n h neigh del 10.0.0.2 dev v0")]
+    fn spellings_people_type_read_as_the_canonical_op(#[case] text: &str, #[case] canonical: &str) {
+        let op = parse_op(text).expect("parses");
+        assert_eq!(op.to_string(), canonical);
+        assert_eq!(parse_op(canonical).expect("canonical parses"), op);
+    }
+
     #[test]
     fn ip_netns_exec_ip_is_a_synonym_of_ip_n() {
         let op = parse_op("ip netns exec host ip link set nomad up").expect("parses");
@@ -402,6 +578,23 @@ mod tests {
     #[case("ip netns add bad/name", "bad/name", "'/'")]
     #[case("tc qdisc add", "tc", "unsupported command")]
     #[case("ip netns add host extra", "extra", "unexpected")]
+    #[case("ip -n h link set v0 mtu 1400 up", "up", "one setting per step")]
+    #[case("ip -n h addr add 10.0.0.1/24 brd 10.0.0.255 dev v0", "10.0.0.255", "brd +")]
+    #[case("ip -n h addr add 10.0.0.1/24 label a label b dev v0", "label", "given twice")]
+    #[case("ip -n h addr add 10.0.0.1/24 scope link dev v0", "scope", "unsupported address option")]
+    #[case("ip -n h addr add 10.0.0.1/24", "", "dev DEVICE")]
+    #[case(
+        "ip -n h neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev v0 nud reachable",
+        "reachable",
+        "permanent"
+    )]
+    #[case(
+        "ip -n h neigh add 10.0.0.2 lladdr ff:ff:ff:ff:ff:ff dev v0",
+        "ff:ff:ff:ff:ff:ff",
+        "unicast"
+    )]
+    #[case("ip -n h neigh add 10.0.0.2 dev v0", "", "lladdr MAC")]
+    #[case("ip neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev v0", "neigh", "without a namespace")]
     fn bad_text_names_the_offending_token(
         #[case] text: &str,
         #[case] token: &str,

@@ -9,7 +9,7 @@ use super::{Link, LinkKind, Netns, Route, RouteId, RouteProto, State, missing_li
 use crate::addr::IfAddr;
 use crate::error::{ErrorKind, OpError};
 use crate::names::{IfName, NetnsName};
-use crate::op::Effect;
+use crate::op::{AddrOpts, Effect};
 
 impl State {
     pub(super) fn addr_add(
@@ -17,8 +17,15 @@ impl State {
         netns: &NetnsName,
         dev: &IfName,
         addr: IfAddr,
+        opts: &AddrOpts,
     ) -> Result<Effect, OpError> {
+        // iproute2 resolves the device's name first; then the kernel's attribute policy
+        // refuses a label over IFNAMSIZ - 1 bytes before anything else.
         let link = self.ns(netns)?.links.get(dev).ok_or_else(|| missing_link(netns, dev))?;
+        if let Some(label) = opts.label.as_ref().filter(|l| l.len() > 15) {
+            return Err(OpError::new(ErrorKind::InvalidArgument, "add address", addr)
+                .detail(format!("label {label:?} is longer than 15 bytes")));
+        }
         if !link.ipv4 {
             return Err(OpError::new(ErrorKind::NoBufferSpace, "add address", addr)
                 .detail(format!("{dev} has no IPv4 configuration (MTU below 68)")));
@@ -42,6 +49,15 @@ impl State {
         let Some(link) = ns.links.get_mut(dev) else { return Err(missing_link(netns, dev)) };
         let primary = !link.addrs.iter().any(|a| same_subnet(a, &addr));
         link.addrs.push(addr);
+        // iproute2 sends `brd +` only for prefixes up to /30; a label equal to the
+        // device's name is no label.
+        let kept = AddrOpts {
+            broadcast: opts.broadcast && addr.prefix <= 30,
+            label: opts.label.clone().filter(|l| l != dev.as_str()),
+        };
+        if !kept.is_default() {
+            link.addr_opts.insert(addr, kept);
+        }
         ns.local_table = true;
         let (up, loopback) = (link.up, link.kind == LinkKind::Loopback);
         if up && primary && !loopback && addr.prefix < 32 && !addr.ip.is_multicast() {
@@ -75,12 +91,14 @@ impl State {
             vec![addr]
         };
         link.addrs.retain(|a| !removed.contains(a));
+        link.addr_opts.retain(|a, _| !removed.contains(a));
         let none_left = link.addrs.is_empty();
         if primary && link.kind == LinkKind::Loopback {
             ns.lo_nets.retain(|n| *n != addr.network());
         }
         if none_left {
             ns.flush_routes_via(dev);
+            ns.neigh_ifdown(dev);
         } else {
             let net = addr.network();
             ns.routes.retain(|r| {
@@ -93,6 +111,22 @@ impl State {
         ns.routes.retain(|r| r.src.is_none_or(|s| !gone.contains(&s)));
         ns.addresses_changed();
         Ok(Effect::Done)
+    }
+}
+
+impl State {
+    /// `ip addr flush dev DEV`: iproute2 deletes the addresses one by one, in order (a
+    /// primary takes its secondaries with it), until none is left.
+    pub(super) fn addr_flush(
+        &mut self,
+        netns: &NetnsName,
+        dev: &IfName,
+    ) -> Result<Effect, OpError> {
+        loop {
+            let link = self.ns(netns)?.links.get(dev).ok_or_else(|| missing_link(netns, dev))?;
+            let Some(first) = link.addrs.first().copied() else { return Ok(Effect::Done) };
+            self.addr_del(netns, dev, first)?;
+        }
     }
 }
 

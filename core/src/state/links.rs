@@ -101,6 +101,7 @@ impl State {
         let Some(ns) = self.namespaces.get_mut(netns) else { return };
         let Some(link) = ns.links.remove(name) else { return };
         ns.flush_routes_via(name);
+        ns.neigh_ifdown(name);
         if !link.addrs.is_empty() {
             ns.addresses_changed();
         }
@@ -129,11 +130,15 @@ impl State {
                 ns.set_up(name);
             }
             LinkChange::Down => {
+                let was_up = link.up;
                 let ns = self.ns_mut(netns)?;
                 if let Some(l) = ns.links.get_mut(name) {
                     l.up = false;
                 }
                 ns.flush_routes_via(name);
+                if was_up {
+                    ns.neigh_ifdown(name);
+                }
             }
             LinkChange::Master(bridge) => return self.enslave(netns, name, bridge),
             LinkChange::NoMaster => return self.release(netns, name),
@@ -188,6 +193,7 @@ impl State {
         let ns = self.ns_mut(netns)?;
         let Some(mut link) = ns.links.remove(name) else { return Err(missing_link(netns, name)) };
         ns.flush_routes_via(name);
+        ns.neigh_ifdown(name);
         if let Some(master) = link.master.take() {
             ns.bridge_mtu_auto_adjust(&master);
         }
@@ -195,6 +201,7 @@ impl State {
         link.hairpin = false;
         let had_addrs = !link.addrs.is_empty();
         link.addrs.clear();
+        link.addr_opts.clear();
         if had_addrs {
             ns.addresses_changed();
         }
@@ -254,6 +261,8 @@ impl Netns {
         link.conf = DevConf::from_default(&default);
         if !keep {
             link.addrs.clear();
+            link.addr_opts.clear();
+            self.neighbours.retain(|(d, _), _| d != name);
             if link.kind == LinkKind::Loopback {
                 self.lo_nets.clear();
             }

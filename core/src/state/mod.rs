@@ -16,6 +16,7 @@ pub use addrs::AddrScope;
 pub use sysctls::DevConf;
 mod links;
 mod namespaces;
+mod neigh;
 mod policy;
 mod routing;
 mod sockets;
@@ -31,7 +32,7 @@ use crate::error::{ErrorKind, OpError};
 use crate::ipam::HostLocal;
 use crate::iptables::Ruleset;
 use crate::names::{IfName, Mac, NetnsName};
-use crate::op::{Effect, Op};
+use crate::op::{AddrOpts, Effect, Op};
 
 pub use namespaces::{Iter as NamespacesIter, Namespaces};
 pub use policy::{Decision, RouteQuery, RoutingRule, RuleAction};
@@ -82,6 +83,8 @@ pub struct Link {
     pub hairpin: bool,
     /// IPv4 addresses in the order they were added (primaries before their secondaries).
     pub addrs: Vec<IfAddr>,
+    /// The addresses added with a broadcast address (`brd +`) or a label, and those.
+    pub addr_opts: BTreeMap<IfAddr, AddrOpts>,
     /// `net.ipv4.conf.<dev>.*` (`sysctls`).
     pub conf: DevConf,
     /// For bridges: the MTU was set by hand, so ports no longer adjust it.
@@ -107,6 +110,7 @@ impl Link {
             master: None,
             hairpin: false,
             addrs: Vec::new(),
+            addr_opts: BTreeMap::new(),
             conf: DevConf::default(),
             mtu_set_by_user: false,
             order: 0,
@@ -366,6 +370,9 @@ pub struct Netns {
     /// address, the local route of the first one wins. Entries of addresses that are gone
     /// may stay; adding an address again renews its entry.
     pub addr_seq: BTreeMap<(IfName, IfAddr), u64>,
+    /// Permanent neighbour entries by device and address (`ip neigh add ... nud
+    /// permanent`), with their MAC.
+    pub neighbours: BTreeMap<(IfName, Ipv4Addr), Mac>,
 }
 
 impl Netns {
@@ -391,6 +398,7 @@ impl Netns {
             route_src: BTreeMap::new(),
             host_scope_gateways: BTreeSet::new(),
             addr_seq: BTreeMap::new(),
+            neighbours: BTreeMap::new(),
         }
     }
 
@@ -460,8 +468,13 @@ impl State {
             }
             Op::LinkDel { netns, name } => self.link_del(netns, name),
             Op::LinkSet { netns, name, change } => self.link_set(netns, name, change),
-            Op::AddrAdd { netns, dev, addr } => self.addr_add(netns, dev, *addr),
+            Op::AddrAdd { netns, dev, addr, opts } => self.addr_add(netns, dev, *addr, opts),
             Op::AddrDel { netns, dev, addr } => self.addr_del(netns, dev, *addr),
+            Op::AddrFlush { netns, dev } => self.addr_flush(netns, dev),
+            Op::NeighAdd { netns, dev, ip, mac, replace } => {
+                self.neigh_add(netns, dev, *ip, *mac, *replace)
+            }
+            Op::NeighDel { netns, dev, ip } => self.neigh_del(netns, dev, *ip),
             Op::RouteAdd { netns, route } => self.route_add(netns, route),
             Op::RouteDel { netns, route } => self.route_del(netns, route),
             Op::RouteReplace { netns, route } => self.route_replace(netns, route),

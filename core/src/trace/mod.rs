@@ -310,6 +310,12 @@ pub enum Silence {
         /// The device.
         dev: IfName,
     },
+    /// The frame's destination MAC is not the receiving device's (a permanent neighbour
+    /// entry with another MAC): the device drops it as for another host.
+    OtherHost {
+        /// The receiving device.
+        dev: IfName,
+    },
     /// The packet is not for this namespace and the device it came in through does not
     /// forward (`net.ipv4.conf.DEV.forwarding`, which `ip_forward` sets for every device).
     NotForwarding,

@@ -365,6 +365,11 @@ fn silence(why: &Silence) -> String {
         }
         Silence::NoNeighbor { ip, dev } => format!("nobody answers ARP for {ip} on {dev}"),
         Silence::NoCarrier { dev } => format!("{dev} has no carrier"),
+        Silence::OtherHost { dev } => {
+            format!(
+                "the frame's destination MAC is not {dev}'s (a neighbour entry with another MAC)"
+            )
+        }
         Silence::NotForwarding => {
             "not for this namespace, and its device does not forward".to_owned()
         }

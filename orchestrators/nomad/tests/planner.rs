@@ -190,10 +190,10 @@ ip -n host link set VETH up
 ip -n host link set VETH master nomad
 ip -n host link set VETH type bridge_slave hairpin off
 ipam allocate nomad 172.26.64.0/20 gateway 172.26.64.1 id 8d3f2a61-54c7-0b9e-2f41-6ce0a7b9d512 ifname eth0
-ip -n a1 addr add 172.26.64.2/20 dev eth0
+ip -n a1 addr add 172.26.64.2/20 brd + dev eth0
 ip -n a1 link set eth0 up
 ip -n a1 route add default via 172.26.64.1 dev eth0
-ip -n host addr add 172.26.64.1/20 dev nomad
+ip -n host addr add 172.26.64.1/20 brd + dev nomad
 ip netns exec host sysctl -w net.ipv4.ip_forward=1
 ip netns exec host iptables -t nat -N CNI-d4de66d3f509c581e1745fd7
 ip netns exec host iptables -t nat -A CNI-d4de66d3f509c581e1745fd7 -d 172.26.64.0/20 -m comment --comment "name: \"nomad\" id: \"8d3f2a61-54c7-0b9e-2f41-6ce0a7b9d512\"" -j ACCEPT
@@ -340,7 +340,7 @@ fn another_address_on_an_existing_bridge_is_replaced_by_the_gateway() {
     let text: Vec<String> = ops.iter().map(ToString::to_string).collect();
     assert!(!text.iter().any(|l| l.contains("link add nomad")), "the bridge is reused");
     let del = text.iter().position(|l| l == "ip -n host addr del 10.1.0.1/24 dev nomad");
-    let add = text.iter().position(|l| l == "ip -n host addr add 172.26.64.1/20 dev nomad");
+    let add = text.iter().position(|l| l == "ip -n host addr add 172.26.64.1/20 brd + dev nomad");
     assert!(del.is_some() && del < add, "{text:#?}");
 }
 

@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 use nettwin_core::addr::{Cidr, Endpoint, IfAddr, Proto};
 use nettwin_core::iptables::{Command, Policy, Table};
 use nettwin_core::names::{ChainName, IfName, NetnsName};
-use nettwin_core::op::{LinkChange, Op, RouteSpec, SysctlKey};
+use nettwin_core::op::{AddrOpts, LinkChange, Op, RouteSpec, SysctlKey};
 use nettwin_core::state::{LinkKind, State};
 use nettwin_core::trace::Probe;
 use proptest::prelude::*;
@@ -203,7 +203,7 @@ fn derive(s: &Spec, state: &State, serial: usize) -> Option<(Op, Op)> {
                 return None;
             }
             Some((
-                Op::AddrAdd { netns: n.clone(), dev: l.clone(), addr },
+                Op::AddrAdd { netns: n.clone(), dev: l.clone(), addr, opts: AddrOpts::default() },
                 Op::AddrDel { netns: n, dev: l, addr },
             ))
         }

@@ -15,8 +15,10 @@
 use std::net::Ipv4Addr;
 
 use nettwin_core::addr::{Cidr, Endpoint, Proto};
-use nettwin_core::names::{IfName, NetnsName};
-use nettwin_core::op::{ConfKnob, ConfScope, LinkChange, Op, RouteSpec, RuleSpec, SysctlKey};
+use nettwin_core::names::{IfName, Mac, NetnsName};
+use nettwin_core::op::{
+    AddrOpts, ConfKnob, ConfScope, LinkChange, Op, RouteSpec, RuleSpec, SysctlKey,
+};
 use nettwin_core::state::{RouteTable, RuleAction, SpecialKind};
 use nettwin_core::trace::Probe;
 use proptest::prelude::*;
@@ -81,6 +83,16 @@ pub enum Spec {
     AddrAdd(LinkRef, usize, usize, u8),
     /// `ip addr del` of pool address (net, host)/prefix.
     AddrDel(LinkRef, usize, usize, u8),
+    /// `ip addr add` with `brd +` (the bool) and a label (0: none, 1: `DEV:1`, 2: one
+    /// over 15 bytes).
+    AddrAddWith(LinkRef, usize, usize, u8, bool, u8),
+    /// `ip addr flush dev`.
+    AddrFlush(LinkRef),
+    /// `ip neigh add|replace` (the bool: replace) of pool address (net, host) on a link,
+    /// with the MAC of another link (as both backends derive it) or a MAC nobody has.
+    NeighAdd(LinkRef, (usize, usize), Option<LinkRef>, bool),
+    /// `ip neigh del` of pool address (net, host) on a link.
+    NeighDel(LinkRef, (usize, usize)),
     /// `ip route add` to subnet or DSTS entry `dst` (0–2 subnets, 3– DSTS), via pool
     /// address (net, host) or not, through a link or not, in netns `ns` (or the link's).
     RouteAdd(usize, usize, Option<(usize, usize)>, Option<LinkRef>),
@@ -245,6 +257,12 @@ pub fn spec() -> impl Strategy<Value = Spec> {
         10 => (link_ref(), change()).prop_map(|(l, c)| Spec::LinkSet(l, c)),
         5 => (link_ref(), pool(), prefix()).prop_map(|(l, (n, h), p)| Spec::AddrAdd(l, n, h, p)),
         1 => (link_ref(), pool(), prefix()).prop_map(|(l, (n, h), p)| Spec::AddrDel(l, n, h, p)),
+        1 => (link_ref(), pool(), prefix(), any::<bool>(), 0u8..3)
+            .prop_map(|(l, (n, h), p, b, lab)| Spec::AddrAddWith(l, n, h, p, b, lab)),
+        1 => link_ref().prop_map(Spec::AddrFlush),
+        2 => (link_ref(), pool(), prop::option::weighted(0.7, link_ref()), any::<bool>())
+            .prop_map(|(l, a, m, r)| Spec::NeighAdd(l, a, m, r)),
+        1 => (link_ref(), pool()).prop_map(|(l, a)| Spec::NeighDel(l, a)),
         5 => (netns_ix(), 0usize..6, prop::option::of(pool()), prop::option::of(link_ref()))
             .prop_map(|(n, d, v, l)| Spec::RouteAdd(n, d, v, l)),
         4 => (netns_ix(), 0usize..3, 0usize..2).prop_map(|(n, net, h)| Spec::Gateway(n, net, h)),
@@ -367,11 +385,13 @@ fn to_ops(spec: &Spec, links: &Links) -> Vec<Op> {
                     netns: na.clone(),
                     dev: ea.clone(),
                     addr: ifaddr(pool_ip(*net, 0), *p),
+                    opts: AddrOpts::default(),
                 },
                 Op::AddrAdd {
                     netns: nb.clone(),
                     dev: eb.clone(),
                     addr: ifaddr(pool_ip(*net, 1), *p),
+                    opts: AddrOpts::default(),
                 },
                 Op::LinkSet { netns: na, name: ea, change: LinkChange::Up },
                 Op::LinkSet { netns: nb, name: eb, change: LinkChange::Up },
@@ -398,10 +418,39 @@ fn to_ops(spec: &Spec, links: &Links) -> Vec<Op> {
             let (netns, dev) = links.resolve(r);
             let addr = ifaddr(pool_ip(*net, *host), *p);
             if matches!(spec, Spec::AddrAdd(..)) {
-                Op::AddrAdd { netns, dev, addr }
+                Op::AddrAdd { netns, dev, addr, opts: AddrOpts::default() }
             } else {
                 Op::AddrDel { netns, dev, addr }
             }
+        }
+        Spec::AddrAddWith(r, net, host, p, broadcast, label) => {
+            let (netns, dev) = links.resolve(r);
+            let label = match label {
+                0 => None,
+                1 => Some(format!("{dev}:1")),
+                _ => Some("label-over-15-bytes".to_owned()),
+            };
+            let opts = AddrOpts { broadcast: *broadcast, label };
+            Op::AddrAdd { netns, dev, addr: ifaddr(pool_ip(*net, *host), *p), opts }
+        }
+        Spec::AddrFlush(r) => {
+            let (netns, dev) = links.resolve(r);
+            Op::AddrFlush { netns, dev }
+        }
+        Spec::NeighAdd(r, (net, host), mac_of, replace) => {
+            let (netns, dev) = links.resolve(r);
+            let mac = match mac_of {
+                Some(m) => {
+                    let (n, d) = links.resolve(m);
+                    Mac::derive(&[n.as_str(), d.as_str()])
+                }
+                None => Mac([2, 0, 0, 0, 0, 0x99]),
+            };
+            Op::NeighAdd { netns, dev, ip: pool_ip(*net, *host), mac, replace: *replace }
+        }
+        Spec::NeighDel(r, (net, host)) => {
+            let (netns, dev) = links.resolve(r);
+            Op::NeighDel { netns, dev, ip: pool_ip(*net, *host) }
         }
         Spec::RouteAdd(i, d, via, dev) => {
             // A route through a referenced link lives in that link's namespace.

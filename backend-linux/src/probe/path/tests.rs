@@ -13,6 +13,7 @@ fn seen(ns: &str, dev: &str, dir: Dir, ts: u128, pkt: Packet) -> Seen {
         dir,
         ts,
         pkt,
+        dst_mac: [2, 0, 0, 0, 0, 1],
     }
 }
 
