@@ -119,7 +119,7 @@ impl SimBackend {
                 )));
             }
             Some(ip) => ip,
-            None => walk::source_for(ns, probe.dst.ip).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            None => walk::source_for(t, probe.dst.ip).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
         };
         let sport = match probe.sport {
             Some(p) => p,

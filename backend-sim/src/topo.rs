@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use nettwin_core::addr::Cidr;
 use nettwin_core::iptables::Ruleset;
 use nettwin_core::names::{IfName, NetnsName};
-use nettwin_core::state::{Link, LinkKind, Netns, State};
+use nettwin_core::state::{Decision, Link, LinkKind, Netns, RouteQuery, State};
 use rustc_hash::FxBuildHasher;
 
 /// How deep the search for an ARP answer goes through bridges chained by veths.
@@ -151,6 +151,12 @@ impl NsTopo {
             neighbours: ns.neighbours.clone(),
         };
         NsTopo { local, loopback_nets, bridges, links, netns }
+    }
+
+    /// The routing decision for `q` (`Netns::decide`, with this index answering the
+    /// local-table lookups).
+    pub fn decide(&self, q: &RouteQuery<'_>) -> Decision<'_> {
+        self.netns.decide_with(q, |ip| self.is_local(ip))
     }
 
     /// The namespace (routes, sockets, sysctls, links; not its rules).

@@ -99,7 +99,7 @@ impl<'s> Walk<'s> {
         let sender = self.ns_topo(ns).arp_source(dev.as_str(), nexthop, pkt.flow.src.ip);
         let (owner_ns, owner) = (owner, self.ns_topo(owner));
         let filtered = match (sender, on) {
-            (Some(ip), Some(on)) => !super::stack::reverse_path_ok(owner.netns(), on, ip, nexthop),
+            (Some(ip), Some(on)) => !super::stack::reverse_path_ok(owner, on, ip, nexthop),
             _ => false,
         };
         let target =

@@ -399,9 +399,7 @@ impl<'s> Walk<'s> {
         if self.ns_topo(ns).is_local(pkt.flow.dst.ip) {
             return pkt.flow.dst.ip;
         }
-        self.lookup_ns(ns)
-            .and_then(|n| routing::source_for(n, pkt.flow.src.ip))
-            .unwrap_or(Ipv4Addr::UNSPECIFIED)
+        routing::source_for(self.ns_topo(ns), pkt.flow.src.ip).unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 
     /// A transport-level answer (SYN-ACK, RST, echo reply) from `ns`: the header reversed.

@@ -11,7 +11,9 @@
 use std::net::Ipv4Addr;
 
 use nettwin_core::names::{IfName, NetnsName};
-use nettwin_core::state::{Decision, Netns, Route, RouteQuery, SpecialKind};
+use nettwin_core::state::{Decision, Route, RouteQuery, SpecialKind};
+
+use crate::topo::NsTopo;
 use nettwin_core::trace::{Dir, Outcome, SendErrno, Silence, Step};
 
 use super::{End, Pkt, Walk};
@@ -26,8 +28,9 @@ pub(crate) enum Via {
 
 /// The source address a socket gets for `dst` when it does not bind one: what the lookup
 /// without a source decides.
-pub(crate) fn source_for(ns: &Netns, dst: Ipv4Addr) -> Option<Ipv4Addr> {
-    match ns.decide(&RouteQuery::output(dst, None)) {
+pub(crate) fn source_for(topo: &NsTopo, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    let ns = topo.netns();
+    match topo.decide(&RouteQuery::output(dst, None)) {
         Decision::Local => ns.local_source(dst),
         Decision::Route(r, _) => ns.source_for(r, dst),
         _ => None,
@@ -54,10 +57,10 @@ impl Walk<'_> {
         pkt: &Pkt,
         iif: Option<&IfName>,
     ) -> Result<Via, End> {
-        let netns = self.netns(ns)?;
+        let topo = self.ns_topo(ns);
         let dst = pkt.flow.dst.ip;
         let no_route = || End::of(Outcome::NoRoute { netns: ns.clone(), dst });
-        let (via, step) = match netns.decide(&query(pkt, iif)) {
+        let (via, step) = match topo.decide(&query(pkt, iif)) {
             Decision::Local => (Via::Local, Step::Local),
             Decision::Route(r, rule) => {
                 (Via::Route(r.clone()), Step::Route { route: r.clone(), rule: rule.cloned() })

@@ -14,6 +14,7 @@ use nettwin_core::trace::{Dir, Outcome, Refusal, Silence, Step};
 use super::hooks::Devs;
 use super::routing::Via;
 use super::{End, Go, Mode, Pkt, Walk};
+use crate::topo::NsTopo;
 
 fn lo() -> IfName {
     nettwin_core::static_name!(IfName, "lo")
@@ -25,16 +26,18 @@ fn lo() -> IfName {
 /// strict (1) wants it to leave through `dev`, loose (2 or more) wants a unicast route
 /// back at all, and through `dev` when `dev` has no address; off (0) takes anything.
 pub(super) fn reverse_path_ok(
-    ns: &Netns,
+    topo: &NsTopo,
     dev: &IfName,
     src: std::net::Ipv4Addr,
     dst: std::net::Ipv4Addr,
 ) -> bool {
+    let ns = topo.netns();
     let rpf = ns.rp_filter(dev.as_str());
     if rpf == 0 {
         return true;
     }
-    let Some(back) = ns.decide(&RouteQuery::output(src, Some(dst))).route().map(|r| r.dev.clone())
+    let Some(back) =
+        topo.decide(&RouteQuery::output(src, Some(dst))).route().map(|r| r.dev.clone())
     else {
         return false;
     };
@@ -185,7 +188,7 @@ impl<'s> Walk<'s> {
             if topo.has_address(pkt.flow.src.ip) {
                 return Err(End::timed_out(ns, Silence::Martian));
             }
-            if !reverse_path_ok(topo.netns(), dev, pkt.flow.src.ip, pkt.flow.dst.ip) {
+            if !reverse_path_ok(topo, dev, pkt.flow.src.ip, pkt.flow.dst.ip) {
                 return Err(End::timed_out(ns, Silence::ReversePath));
             }
             Ok(())

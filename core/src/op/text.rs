@@ -139,6 +139,13 @@ fn parse_link(c: &mut Cursor<'_>, netns: NetnsName) -> Result<Op, ParseError> {
                     let peer_netns = if c.eat("netns") { netns_name(c)? } else { netns.clone() };
                     Ok(Op::VethAdd { netns, name, mac, peer_netns, peer, peer_mac })
                 }
+                // Modeled only what both backends can be checked on: the kernel nettwin is
+                // tested on has no dummy and no 8021q driver.
+                "dummy" | "vlan" => Err(unsupported(
+                    kind,
+                    "link type",
+                    "bridge or veth (dummy and vlan are not modeled: the kernel nettwin is checked on has no driver for them)",
+                )),
                 _ => Err(unsupported(kind, "link type", "bridge or veth")),
             }
         }
@@ -579,6 +586,7 @@ mod tests {
     #[case("tc qdisc add", "tc", "unsupported command")]
     #[case("ip netns add host extra", "extra", "unexpected")]
     #[case("ip -n h link set v0 mtu 1400 up", "up", "one setting per step")]
+    #[case("ip -n h link add name d0 type dummy", "dummy", "no driver")]
     #[case("ip -n h addr add 10.0.0.1/24 brd 10.0.0.255 dev v0", "10.0.0.255", "brd +")]
     #[case("ip -n h addr add 10.0.0.1/24 label a label b dev v0", "label", "given twice")]
     #[case("ip -n h addr add 10.0.0.1/24 scope link dev v0", "scope", "unsupported address option")]

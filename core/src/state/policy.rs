@@ -208,9 +208,19 @@ impl Entry<'_> {
 impl Netns {
     /// The route lookup the kernel makes for `q` (see the module docs).
     pub fn decide(&self, q: &RouteQuery<'_>) -> Decision<'_> {
+        self.decide_with(q, |ip| self.is_local(ip))
+    }
+
+    /// `decide`, with the local-table lookup given (`is_local` must answer as
+    /// `Netns::is_local` does; a simulator passes its own index of the addresses).
+    pub fn decide_with(
+        &self,
+        q: &RouteQuery<'_>,
+        is_local: impl Fn(Ipv4Addr) -> bool,
+    ) -> Decision<'_> {
         if self.tables_merged {
             // Only the default rules exist: local and main in one tree, then default.
-            if self.is_local(q.dst) {
+            if is_local(q.dst) {
                 return Decision::Local;
             }
             for table in [RouteTable::MAIN, RouteTable::DEFAULT] {
@@ -228,7 +238,7 @@ impl Netns {
             let shown = (!is_default(rule)).then_some(rule);
             match rule.action {
                 RuleAction::Lookup(RouteTable::LOCAL) => {
-                    if self.is_local(q.dst) {
+                    if is_local(q.dst) {
                         return Decision::Local;
                     }
                 }
