@@ -79,7 +79,7 @@ fn target() -> impl Strategy<Value = Target> {
 
 fn a_match() -> impl Strategy<Value = Match> {
     prop_oneof![
-        port().prop_map(|p| Match::Tcp { sport: None, dport: Some(Neg::plain(PortRange::one(p))) }),
+        port().prop_map(|p| Match::Tcp { sport: None, dport: Some(Neg::plain(PortRange::one(p))), flags: None }),
         port().prop_map(|p| Match::Udp { sport: None, dport: Some(Neg::plain(PortRange::one(p))) }),
         Just(Match::Conntrack { ctstate: Neg::plain(CtStates::ESTABLISHED) }),
         Just(Match::AddrType { src: None, dst: Some(Neg::plain(AddrType::Local)) }),

@@ -64,6 +64,8 @@ pub struct CRule {
     pub matches: Vec<Match>,
     /// The target.
     pub target: CTarget,
+    /// Whether a `-m limit` is among the matches (the trace notes it when it matches).
+    pub limited: bool,
 }
 
 /// One compiled chain.
@@ -202,6 +204,7 @@ fn compile_rule(r: &Rule, resolve: &dyn Fn(&str) -> Option<usize>) -> CRule {
         proto: r.proto,
         matches: r.matches.iter().filter(|m| !matches!(m, Match::Comment(_))).cloned().collect(),
         target,
+        limited: r.matches.iter().any(|m| matches!(m, Match::Limit(_))),
     }
 }
 

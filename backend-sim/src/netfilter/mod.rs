@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use nettwin_core::iptables::{ChainRules, Policy, RejectWith, Ruleset, Table};
-use nettwin_core::trace::ChainHit;
+use nettwin_core::trace::{ChainHit, Note};
 
-pub use matcher::Ctx;
+pub use matcher::{Ctx, PacketInfo};
 
 use index::{CTarget, Candidates, Chain};
 
@@ -58,6 +58,8 @@ pub struct Traversal<'a> {
     pub decision: Decision,
     /// The packet mark afterwards.
     pub mark: u32,
+    /// What the traversal followed only in part (rate limits that matched).
+    pub notes: Vec<Note>,
 }
 
 impl Traversal<'_> {
@@ -177,7 +179,7 @@ impl Firewall {
         let t = self.table(table);
         let mut path = scratch.paths.pop().unwrap_or_default();
         let Some(start) = hook_slot(hook).and_then(|k| t.hooks[k]) else {
-            return Traversal { path, decision: Decision::Accept, mark: ctx.mark };
+            return Traversal { path, decision: Decision::Accept, mark: ctx.mark, notes: Vec::new() };
         };
         let (src, dst, dport) = ctx.keys();
         let frame = |i: usize| Frame { chain: i, cands: t.chains[i].candidates(src, dst, dport) };
@@ -187,6 +189,7 @@ impl Firewall {
         fn hit(chain: &Chain, rule: Option<u32>) -> Hit<'_> {
             Hit { chain: chain.name.as_str(), rule }
         }
+        let mut notes = Vec::new();
         let decision = loop {
             let Some(top) = stack.last_mut() else {
                 // Fell off (or returned from) the built-in chain: its policy decides.
@@ -210,6 +213,9 @@ impl Firewall {
                 continue;
             }
             let number = Some(i + 1);
+            if rule.limited {
+                notes.push(Note::RateNotModeled { chain: chain.name.clone(), rule: i + 1 });
+            }
             match rule.target {
                 CTarget::None => {}
                 CTarget::Mark(value, mask) => ctx.mark = (ctx.mark & !mask) ^ value,
@@ -253,7 +259,7 @@ impl Firewall {
                 CTarget::Jump(_) | CTarget::Goto(_) => {}
             }
         };
-        Traversal { path, decision, mark: ctx.mark }
+        Traversal { path, decision, mark: ctx.mark, notes }
     }
 }
 

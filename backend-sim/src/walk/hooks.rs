@@ -4,17 +4,21 @@
 //! A traversal becomes a hop only when it says something: a rule decided, the packet was
 //! rewritten or marked, or it was dropped. Falling through to an ACCEPT policy is silent.
 
-use nettwin_core::iptables::{RejectWith, Table};
+use nettwin_core::iptables::{PhysPorts, RejectWith, Table};
 use nettwin_core::names::NetnsName;
 use nettwin_core::trace::{DropCause, Outcome, Refusal, Step, Verdict};
 
-use super::{End, Pkt, Walk};
-use crate::netfilter::{Ctx, Decision, Traversal};
+use super::{End, Meta, Pkt, Walk};
+use crate::netfilter::{Ctx, Decision, PacketInfo, Traversal};
 
-/// The devices a hook sees.
+/// The devices a hook sees: input and output device, and for a bridged frame the bridge
+/// ports (`phys`; a routed packet that came in through a bridge port gets its input port
+/// from the walk's `bridge_port`).
+#[derive(Default)]
 pub(crate) struct Devs<'a> {
     pub input: Option<&'a str>,
     pub output: Option<&'a str>,
+    pub phys: Option<PhysPorts<'a>>,
 }
 
 impl<'s> Walk<'s> {
@@ -30,6 +34,14 @@ impl<'s> Walk<'s> {
         if fw.is_trivial(table, hook) {
             return None;
         }
+        let port = self.bridge_port.as_ref().filter(|(n, _)| n == ns).map(|(_, p)| p.as_str());
+        let phys = devs.phys.or(port.map(|p| PhysPorts { port_in: Some(p), port_out: None }));
+        let info = PacketInfo {
+            tcp_flags: pkt.meta.tcp_flags,
+            icmp: pkt.meta.icmp,
+            socket: pkt.meta.socket,
+            phys,
+        };
         let mut ctx = Ctx {
             flow: pkt.flow,
             in_dev: devs.input,
@@ -37,6 +49,7 @@ impl<'s> Walk<'s> {
             mark: pkt.mark,
             ct: self.ct.states(ns, pkt.ct),
             topo: self.ns_topo(ns),
+            info,
         };
         let mut scratch = self.scratch.borrow_mut();
         Some(fw.traverse(table, hook, &mut ctx, &mut scratch))
@@ -57,7 +70,10 @@ impl<'s> Walk<'s> {
         verdict: Verdict,
         seen: &Pkt,
     ) -> Result<(), End> {
-        let quiet = verdict == Verdict::Accept && t.by_rule().is_none() && t.mark == seen.mark;
+        let quiet = verdict == Verdict::Accept
+            && t.by_rule().is_none()
+            && t.mark == seen.mark
+            && t.notes.is_empty();
         if quiet {
             return Ok(());
         }
@@ -67,6 +83,7 @@ impl<'s> Walk<'s> {
             path: t.chain_hits(),
             verdict,
             mark: t.mark,
+            notes: t.notes.clone(),
         };
         self.annotate(ns, seen.flow, step)
     }
@@ -91,7 +108,7 @@ impl<'s> Walk<'s> {
                     // br_netfilter goes straight out of that port (nf_send_reset keeps
                     // the MACs and skips routing and hooks), bridged or routed.
                     RejectWith::TcpReset if pkt.flow.proto.has_ports() => {
-                        self.reversed(ns, pkt).map(|mut a| {
+                        self.reversed(ns, pkt, Meta::reset()).map(|mut a| {
                             a.direct = self
                                 .bridge_port
                                 .as_ref()
@@ -100,7 +117,7 @@ impl<'s> Walk<'s> {
                             a
                         })
                     }
-                    _ => self.icmp_error(ns, pkt),
+                    _ => self.icmp_error(ns, pkt, (3, reject_code(with))),
                 };
                 End::of(Outcome::Refused {
                     netns: ns.clone(),
@@ -157,5 +174,15 @@ impl<'s> Walk<'s> {
         };
         self.done(t);
         result
+    }
+}
+
+/// The ICMP destination-unreachable code a REJECT type sends.
+fn reject_code(with: RejectWith) -> u8 {
+    match with {
+        RejectWith::NetUnreachable => 0,
+        RejectWith::HostUnreachable => 1,
+        RejectWith::PortUnreachable | RejectWith::TcpReset => 3,
+        RejectWith::AdminProhibited => 13,
     }
 }

@@ -13,7 +13,7 @@ use nettwin_core::trace::{Dir, Outcome, Refusal, Silence, Step};
 
 use super::hooks::Devs;
 use super::routing::Via;
-use super::{End, Go, Mode, Pkt, Walk};
+use super::{End, Go, Meta, Mode, Pkt, Walk};
 
 fn lo() -> IfName {
     nettwin_core::static_name!(IfName, "lo")
@@ -76,7 +76,7 @@ impl<'s> Walk<'s> {
             ns,
             "OUTPUT",
             &mut pkt,
-            &Devs { input: None, output: Some(dev.as_str()) },
+            &Devs { input: None, output: Some(dev.as_str()), phys: None },
         )? {
             // The socket already has its route: a DNAT the stack cannot route again drops
             // the packet (ip_route_me_harder fails). A connect does not fail, and the
@@ -99,7 +99,7 @@ impl<'s> Walk<'s> {
             }
         }
         let dev = out_dev(&via);
-        let devs = Devs { input: None, output: Some(dev.as_str()) };
+        let devs = Devs { input: None, output: Some(dev.as_str()), phys: None };
         self.filter(ns, "OUTPUT", &mut pkt, &devs).map_err(|mut end| {
             // A datagram or an echo its own OUTPUT rejects fails the send call (EPERM);
             // a connect does not fail, and waits for the answer like any other.
@@ -134,7 +134,7 @@ impl<'s> Walk<'s> {
                     ns,
                     "PREROUTING",
                     &mut pkt,
-                    &Devs { input: Some(r.dev.as_str()), output: None },
+                    &Devs { input: Some(r.dev.as_str()), output: None, phys: None },
                 )?;
                 self.local_in(ns, &r.dev, pkt)
             }
@@ -158,7 +158,7 @@ impl<'s> Walk<'s> {
                 ns,
                 "PREROUTING",
                 &mut pkt,
-                &Devs { input: Some(dev.as_str()), output: None },
+                &Devs { input: Some(dev.as_str()), output: None, phys: None },
             )?;
         }
         let topo = self.ns_topo(ns);
@@ -204,7 +204,7 @@ impl<'s> Walk<'s> {
                 return self.local_in(ns, dev, pkt);
             }
             Err(end) if matches!(end.outcome, Outcome::NoRoute { .. }) => {
-                return Err(end.with_answer(self.icmp_error(ns, &pkt)));
+                return Err(end.with_answer(self.icmp_error(ns, &pkt, (3, 0))));
             }
             Err(end) => return Err(end),
         };
@@ -214,14 +214,14 @@ impl<'s> Walk<'s> {
 
     fn forward(&mut self, ns: &NetnsName, dev: &IfName, route: Route, mut pkt: Pkt) -> Go {
         if pkt.ttl <= 1 {
-            let answer = self.icmp_error(ns, &pkt);
+            let answer = self.icmp_error(ns, &pkt, (11, 0));
             return Err(End::timed_out(ns, Silence::TtlExceeded).with_answer(answer));
         }
         pkt.ttl -= 1;
-        let devs = Devs { input: Some(dev.as_str()), output: Some(route.dev.as_str()) };
+        let devs = Devs { input: Some(dev.as_str()), output: Some(route.dev.as_str()), phys: None };
         self.filter(ns, "FORWARD", &mut pkt, &devs)?;
         let nexthop = self.netns(ns)?.next_hop(&route, pkt.flow.dst.ip);
-        let out = Devs { input: None, output: Some(route.dev.as_str()) };
+        let out = Devs { input: None, output: Some(route.dev.as_str()), phys: None };
         self.nat_src(ns, "POSTROUTING", &mut pkt, &out, nexthop)?;
         // A router that gets no ARP answer says so with ICMP host unreachable, but only
         // after three solicitations a second apart: long after a probe has timed out. So
@@ -231,7 +231,7 @@ impl<'s> Walk<'s> {
 
     fn local_in(&mut self, ns: &NetnsName, dev: &IfName, mut pkt: Pkt) -> Go {
         self.hop(ns, None, Dir::Stack, &pkt, Step::Local)?;
-        let devs = Devs { input: Some(dev.as_str()), output: None };
+        let devs = Devs { input: Some(dev.as_str()), output: None, phys: None };
         self.filter(ns, "INPUT", &mut pkt, &devs)?;
         let from = pkt.flow.src.ip;
         self.nat_src(ns, "INPUT", &mut pkt, &devs, from)?;
@@ -264,7 +264,8 @@ impl<'s> Walk<'s> {
             }
             let outcome =
                 Outcome::Delivered { netns: ns.clone(), socket: None, seen_src: pkt.flow.src };
-            let answer = self.reversed(ns, pkt).map(|a| self.stack_answer(ns, a));
+            let answer =
+                self.reversed(ns, pkt, Meta::icmp(0, 0)).map(|a| self.stack_answer(ns, a));
             return Ok(End::of(outcome).with_answer(answer));
         }
         let netns = self.netns(ns)?;
@@ -282,13 +283,17 @@ impl<'s> Walk<'s> {
             Some(socket) => {
                 let outcome =
                     Outcome::Delivered { netns: ns.clone(), socket: Some(socket), seen_src: f.src };
-                let answer = if f.proto == Proto::Tcp { self.reversed(ns, pkt) } else { None };
+                let answer = if f.proto == Proto::Tcp {
+                    self.reversed(ns, pkt, Meta::syn_ack())
+                } else {
+                    None
+                };
                 Ok(End::of(outcome).with_answer(answer.map(|a| self.stack_answer(ns, a))))
             }
             None => {
                 let outcome = Outcome::Refused { netns: ns.clone(), by: Refusal::NoListener };
                 let answer = if f.proto == Proto::Tcp {
-                    self.reversed(ns, pkt).map(|a| self.stack_answer(ns, a))
+                    self.reversed(ns, pkt, Meta::reset()).map(|a| self.stack_answer(ns, a))
                 } else {
                     self.icmp_error_here(ns, pkt)
                 };

@@ -43,7 +43,7 @@ fn iface(name: &str) -> Option<Neg<IfacePattern>> {
 }
 
 fn tcp_dport(port: u16) -> Match {
-    Match::Tcp { sport: None, dport: Some(Neg::plain(PortRange::one(port))) }
+    Match::Tcp { sport: None, dport: Some(Neg::plain(PortRange::one(port))), flags: None }
 }
 
 /// One allocation as the plugins see it.

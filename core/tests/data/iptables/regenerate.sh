@@ -27,6 +27,7 @@ try() {
   case "$spec" in
     *DNAT*) table=nat chain=PREROUTING ;;
     *SNAT* | *MASQUERADE*) table=nat chain=POSTROUTING ;;
+    *owner*) chain=OUTPUT ;;
   esac
   ipt -t "$table" -F "$chain"
   eval "set -- $spec" 2>/dev/null || return 1
