@@ -100,7 +100,7 @@ pub fn portmap_shared_masq() -> Vec<IptStep> {
             &masq,
             Rule {
                 matches: vec![Match::Mark { negated: false, value: MASQ_MARK, mask: MASQ_MARK }],
-                ..rule(Target::Masquerade)
+                ..rule(Target::MASQUERADE)
             },
         ),
         insert(

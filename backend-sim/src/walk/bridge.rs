@@ -45,7 +45,7 @@ impl Walk<'_> {
             let before = pkt.flow.dst.ip;
             // Only a new destination address sends the frame through routing
             // (`br_nf_ipv4_daddr_was_changed`); a new port alone leaves it bridged.
-            if self.nat_dst(ns, "PREROUTING", &mut pkt, &devs)? && pkt.flow.dst.ip != before {
+            if self.prerouting(ns, &mut pkt, &devs)? && pkt.flow.dst.ip != before {
                 // br_nf_pre_routing_finish routes the new destination as received on the
                 // bridge: a martian is dropped there and then (no hop); a destination
                 // forwarded out of this same bridge is bridged to its owner; anything else
@@ -114,7 +114,8 @@ impl Walk<'_> {
         self.hop(ns, Some(br), Dir::Bridge, &pkt, Step::Bridge { to: to.clone(), learned: true })?;
         if br_nf {
             let phys = PhysPorts { port_in: Some(port.as_str()), port_out: Some(to.as_str()) };
-            let devs = Devs { input: Some(br.as_str()), output: Some(br.as_str()), phys: Some(phys) };
+            let devs =
+                Devs { input: Some(br.as_str()), output: Some(br.as_str()), phys: Some(phys) };
             self.bridge_port = Some((ns.clone(), port.clone()));
             let forward = self.filter(ns, "FORWARD", &mut pkt, &devs);
             self.bridge_port = None;

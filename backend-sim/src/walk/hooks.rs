@@ -4,7 +4,7 @@
 //! A traversal becomes a hop only when it says something: a rule decided, the packet was
 //! rewritten or marked, or it was dropped. Falling through to an ACCEPT policy is silent.
 
-use nettwin_core::iptables::{PhysPorts, RejectWith, Table};
+use nettwin_core::iptables::{CtStates, PhysPorts, RejectWith, Table};
 use nettwin_core::names::NetnsName;
 use nettwin_core::trace::{DropCause, Outcome, Refusal, Step, Verdict};
 
@@ -47,7 +47,7 @@ impl<'s> Walk<'s> {
             in_dev: devs.input,
             out_dev: devs.output,
             mark: pkt.mark,
-            ct: self.ct.states(ns, pkt.ct),
+            ct: if pkt.untracked { CtStates::UNTRACKED } else { self.ct.states(ns, pkt.ct) },
             topo: self.ns_topo(ns),
             info,
         };
@@ -136,7 +136,8 @@ impl<'s> Walk<'s> {
         }
     }
 
-    /// A filter hook: ACCEPT goes on, DROP and REJECT end the walk.
+    /// A filter hook (after mangle's, in INPUT and FORWARD): ACCEPT goes on, DROP and
+    /// REJECT end the walk.
     pub(crate) fn filter(
         &mut self,
         ns: &NetnsName,
@@ -144,15 +145,61 @@ impl<'s> Walk<'s> {
         pkt: &mut Pkt,
         devs: &Devs<'_>,
     ) -> Result<(), End> {
-        let Some(t) = self.run(ns, Table::Filter, hook, pkt, devs) else { return Ok(()) };
+        if matches!(hook, "INPUT" | "FORWARD") {
+            self.table_hook(ns, Table::Mangle, hook, pkt, devs)?;
+        }
+        self.table_hook(ns, Table::Filter, hook, pkt, devs)
+    }
+
+    /// PREROUTING: raw (before conntrack: NOTRACK), the conntrack lookup, mangle, then
+    /// nat. Returns whether the destination changed.
+    pub(crate) fn prerouting(
+        &mut self,
+        ns: &NetnsName,
+        pkt: &mut Pkt,
+        devs: &Devs<'_>,
+    ) -> Result<bool, End> {
+        self.before_nat(ns, "PREROUTING", pkt, devs)?;
+        self.nat_dst(ns, "PREROUTING", pkt, devs)
+    }
+
+    /// raw, the conntrack lookup and mangle of PREROUTING or OUTPUT (priorities -300,
+    /// -200 and -150).
+    pub(crate) fn before_nat(
+        &mut self,
+        ns: &NetnsName,
+        hook: &str,
+        pkt: &mut Pkt,
+        devs: &Devs<'_>,
+    ) -> Result<(), End> {
+        self.table_hook(ns, Table::Raw, hook, pkt, devs)?;
+        if pkt.ct.is_none() && !pkt.untracked {
+            pkt.ct = self.ct.lookup(ns, &pkt.flow, pkt.inner.as_ref(), self.replying());
+        }
+        self.table_hook(ns, Table::Mangle, hook, pkt, devs)
+    }
+
+    /// One table's traversal of a hook that rewrites no address (filter, mangle, raw):
+    /// marks and NOTRACK apply, ACCEPT goes on, DROP and REJECT end the walk.
+    pub(crate) fn table_hook(
+        &mut self,
+        ns: &NetnsName,
+        table: Table,
+        hook: &str,
+        pkt: &mut Pkt,
+        devs: &Devs<'_>,
+    ) -> Result<(), End> {
+        let Some(t) = self.run(ns, table, hook, pkt, devs) else { return Ok(()) };
         let before = *pkt;
         pkt.mark = t.mark;
+        // NOTRACK leaves a packet that already has its entry (looped back) alone.
+        pkt.untracked |= t.untrack && pkt.ct.is_none();
         let verdict = match t.decision {
             Decision::Drop => Verdict::Drop,
             Decision::Reject(with) => Verdict::Reject { with },
             _ => Verdict::Accept,
         };
-        self.conclude(ns, Table::Filter, hook, t, verdict, &before)
+        self.conclude(ns, table, hook, t, verdict, &before)
     }
 
     /// Records a traversal, ends the walk if it dropped or rejected the packet, and gives
@@ -183,6 +230,9 @@ fn reject_code(with: RejectWith) -> u8 {
         RejectWith::NetUnreachable => 0,
         RejectWith::HostUnreachable => 1,
         RejectWith::PortUnreachable | RejectWith::TcpReset => 3,
+        RejectWith::ProtoUnreachable => 2,
+        RejectWith::NetProhibited => 9,
+        RejectWith::HostProhibited => 10,
         RejectWith::AdminProhibited => 13,
     }
 }

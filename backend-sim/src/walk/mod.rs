@@ -62,13 +62,24 @@ pub(crate) struct Pkt {
     /// Sent by a socket bound to no address whose one route lookup has no source (a raw
     /// ICMP socket's send; see `routing`).
     pub unbound: bool,
+    /// A raw-table NOTRACK matched in this namespace: no conntrack entry, no NAT.
+    pub untracked: bool,
     /// Flags, ICMP type and sending socket.
     pub meta: Meta,
 }
 
 impl Pkt {
     fn new(flow: Flow, inner: Option<Flow>, meta: Meta) -> Pkt {
-        Pkt { flow, inner, ttl: DEFAULT_TTL, mark: 0, ct: None, unbound: false, meta }
+        Pkt {
+            flow,
+            inner,
+            ttl: DEFAULT_TTL,
+            mark: 0,
+            ct: None,
+            unbound: false,
+            untracked: false,
+            meta,
+        }
     }
 }
 

@@ -147,7 +147,9 @@ pub(crate) fn parse_command_in(
                     match verb.text.as_str() {
                         "-A" | "--append" => Command::Append(name, parsed.rule),
                         "-I" | "--insert" => Command::Insert(name, index.unwrap_or(1), parsed.rule),
-                        "-R" | "--replace" => Command::Replace(name, index.unwrap_or(1), parsed.rule),
+                        "-R" | "--replace" => {
+                            Command::Replace(name, index.unwrap_or(1), parsed.rule)
+                        }
                         _ => Command::Delete(name, RuleRef::Spec(parsed.rule)),
                     }
                 }
@@ -241,9 +243,9 @@ fn table_name(t: &Token) -> Result<Table, ParseError> {
     match t.text.as_str() {
         "filter" => Ok(Table::Filter),
         "nat" => Ok(Table::Nat),
-        "mangle" | "raw" | "security" => {
-            Err(unsupported(t, "table", "only filter and nat are modeled"))
-        }
+        "mangle" => Ok(Table::Mangle),
+        "raw" => Ok(Table::Raw),
+        "security" => Err(unsupported(t, "table", "only filter, nat, mangle and raw are modeled")),
         _ => Err(invalid(t, "table", "no such table")),
     }
 }

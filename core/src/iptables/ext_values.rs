@@ -88,7 +88,9 @@ pub(crate) fn icmp_type(t: &Token) -> Result<IcmpType, ParseError> {
     };
     if s.starts_with(|c: char| c.is_ascii_digit()) {
         let parsed = match s.split_once('/') {
-            Some((ty, code)) => IcmpType { ty: number(ty, "type")?, code: Some(number(code, "code")?) },
+            Some((ty, code)) => {
+                IcmpType { ty: number(ty, "type")?, code: Some(number(code, "code")?) }
+            }
             None => IcmpType { ty: number(s, "type")?, code: None },
         };
         return Ok(if parsed.ty == 255 { IcmpType::ANY } else { parsed });

@@ -209,7 +209,7 @@ mod tests {
                 let target = match kind {
                     0 => Target::Jump(chain(to)),
                     1 => Target::Goto(chain(to)),
-                    2 => Target::Masquerade,
+                    2 => Target::MASQUERADE,
                     _ => Target::Accept,
                 };
                 let rule = Rule { target, ..Rule::default() };

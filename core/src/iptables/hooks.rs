@@ -4,7 +4,9 @@
 //!
 //! - through the jump graph: the kernel refuses a rule whose target or match is not valid
 //!   in every hook whose base chain reaches the rule's chain (DNAT only from PREROUTING
-//!   and OUTPUT, `-m owner` only from OUTPUT and POSTROUTING); each chain counts its own
+//!   and OUTPUT, `-m owner` only from OUTPUT and POSTROUTING, REDIRECT from PREROUTING
+//!   and OUTPUT, TCPMSS from FORWARD, OUTPUT and POSTROUTING, REJECT from INPUT, FORWARD
+//!   and OUTPUT); each chain counts its own
 //!   restricted rules so that the check needs no walk (`restricted`, `own_mask`);
 //! - in the base chain only (the extension's entry check, which sees no hook when the
 //!   rule goes into a user chain): `-m physdev --physdev-out` in OUTPUT (`direct_problem`).
@@ -33,14 +35,17 @@ const OUT: u8 = 8;
 const POST: u8 = 16;
 
 /// How many kinds of restricted rule a chain counts.
-pub(super) const RESTRICTIONS: usize = 4;
+pub(super) const RESTRICTIONS: usize = 7;
 
 /// The hooks each restriction allows, by slot.
 const ALLOWED: [u8; RESTRICTIONS] = [
-    PRE | OUT,  // DNAT
-    IN | POST,  // SNAT
-    POST,       // MASQUERADE
-    OUT | POST, // -m owner
+    PRE | OUT,        // DNAT
+    IN | POST,        // SNAT
+    POST,             // MASQUERADE
+    OUT | POST,       // -m owner
+    PRE | OUT,        // REDIRECT
+    FWD | OUT | POST, // TCPMSS
+    IN | FWD | OUT,   // REJECT
 ];
 
 /// The restriction slots a rule counts in, as bits of slot numbers.
@@ -48,7 +53,10 @@ pub(super) fn restrictions(rule: &Rule) -> u8 {
     let target = match &rule.target {
         Target::Dnat { .. } => 1,
         Target::Snat { .. } => 2,
-        Target::Masquerade => 4,
+        Target::Masquerade { .. } => 4,
+        Target::Redirect { .. } => 16,
+        Target::Tcpmss(_) => 32,
+        Target::Reject(_) => 64,
         _ => 0,
     };
     let owner = if rule.matches.iter().any(|m| matches!(m, Match::Owner(_))) { 8 } else { 0 };

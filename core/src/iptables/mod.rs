@@ -10,8 +10,8 @@
 mod command;
 mod ext_values;
 mod graph;
-mod matches;
 mod hooks;
+mod matches;
 mod parse;
 mod parse_match;
 mod parse_target;

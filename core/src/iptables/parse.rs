@@ -454,6 +454,12 @@ impl<'a> Builder<'a> {
             matches,
             target,
         };
-        Ok(ParsedRule { rule: rule.canonical(), target: target_tok, sources, destinations, list_token })
+        Ok(ParsedRule {
+            rule: rule.canonical(),
+            target: target_tok,
+            sources,
+            destinations,
+            list_token,
+        })
     }
 }

@@ -182,7 +182,9 @@ impl<'a> Slot<'a> {
                 "--physdev-is-bridged",
             ],
             Slot::Limit { .. } => &["--limit", "--limit-burst"],
-            Slot::Owner { .. } => &["--uid-owner", "--gid-owner", "--socket-exists", "--suppl-groups"],
+            Slot::Owner { .. } => {
+                &["--uid-owner", "--gid-owner", "--socket-exists", "--suppl-groups"]
+            }
         }
     }
 
@@ -212,7 +214,10 @@ impl<'a> Slot<'a> {
                 match name {
                     "--syn" | "--tcp-flags" => {
                         if flags.is_some() {
-                            return Err(conflict(t, "Only one of `--syn' or `--tcp-flags' allowed"));
+                            return Err(conflict(
+                                t,
+                                "Only one of `--syn' or `--tcp-flags' allowed",
+                            ));
                         }
                         let value = if name == "--syn" {
                             TcpFlags::SYN_ONLY
@@ -260,7 +265,11 @@ impl<'a> Slot<'a> {
                     "--src-type" => src,
                     "--dst-type" => dst,
                     _ => {
-                        return Err(unsupported(t, "option", "only --src-type/--dst-type are modeled"));
+                        return Err(unsupported(
+                            t,
+                            "option",
+                            "only --src-type/--dst-type are modeled",
+                        ));
                     }
                 };
                 once(which.is_some())?;
@@ -270,7 +279,9 @@ impl<'a> Slot<'a> {
                 let dir = match name {
                     "--dports" | "--destination-ports" => PortDir::Destination,
                     "--sports" | "--source-ports" => PortDir::Source,
-                    _ => return Err(unsupported(t, "option", "only --dports/--sports are modeled")),
+                    _ => {
+                        return Err(unsupported(t, "option", "only --dports/--sports are modeled"));
+                    }
                 };
                 if ports.is_some() {
                     return Err(conflict(t, "multiport takes one of --sports, --dports"));
@@ -295,11 +306,13 @@ impl<'a> Slot<'a> {
             Slot::IpRange { src, dst, .. } => {
                 let which = if name == "--src-range" { src } else { dst };
                 once(which.is_some())?;
-                *which = Some(negate(negated, ext_values::addr_range(c.expect("an address range")?)?));
+                *which =
+                    Some(negate(negated, ext_values::addr_range(c.expect("an address range")?)?));
             }
             Slot::Physdev { p, .. } => match name {
                 "--physdev-in" | "--physdev-out" => {
-                    let which = if name == "--physdev-in" { &mut p.port_in } else { &mut p.port_out };
+                    let which =
+                        if name == "--physdev-in" { &mut p.port_in } else { &mut p.port_out };
                     once(which.is_some())?;
                     *which = Some(negate(negated, bridge_port(c.expect("a bridge port")?)?));
                 }

@@ -247,6 +247,13 @@ fn nat_to(ip: &std::net::Ipv4Addr, ports: &Option<PortRange>) -> String {
     }
 }
 
+/// LOG's default syslog level (`warning`), which iptables-save leaves out.
+pub(super) const LOG_DEFAULT_LEVEL: u8 = 4;
+
+fn port_range(r: &PortRange) -> String {
+    if r.lo == r.hi { r.lo.to_string() } else { format!("{}-{}", r.lo, r.hi) }
+}
+
 fn write_target(p: &mut Parts<'_, '_>, t: &Target) -> fmt::Result {
     match t {
         Target::None => Ok(()),
@@ -262,7 +269,38 @@ fn write_target(p: &mut Parts<'_, '_>, t: &Target) -> fmt::Result {
         Target::Snat { ip, ports } => {
             p.put(format_args!("-j SNAT --to-source {}", nat_to(ip, ports)))
         }
-        Target::Masquerade => p.put("-j MASQUERADE"),
+        Target::Masquerade { ports: None } => p.put("-j MASQUERADE"),
+        Target::Masquerade { ports: Some(r) } => {
+            p.put(format_args!("-j MASQUERADE --to-ports {}", port_range(r)))
+        }
+        Target::Redirect { ports: None } => p.put("-j REDIRECT"),
+        Target::Redirect { ports: Some(r) } => {
+            p.put(format_args!("-j REDIRECT --to-ports {}", port_range(r)))
+        }
+        Target::Log { prefix, level } => {
+            p.put("-j LOG")?;
+            if let Some(text) = prefix {
+                p.put(format_args!("--log-prefix {}", save_string(text)))?;
+            }
+            if *level != LOG_DEFAULT_LEVEL {
+                p.put(format_args!("--log-level {level}"))?;
+            }
+            Ok(())
+        }
+        Target::Nflog { group, prefix } => {
+            p.put("-j NFLOG")?;
+            if let Some(text) = prefix {
+                p.put(format_args!("--nflog-prefix {}", save_string(text)))?;
+            }
+            if *group != 0 {
+                p.put(format_args!("--nflog-group {group}"))?;
+            }
+            Ok(())
+        }
+        Target::Tcpmss(Some(mss)) => p.put(format_args!("-j TCPMSS --set-mss {mss}")),
+        Target::Tcpmss(None) => p.put("-j TCPMSS --clamp-mss-to-pmtu"),
+        Target::Notrack { ct: false } => p.put("-j NOTRACK"),
+        Target::Notrack { ct: true } => p.put("-j CT --notrack"),
         Target::Mark { value, mask } => {
             p.put(format_args!("-j MARK --set-xmark {value:#x}/{mask:#x}"))
         }

@@ -38,17 +38,24 @@ pub enum Table {
     Filter,
     /// `-t nat`.
     Nat,
+    /// `-t mangle`: marks (MARK, TCPMSS), at every hook.
+    Mangle,
+    /// `-t raw`: before conntrack (NOTRACK), in PREROUTING and OUTPUT.
+    Raw,
 }
 
 impl Table {
-    /// Both tables, in the order `iptables-save` prints them.
-    pub const ALL: [Table; 2] = [Table::Filter, Table::Nat];
+    /// Every modeled table, in the order the model prints them (iptables-nft prints them
+    /// in the order they were created; the comparison reads each table on its own).
+    pub const ALL: [Table; 4] = [Table::Filter, Table::Nat, Table::Mangle, Table::Raw];
 
     /// The table's name.
     pub fn as_str(self) -> &'static str {
         match self {
             Table::Filter => "filter",
             Table::Nat => "nat",
+            Table::Mangle => "mangle",
+            Table::Raw => "raw",
         }
     }
 
@@ -57,7 +64,14 @@ impl Table {
         match self {
             Table::Filter => &["INPUT", "FORWARD", "OUTPUT"],
             Table::Nat => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+            Table::Mangle => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+            Table::Raw => &["PREROUTING", "OUTPUT"],
         }
+    }
+
+    /// The table by name (`filter`, `nat`, `mangle`, `raw`).
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
     /// Whether `chain` is one of this table's built-in chains.
@@ -268,6 +282,12 @@ pub enum RejectWith {
     HostUnreachable,
     /// `icmp-admin-prohibited`.
     AdminProhibited,
+    /// `icmp-host-prohibited`.
+    HostProhibited,
+    /// `icmp-net-prohibited`.
+    NetProhibited,
+    /// `icmp-proto-unreachable`.
+    ProtoUnreachable,
     /// `tcp-reset`.
     TcpReset,
 }
@@ -303,8 +323,40 @@ pub enum Target {
         /// The new source port(s), if rewritten.
         ports: Option<PortRange>,
     },
-    /// `-j MASQUERADE`: SNAT to the outgoing interface's address.
-    Masquerade,
+    /// `-j MASQUERADE [--to-ports P[-Q]]`: SNAT to the outgoing interface's address.
+    Masquerade {
+        /// `--to-ports` (needs `-p tcp` or `-p udp`).
+        ports: Option<PortRange>,
+    },
+    /// `-j REDIRECT [--to-ports P[-Q]]`: DNAT to the input device's first address (to
+    /// 127.0.0.1 in OUTPUT).
+    Redirect {
+        /// `--to-ports` (needs `-p tcp` or `-p udp`).
+        ports: Option<PortRange>,
+    },
+    /// `-j LOG [--log-prefix P] [--log-level L]`: logs and goes on (no verdict).
+    Log {
+        /// The prefix (at most 29 bytes, as the kernel keeps it).
+        prefix: Option<std::sync::Arc<str>>,
+        /// The syslog level (0–7; 4, `warning`, is the default).
+        level: u8,
+    },
+    /// `-j NFLOG [--nflog-group N] [--nflog-prefix P]`: logs to netlink and goes on.
+    Nflog {
+        /// The netlink group (0 is the default).
+        group: u16,
+        /// The prefix.
+        prefix: Option<std::sync::Arc<str>>,
+    },
+    /// `-j TCPMSS --set-mss N | --clamp-mss-to-pmtu`: rewrites the MSS option of SYNs and
+    /// goes on (a probe carries no MSS the model follows). `None` is the PMTU clamp.
+    Tcpmss(Option<u16>),
+    /// `-j NOTRACK` (`ct: false`) or `-j CT --notrack` (`ct: true`): the packet gets no
+    /// conntrack entry (raw table only), and goes on.
+    Notrack {
+        /// Spelled `CT --notrack`.
+        ct: bool,
+    },
     /// `-j MARK --set-xmark value/mask`: `mark = (mark & !mask) ^ value`.
     Mark {
         /// The value xored in.
@@ -315,6 +367,9 @@ pub enum Target {
 }
 
 impl Target {
+    /// `-j MASQUERADE` without options.
+    pub const MASQUERADE: Target = Target::Masquerade { ports: None };
+
     /// The user chain this target continues in, if any.
     pub fn chain(&self) -> Option<&ChainName> {
         match self {

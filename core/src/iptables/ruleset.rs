@@ -1,4 +1,4 @@
-//! The filter and nat tables of one namespace, and the checks iptables-nft and the kernel
+//! The filter, nat, mangle and raw tables of one namespace, and the checks iptables-nft and the kernel
 //! make on every command, with the error kinds they give.
 //!
 //! Facts modeled here, measured with iptables v1.8.9 (nf_tables) in a throwaway netns:
@@ -260,9 +260,10 @@ impl TableRules {
             Command::Rename(old, new) => self.rename(old, new),
             Command::Zero(None, _) => Ok(()),
             Command::Zero(Some(name), _) => {
-                let there = self.chains.get(name.as_str()).is_some_and(|c| {
-                    c.materialized || !self.table.is_builtin(name.as_str())
-                });
+                let there = self
+                    .chains
+                    .get(name.as_str())
+                    .is_some_and(|c| c.materialized || !self.table.is_builtin(name.as_str()));
                 if there {
                     Ok(())
                 } else {
@@ -300,9 +301,8 @@ impl TableRules {
 
     /// `-D CHAIN rule`: the first rule equal to it goes; returns where it was and itself.
     fn delete_spec(&mut self, name: &ChainName, rule: &Rule) -> Result<(usize, Rule), OpError> {
-        iface_allowed(name, rule).map_err(|d| {
-            self.err(ErrorKind::InvalidArgument, "delete from", name.as_str(), d)
-        })?;
+        iface_allowed(name, rule)
+            .map_err(|d| self.err(ErrorKind::InvalidArgument, "delete from", name.as_str(), d))?;
         let rule = rule.canonical();
         self.jump_target_exists(name, &rule, "delete from")?;
         let bad = || self.err(ErrorKind::NotFound, "delete from", name.as_str(), "Bad rule");
@@ -406,7 +406,8 @@ impl TableRules {
                         }
                     }
                     self.exists = exists;
-                    if let (Some(c), Some(m)) = (self.chains.get_mut(p.chain.as_str()), materialized)
+                    if let (Some(c), Some(m)) =
+                        (self.chains.get_mut(p.chain.as_str()), materialized)
                     {
                         c.materialized = m;
                     }
@@ -689,10 +690,22 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
         {
             Some("tcp-reset needs -p tcp")
         }
-        (Target::Dnat { .. } | Target::Snat { .. } | Target::Masquerade, Table::Filter) => {
-            Some("NAT targets belong to the nat table")
+        (
+            Target::Dnat { .. }
+            | Target::Snat { .. }
+            | Target::Masquerade { .. }
+            | Target::Redirect { .. },
+            Table::Filter | Table::Mangle | Table::Raw,
+        ) => Some("NAT targets belong to the nat table"),
+        (Target::Reject(_), Table::Nat | Table::Mangle | Table::Raw) => {
+            Some("REJECT is only valid in the filter table")
         }
-        (Target::Reject(_), Table::Nat) => Some("REJECT is not valid in the nat table"),
+        (Target::Notrack { .. }, Table::Filter | Table::Nat | Table::Mangle) => {
+            Some("NOTRACK and CT are only valid in the raw table")
+        }
+        (Target::Tcpmss(_), _) if !plain_proto(crate::addr::Proto::Tcp) => {
+            Some("TCPMSS needs -p tcp")
+        }
         (Target::Drop, Table::Nat) => Some("the nat table is not intended for filtering"),
         (Target::Dnat { ports: Some(_), .. } | Target::Snat { ports: Some(_), .. }, _)
             if rule.proto.is_none() =>
@@ -703,7 +716,7 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
     }
 }
 
-/// The filter and nat tables of one namespace.
+/// The filter, nat, mangle and raw tables of one namespace.
 ///
 /// A table is stored from the first command on it; until then it reads as a fresh one
 /// (`TableRules::new`), shared by every namespace, so a namespace without rules (every
@@ -713,6 +726,8 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
 pub struct Ruleset {
     filter: Option<TableRules>,
     nat: Option<TableRules>,
+    mangle: Option<TableRules>,
+    raw: Option<TableRules>,
     generation: u64,
 }
 
@@ -730,6 +745,8 @@ impl fmt::Debug for Ruleset {
         f.debug_struct("Ruleset")
             .field("filter", self.table(Table::Filter))
             .field("nat", self.table(Table::Nat))
+            .field("mangle", self.table(Table::Mangle))
+            .field("raw", self.table(Table::Raw))
             .field("generation", &self.generation)
             .finish()
     }
@@ -749,6 +766,8 @@ impl Ruleset {
         let stored = match table {
             Table::Filter => &self.filter,
             Table::Nat => &self.nat,
+            Table::Mangle => &self.mangle,
+            Table::Raw => &self.raw,
         };
         stored.as_ref().unwrap_or_else(|| fresh_table(table))
     }
@@ -757,6 +776,8 @@ impl Ruleset {
         let stored = match table {
             Table::Filter => &mut self.filter,
             Table::Nat => &mut self.nat,
+            Table::Mangle => &mut self.mangle,
+            Table::Raw => &mut self.raw,
         };
         stored.get_or_insert_with(|| TableRules::new(table))
     }
@@ -771,9 +792,13 @@ impl Ruleset {
 fn fresh_table(table: Table) -> &'static TableRules {
     static FILTER: OnceLock<TableRules> = OnceLock::new();
     static NAT: OnceLock<TableRules> = OnceLock::new();
+    static MANGLE: OnceLock<TableRules> = OnceLock::new();
+    static RAW: OnceLock<TableRules> = OnceLock::new();
     let cell = match table {
         Table::Filter => &FILTER,
         Table::Nat => &NAT,
+        Table::Mangle => &MANGLE,
+        Table::Raw => &RAW,
     };
     cell.get_or_init(|| TableRules::new(table))
 }

@@ -315,10 +315,10 @@ pub(crate) fn reject_with(t: &Token) -> Result<RejectWith, ParseError> {
     const TABLE: [(&str, &str, Option<RejectWith>); 8] = [
         ("icmp-net-unreachable", "net-unreach", Some(RejectWith::NetUnreachable)),
         ("icmp-host-unreachable", "host-unreach", Some(RejectWith::HostUnreachable)),
-        ("icmp-proto-unreachable", "proto-unreach", None),
+        ("icmp-proto-unreachable", "proto-unreach", Some(RejectWith::ProtoUnreachable)),
         ("icmp-port-unreachable", "port-unreach", Some(RejectWith::PortUnreachable)),
-        ("icmp-net-prohibited", "net-prohib", None),
-        ("icmp-host-prohibited", "host-prohib", None),
+        ("icmp-net-prohibited", "net-prohib", Some(RejectWith::NetProhibited)),
+        ("icmp-host-prohibited", "host-prohib", Some(RejectWith::HostProhibited)),
         ("tcp-reset", "tcp-rst", Some(RejectWith::TcpReset)),
         ("icmp-admin-prohibited", "admin-prohib", Some(RejectWith::AdminProhibited)),
     ];
@@ -345,6 +345,9 @@ pub(crate) fn reject_name(w: RejectWith) -> &'static str {
         RejectWith::HostUnreachable => "icmp-host-unreachable",
         RejectWith::AdminProhibited => "icmp-admin-prohibited",
         RejectWith::TcpReset => "tcp-reset",
+        RejectWith::HostProhibited => "icmp-host-prohibited",
+        RejectWith::NetProhibited => "icmp-net-prohibited",
+        RejectWith::ProtoUnreachable => "icmp-proto-unreachable",
     }
 }
 
@@ -380,6 +383,22 @@ pub(crate) fn nat_to(t: &Token) -> Result<(Ipv4Addr, Option<PortRange>), ParseEr
         }
     };
     Ok((ip, ports))
+}
+
+/// `--to-ports P[-Q]` of MASQUERADE and REDIRECT.
+pub(crate) fn to_ports(t: &Token) -> Result<PortRange, ParseError> {
+    let s = t.text.as_str();
+    let (lo, hi) = match s.split_once('-') {
+        Some((a, b)) => (nat_port(t, a)?, nat_port(t, b)?),
+        None => {
+            let one = nat_port(t, s)?;
+            (one, one)
+        }
+    };
+    if lo > hi {
+        return Err(invalid(t, "port range", "port range is funky (min > max)"));
+    }
+    Ok(PortRange { lo, hi })
 }
 
 fn nat_port(t: &Token, s: &str) -> Result<u16, ParseError> {
@@ -524,7 +543,7 @@ mod tests {
         assert_eq!(r(""), Ok(RejectWith::NetUnreachable));
         assert_eq!(r("port-unreach"), Ok(RejectWith::PortUnreachable));
         assert_eq!(r("ICMP-HOST-UNREACHABLE"), Ok(RejectWith::HostUnreachable));
-        assert!(r("icmp-p").is_err());
+        assert_eq!(r("icmp-p"), Ok(RejectWith::ProtoUnreachable));
         assert!(r("bogus").is_err());
     }
 }

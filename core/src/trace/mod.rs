@@ -139,6 +139,9 @@ pub fn reject_name(w: RejectWith) -> &'static str {
         RejectWith::HostUnreachable => "icmp-host-unreachable",
         RejectWith::AdminProhibited => "icmp-admin-prohibited",
         RejectWith::TcpReset => "tcp-reset",
+        RejectWith::HostProhibited => "icmp-host-prohibited",
+        RejectWith::NetProhibited => "icmp-net-prohibited",
+        RejectWith::ProtoUnreachable => "icmp-proto-unreachable",
     }
 }
 
@@ -236,6 +239,24 @@ pub enum Note {
     /// A rule with `-m limit` matched: the model follows no clock, so a limit always
     /// matches; on a real host it stops matching once its rate is exceeded.
     RateNotModeled {
+        /// The chain.
+        chain: String,
+        /// The 1-based rule number.
+        rule: u32,
+    },
+    /// A rule whose target has no verdict matched (LOG and NFLOG log, TCPMSS edits a
+    /// SYN's MSS option, which a probe does not carry); the packet went on.
+    Passed {
+        /// The chain.
+        chain: String,
+        /// The 1-based rule number.
+        rule: u32,
+        /// The target (`LOG`, `NFLOG`, `TCPMSS`).
+        target: String,
+    },
+    /// A raw-table rule (`NOTRACK`, `CT --notrack`) matched: the packet gets no conntrack
+    /// entry (state UNTRACKED, no NAT).
+    Untracked {
         /// The chain.
         chain: String,
         /// The 1-based rule number.

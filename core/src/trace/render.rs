@@ -254,6 +254,12 @@ fn step_text(step: &Step, p: &Flow) -> String {
                     Note::RateNotModeled { chain, rule } => {
                         let _ = write!(s, " ({chain} #{rule} -m limit: rate not modeled)");
                     }
+                    Note::Passed { chain, rule, target } => {
+                        let _ = write!(s, " ({chain} #{rule} {target}, went on)");
+                    }
+                    Note::Untracked { chain, rule } => {
+                        let _ = write!(s, " ({chain} #{rule} NOTRACK)");
+                    }
                 }
             }
             s
