@@ -73,6 +73,7 @@ pub const IPTABLES_KINDS: &[(&str, ErrorKind)] = &[
     ("No chain/target/match by that name", ErrorKind::NotFound),
     ("Bad rule (does a matching rule exist in that chain?)", ErrorKind::NotFound),
     ("Index of deletion too big", ErrorKind::NotFound),
+    ("Index of replacement too big", ErrorKind::NotFound),
     ("does not exist", ErrorKind::NotFound),
     ("Index of insertion too big", ErrorKind::InvalidArgument),
     ("Bad built-in chain name", ErrorKind::InvalidArgument),

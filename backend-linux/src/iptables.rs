@@ -4,7 +4,8 @@
 //! with one section per table (`*filter ... COMMIT`, `*nat ... COMMIT`). Ops of different
 //! tables commute (no command of one table reads or changes the other), so grouping them by
 //! table gives the same results as running them in order; within a table the order is kept.
-//! A flush, a chain deletion or a rule deletion starts a new section of its table:
+//! A flush, a chain deletion or a rule deletion starts a new section of its table (and a
+//! rename, a replacement or a counter reset is a section of its own, `section_bounds`):
 //! iptables-nft silently drops what the same transaction appended to a flushed chain,
 //! refusals included, and checks a chain deletion against its cache, where an earlier
 //! policy change does not show; and the kernel checks which hooks reach a target (DNAT
@@ -29,7 +30,7 @@ use std::io::{self, Write};
 use std::process::{Command as Process, Stdio};
 
 use nettwin_core::error::{ErrorKind, OpError};
-use nettwin_core::iptables::{Command, Counter, SaveError, Table, parse_save_counted};
+use nettwin_core::iptables::{Command, Counter, ListVerb, SaveError, Table, parse_save_counted};
 
 use crate::errors::iptables_kind;
 
@@ -138,15 +139,14 @@ fn plan(ops: &[(Table, &Command)], which: &[usize]) -> Plan {
         // A flush and a deletion start a new section (see the module's documentation):
         // each op must be checked against the rules as the ops before it left them.
         let mut chunks: Vec<Vec<usize>> = Vec::new();
+        let mut alone = false;
         for i in mine {
-            let flush = matches!(
-                ops[i].1,
-                Command::Flush(_) | Command::DeleteChain(_) | Command::Delete(..)
-            );
+            let (starts, ends) = section_bounds(ops[i].1);
             match chunks.last_mut() {
-                Some(chunk) if !flush => chunk.push(i),
+                Some(chunk) if !starts && !alone => chunk.push(i),
                 _ => chunks.push(vec![i]),
             }
+            alone = ends;
         }
         for chunk in chunks {
             text.push_str(&format!("*{table}\n"));
@@ -162,6 +162,21 @@ fn plan(ops: &[(Table, &Command)], which: &[usize]) -> Plan {
         }
     }
     Plan { text, sections }
+}
+
+/// Whether a command starts a new section, and whether it must also be the last of its
+/// section (see the module docs): a flush, a chain deletion and a rule deletion start one;
+/// a rename, a replacement and a counter reset stand alone, because iptables-restore's
+/// cache does not see a rename within its transaction (the next line naming the new
+/// chain fails) and it crashes (SIGSEGV) on a `-R` or `-Z N` of a rule the same
+/// transaction already replaced or zeroed.
+fn section_bounds(cmd: &Command) -> (bool, bool) {
+    match cmd {
+        Command::Rename(..) | Command::Replace(..) | Command::Zero(..) => (true, true),
+        Command::Flush(_) | Command::DeleteChain(_) | Command::Delete(..) => (true, false),
+        Command::PerAddress(p) => (p.verb == ListVerb::Delete, false),
+        _ => (false, false),
+    }
 }
 
 fn op_error(table: Table, cmd: &Command, kind: ErrorKind, message: &str) -> OpError {

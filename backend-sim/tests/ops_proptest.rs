@@ -67,7 +67,7 @@ fn target() -> impl Strategy<Value = Target> {
         Just(Target::Accept),
         Just(Target::Drop),
         Just(Target::Return),
-        Just(Target::Masquerade),
+        Just(Target::MASQUERADE),
         Just(Target::Reject(RejectWith::TcpReset)),
         Just(Target::Reject(RejectWith::PortUnreachable)),
         chain().prop_map(Target::Jump),
@@ -81,7 +81,11 @@ fn target() -> impl Strategy<Value = Target> {
 
 fn a_match() -> impl Strategy<Value = Match> {
     prop_oneof![
-        port().prop_map(|p| Match::Tcp { sport: None, dport: Some(Neg::plain(PortRange::one(p))) }),
+        port().prop_map(|p| Match::Tcp {
+            sport: None,
+            dport: Some(Neg::plain(PortRange::one(p))),
+            flags: None
+        }),
         port().prop_map(|p| Match::Udp { sport: None, dport: Some(Neg::plain(PortRange::one(p))) }),
         Just(Match::Conntrack { ctstate: Neg::plain(CtStates::ESTABLISHED) }),
         Just(Match::AddrType { src: None, dst: Some(Neg::plain(AddrType::Local)) }),

@@ -44,7 +44,7 @@ pub fn bridge_masq_add(network: &str, container_id: &str, addr: IfAddr) -> Vec<I
             Rule {
                 dst: Some(Neg { negated: true, value: multicast }),
                 matches: note(),
-                ..rule(Target::Masquerade)
+                ..rule(Target::MASQUERADE)
             },
         ),
         append(

@@ -52,7 +52,7 @@ fn port_match(proto: Proto, port: u16) -> Match {
     let dport = Some(Neg::plain(PortRange::one(port)));
     match proto {
         Proto::Udp => Match::Udp { sport: None, dport },
-        _ => Match::Tcp { sport: None, dport },
+        _ => Match::Tcp { sport: None, dport, flags: None },
     }
 }
 
@@ -100,7 +100,7 @@ pub fn portmap_shared_masq() -> Vec<IptStep> {
             &masq,
             Rule {
                 matches: vec![Match::Mark { negated: false, value: MASQ_MARK, mask: MASQ_MARK }],
-                ..rule(Target::Masquerade)
+                ..rule(Target::MASQUERADE)
             },
         ),
         insert(

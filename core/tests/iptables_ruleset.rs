@@ -491,7 +491,7 @@ fn parse_command_refuses_what_iptables_refuses(#[case] line: &str, #[case] token
 }
 
 #[rstest]
-#[case::mangle_table("-t mangle -A PREROUTING -j ACCEPT", "mangle")]
+#[case::security_table("-t security -A INPUT -j ACCEPT", "security")]
 #[case::list("-L FORWARD", "-L")]
 #[case::check("-C FORWARD -j ACCEPT", "-C")]
 #[case::delete_every_chain("-X", "-X")]
@@ -617,9 +617,9 @@ fn display_matches_iptables_save(#[case] setup: &str, #[case] expected: &str) {
 #[rstest]
 #[case::rule_outside_a_table("-A FORWARD -j ACCEPT\n", 1)]
 #[case::missing_commit("*filter\n:INPUT ACCEPT [0:0]\n", 1)]
-#[case::unsupported_table("*mangle\nCOMMIT\n", 1)]
+#[case::unsupported_table("*security\nCOMMIT\n", 1)]
 #[case::undeclared_jump_target("*filter\n-A FORWARD -j X\nCOMMIT\n", 2)]
-#[case::bad_rule("# header\n*filter\n[0:0] -A FORWARD -j LOG\nCOMMIT\n", 3)]
+#[case::bad_rule("# header\n*filter\n[0:0] -A FORWARD -j CONNMARK\nCOMMIT\n", 3)]
 #[case::policy_on_user_chain("*filter\n:X DROP [0:0]\nCOMMIT\n", 2)]
 fn parse_save_names_the_bad_line(#[case] text: &str, #[case] line: usize) {
     let e = parse_save(text).expect_err("refused");

@@ -58,7 +58,7 @@ fn corpus(file: &str) -> PathBuf {
     5,
     53,
     "recent",
-    "unsupported match \"recent\" (modeled: tcp, udp, conntrack, addrtype, multiport, mark, comment)"
+    "unsupported match \"recent\" (modeled: tcp, udp, icmp, conntrack, state, addrtype, multiport, mark, comment, iprange, physdev, limit, owner)"
 )]
 #[case("bad-dport-quoted.yaml", 5, 100, "80800", "invalid port \"80800\"")]
 #[case(

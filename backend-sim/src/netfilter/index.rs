@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 
 use nettwin_core::addr::{Cidr, Proto};
 use nettwin_core::iptables::{
-    ChainRules, IfacePattern, Match, Neg, Policy, PortDir, RejectWith, Rule, Target,
+    ChainRules, IfacePattern, Match, Neg, Policy, PortDir, PortRange, RejectWith, Rule, Target,
 };
 
 /// Port ranges wider than this are not expanded into the port index.
@@ -38,11 +38,17 @@ pub enum CTarget {
     /// `-g CHAIN`.
     Goto(usize),
     /// `DNAT`.
-    Dnat(Ipv4Addr, Option<u16>),
+    Dnat(Ipv4Addr, Option<PortRange>),
     /// `SNAT`.
-    Snat(Ipv4Addr, Option<u16>),
+    Snat(Ipv4Addr, Option<PortRange>),
     /// `MASQUERADE`.
-    Masquerade,
+    Masquerade(Option<PortRange>),
+    /// `REDIRECT`.
+    Redirect(Option<PortRange>),
+    /// `LOG`, `NFLOG`, `TCPMSS`: no verdict, the packet goes on.
+    Pass(&'static str),
+    /// `NOTRACK`, `CT --notrack`.
+    Notrack,
     /// `MARK --set-xmark value/mask`.
     Mark(u32, u32),
 }
@@ -64,6 +70,8 @@ pub struct CRule {
     pub matches: Vec<Match>,
     /// The target.
     pub target: CTarget,
+    /// Whether a `-m limit` is among the matches (the trace notes it when it matches).
+    pub limited: bool,
 }
 
 /// One compiled chain.
@@ -189,9 +197,14 @@ fn compile_rule(r: &Rule, resolve: &dyn Fn(&str) -> Option<usize>) -> CRule {
         Target::Reject(w) => CTarget::Reject(*w),
         Target::Jump(c) => resolve(c.as_str()).map_or(CTarget::None, CTarget::Jump),
         Target::Goto(c) => resolve(c.as_str()).map_or(CTarget::None, CTarget::Goto),
-        Target::Dnat { ip, ports } => CTarget::Dnat(*ip, ports.map(|p| p.lo)),
-        Target::Snat { ip, ports } => CTarget::Snat(*ip, ports.map(|p| p.lo)),
-        Target::Masquerade => CTarget::Masquerade,
+        Target::Dnat { ip, ports } => CTarget::Dnat(*ip, *ports),
+        Target::Snat { ip, ports } => CTarget::Snat(*ip, *ports),
+        Target::Masquerade { ports } => CTarget::Masquerade(*ports),
+        Target::Redirect { ports } => CTarget::Redirect(*ports),
+        Target::Log { .. } => CTarget::Pass("LOG"),
+        Target::Nflog { .. } => CTarget::Pass("NFLOG"),
+        Target::Tcpmss(_) => CTarget::Pass("TCPMSS"),
+        Target::Notrack { .. } => CTarget::Notrack,
         Target::Mark { value, mask } => CTarget::Mark(*value, *mask),
     };
     CRule {
@@ -202,6 +215,7 @@ fn compile_rule(r: &Rule, resolve: &dyn Fn(&str) -> Option<usize>) -> CRule {
         proto: r.proto,
         matches: r.matches.iter().filter(|m| !matches!(m, Match::Comment(_))).cloned().collect(),
         target,
+        limited: r.matches.iter().any(|m| matches!(m, Match::Limit(_))),
     }
 }
 

@@ -1,7 +1,10 @@
 //! Rule matching: whether a compiled rule's every match holds for a packet in context.
 
 use nettwin_core::addr::Proto;
-use nettwin_core::iptables::{AddrType, CtStates, IfacePattern, Match, Neg, PortDir, PortRange};
+use nettwin_core::iptables::{
+    AddrRange, AddrType, CtStates, IfacePattern, Match, Neg, PhysPorts, PortDir, PortRange,
+    SocketOwner,
+};
 use nettwin_core::trace::Flow;
 
 use super::index::CRule;
@@ -22,6 +25,21 @@ pub struct Ctx<'a> {
     pub ct: CtStates,
     /// The namespace's local addresses.
     pub topo: &'a NsTopo,
+    /// TCP flags, ICMP type and code, sending socket.
+    pub info: PacketInfo<'a>,
+}
+
+/// What matches see of a packet beyond its header, its devices and its mark.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PacketInfo<'a> {
+    /// TCP flags (0 for other protocols).
+    pub tcp_flags: u8,
+    /// ICMP type and code, for ICMP packets.
+    pub icmp: Option<(u8, u8)>,
+    /// The user socket that sent it (`None`: the kernel's own answers).
+    pub socket: Option<SocketOwner>,
+    /// The bridge ports br_netfilter attached (`None`: not from a bridge port).
+    pub phys: Option<PhysPorts<'a>>,
 }
 
 fn iface(pat: &Option<Neg<IfacePattern>>, dev: Option<&str>) -> bool {
@@ -59,13 +77,32 @@ impl Ctx<'_> {
     fn holds(&self, m: &Match) -> bool {
         let f = &self.flow;
         match m {
-            Match::Tcp { sport, dport } => {
-                f.proto == Proto::Tcp && port(sport, f.src.port) && port(dport, f.dst.port)
+            Match::Tcp { sport, dport, flags } => {
+                f.proto == Proto::Tcp
+                    && port(sport, f.src.port)
+                    && port(dport, f.dst.port)
+                    && flags.is_none_or(|n| n.apply(n.value.matches(self.info.tcp_flags)))
             }
             Match::Udp { sport, dport } => {
                 f.proto == Proto::Udp && port(sport, f.src.port) && port(dport, f.dst.port)
             }
             Match::Conntrack { ctstate } => ctstate.apply(self.ct.intersects(ctstate.value)),
+            Match::State { state } => state.apply(self.ct.intersects(state.value)),
+            Match::Icmp { icmp } => match (f.proto, self.info.icmp) {
+                (Proto::Icmp, Some((ty, code))) => icmp.apply(icmp.value.matches(ty, code)),
+                _ => false,
+            },
+            Match::IpRange { src, dst } => {
+                let within = |r: &Option<Neg<AddrRange>>, ip| {
+                    r.as_ref().is_none_or(|r| r.apply(r.value.contains(ip)))
+                };
+                within(src, f.src.ip) && within(dst, f.dst.ip)
+            }
+            Match::Physdev(p) => p.matches(self.info.phys),
+            // The model follows no clock: a rate limit always has tokens (the trace notes
+            // it).
+            Match::Limit(_) => true,
+            Match::Owner(o) => o.matches(self.info.socket),
             Match::AddrType { src, dst } => {
                 addrtype(src, self.topo.is_local(f.src.ip))
                     && addrtype(dst, self.topo.is_local(f.dst.ip))

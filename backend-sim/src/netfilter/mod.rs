@@ -10,10 +10,10 @@ mod matcher;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use nettwin_core::iptables::{ChainRules, Policy, RejectWith, Ruleset, Table};
-use nettwin_core::trace::ChainHit;
+use nettwin_core::iptables::{ChainRules, Policy, PortRange, RejectWith, Ruleset, Table};
+use nettwin_core::trace::{ChainHit, Note};
 
-pub use matcher::Ctx;
+pub use matcher::{Ctx, PacketInfo};
 
 use index::{CTarget, Candidates, Chain};
 
@@ -30,12 +30,14 @@ pub enum Decision {
     Drop,
     /// Rejected.
     Reject(RejectWith),
-    /// Destination to rewrite (port `None`: unchanged).
-    Dnat(Ipv4Addr, Option<u16>),
+    /// Destination to rewrite (ports `None`: unchanged).
+    Dnat(Ipv4Addr, Option<PortRange>),
     /// Source to rewrite.
-    Snat(Ipv4Addr, Option<u16>),
+    Snat(Ipv4Addr, Option<PortRange>),
     /// Source to rewrite to the outgoing device's address.
-    Masquerade,
+    Masquerade(Option<PortRange>),
+    /// Destination to rewrite to the input device's address (127.0.0.1 in OUTPUT).
+    Redirect(Option<PortRange>),
 }
 
 /// One chain visited: its name and the 1-based number of the rule that jumped or decided
@@ -58,6 +60,11 @@ pub struct Traversal<'a> {
     pub decision: Decision,
     /// The packet mark afterwards.
     pub mark: u32,
+    /// What the traversal followed only in part (rate limits that matched), and the
+    /// rules without a verdict that matched.
+    pub notes: Vec<Note>,
+    /// A NOTRACK rule matched (raw table).
+    pub untrack: bool,
 }
 
 impl Traversal<'_> {
@@ -99,11 +106,13 @@ impl TableIndex {
     }
 }
 
-/// The compiled filter and nat tables of one namespace.
+/// The compiled filter, nat, mangle and raw tables of one namespace.
 #[derive(Debug, Default)]
 pub struct Firewall {
     filter: TableIndex,
     nat: TableIndex,
+    mangle: TableIndex,
+    raw: TableIndex,
 }
 
 struct Frame<'a> {
@@ -135,7 +144,12 @@ impl Firewall {
                 ruleset.table(t).chains().map(|(n, c)| (n.as_str(), c)).collect();
             TableIndex::build(&chains)
         };
-        Firewall { filter: table(Table::Filter), nat: table(Table::Nat) }
+        Firewall {
+            filter: table(Table::Filter),
+            nat: table(Table::Nat),
+            mangle: table(Table::Mangle),
+            raw: table(Table::Raw),
+        }
     }
 
     /// A firewall from chains given directly (for tests of the traversal).
@@ -145,7 +159,7 @@ impl Firewall {
             let v: Vec<(&str, &ChainRules)> = chains.iter().map(|(n, c)| (*n, c)).collect();
             TableIndex::build(&v)
         };
-        Firewall { filter: table(filter), nat: table(nat) }
+        Firewall { filter: table(filter), nat: table(nat), ..Firewall::default() }
     }
 
     /// Whether the table has any rule in the hook's chain (an empty built-in chain with
@@ -162,6 +176,8 @@ impl Firewall {
         match table {
             Table::Filter => &self.filter,
             Table::Nat => &self.nat,
+            Table::Mangle => &self.mangle,
+            Table::Raw => &self.raw,
         }
     }
 
@@ -177,7 +193,8 @@ impl Firewall {
         let t = self.table(table);
         let mut path = scratch.paths.pop().unwrap_or_default();
         let Some(start) = hook_slot(hook).and_then(|k| t.hooks[k]) else {
-            return Traversal { path, decision: Decision::Accept, mark: ctx.mark };
+            let (decision, mark) = (Decision::Accept, ctx.mark);
+            return Traversal { path, decision, mark, notes: Vec::new(), untrack: false };
         };
         let (src, dst, dport) = ctx.keys();
         let frame = |i: usize| Frame { chain: i, cands: t.chains[i].candidates(src, dst, dport) };
@@ -187,6 +204,8 @@ impl Firewall {
         fn hit(chain: &Chain, rule: Option<u32>) -> Hit<'_> {
             Hit { chain: chain.name.as_str(), rule }
         }
+        let mut notes = Vec::new();
+        let mut untrack = false;
         let decision = loop {
             let Some(top) = stack.last_mut() else {
                 // Fell off (or returned from) the built-in chain: its policy decides.
@@ -210,9 +229,21 @@ impl Firewall {
                 continue;
             }
             let number = Some(i + 1);
+            if rule.limited {
+                notes.push(Note::RateNotModeled { chain: chain.name.clone(), rule: i + 1 });
+            }
             match rule.target {
                 CTarget::None => {}
                 CTarget::Mark(value, mask) => ctx.mark = (ctx.mark & !mask) ^ value,
+                CTarget::Pass(target) => notes.push(Note::Passed {
+                    chain: chain.name.clone(),
+                    rule: i + 1,
+                    target: target.to_owned(),
+                }),
+                CTarget::Notrack => {
+                    untrack = true;
+                    notes.push(Note::Untracked { chain: chain.name.clone(), rule: i + 1 });
+                }
                 CTarget::Accept => {
                     path.push(hit(chain, number));
                     break Decision::Accept;
@@ -233,9 +264,13 @@ impl Firewall {
                     path.push(hit(chain, number));
                     break Decision::Snat(ip, port);
                 }
-                CTarget::Masquerade => {
+                CTarget::Masquerade(ports) => {
                     path.push(hit(chain, number));
-                    break Decision::Masquerade;
+                    break Decision::Masquerade(ports);
+                }
+                CTarget::Redirect(ports) => {
+                    path.push(hit(chain, number));
+                    break Decision::Redirect(ports);
                 }
                 CTarget::Return => {
                     path.push(hit(chain, number));
@@ -253,7 +288,7 @@ impl Firewall {
                 CTarget::Jump(_) | CTarget::Goto(_) => {}
             }
         };
-        Traversal { path, decision, mark: ctx.mark }
+        Traversal { path, decision, mark: ctx.mark, notes, untrack }
     }
 }
 

@@ -52,7 +52,15 @@ fn tcp(src: &str, dst: &str) -> Flow {
 
 fn run(fw: &Firewall, flow: Flow, mark: u32, ct: CtStates) -> Traversal<'_> {
     let topo = NsTopo::empty();
-    let mut ctx = Ctx { flow, in_dev: Some("eth0"), out_dev: Some("nomad"), mark, ct, topo: &topo };
+    let mut ctx = Ctx {
+        flow,
+        in_dev: Some("eth0"),
+        out_dev: Some("nomad"),
+        mark,
+        ct,
+        topo: &topo,
+        info: super::PacketInfo::default(),
+    };
     let mut scratch = super::Scratch::default();
     fw.traverse(nettwin_core::iptables::Table::Filter, "FORWARD", &mut ctx, &mut scratch)
 }
@@ -250,6 +258,7 @@ fn index_agrees_with_a_scan_of_every_rule() {
                 r.matches = vec![Match::Tcp {
                     sport: None,
                     dport: Some(Neg::plain(PortRange::one(u16::from(i)))),
+                    flags: None,
                 }];
             }
             _ => r.dst = Some(Neg::plain(Cidr::containing(Ipv4Addr::new(10, 0, i, 0), 24))),

@@ -11,6 +11,7 @@
 
 use std::net::Ipv4Addr;
 
+use nettwin_core::iptables::PhysPorts;
 use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::state::RouteQuery;
 use nettwin_core::trace::{Dir, Silence, Step};
@@ -39,11 +40,12 @@ impl Walk<'_> {
             topo.l2_owner(br.as_str(), nexthop).ok_or_else(|| no_neighbor(ns, nexthop, br))?;
         let mut bridged_dnat = false;
         if br_nf {
-            let devs = Devs { input: Some(br.as_str()), output: None };
+            let phys = PhysPorts { port_in: Some(port.as_str()), port_out: None };
+            let devs = Devs { input: Some(br.as_str()), output: None, phys: Some(phys) };
             let before = pkt.flow.dst.ip;
             // Only a new destination address sends the frame through routing
             // (`br_nf_ipv4_daddr_was_changed`); a new port alone leaves it bridged.
-            if self.nat_dst(ns, "PREROUTING", &mut pkt, &devs)? && pkt.flow.dst.ip != before {
+            if self.prerouting(ns, &mut pkt, &devs)? && pkt.flow.dst.ip != before {
                 // br_nf_pre_routing_finish routes the new destination as received on the
                 // bridge: a martian is dropped there and then (no hop); a destination
                 // forwarded out of this same bridge is bridged to its owner; anything else
@@ -111,12 +113,14 @@ impl Walk<'_> {
         }
         self.hop(ns, Some(br), Dir::Bridge, &pkt, Step::Bridge { to: to.clone(), learned: true })?;
         if br_nf {
-            let devs = Devs { input: Some(br.as_str()), output: Some(br.as_str()) };
+            let phys = PhysPorts { port_in: Some(port.as_str()), port_out: Some(to.as_str()) };
+            let devs =
+                Devs { input: Some(br.as_str()), output: Some(br.as_str()), phys: Some(phys) };
             self.bridge_port = Some((ns.clone(), port.clone()));
             let forward = self.filter(ns, "FORWARD", &mut pkt, &devs);
             self.bridge_port = None;
             forward?;
-            let out = Devs { input: None, output: Some(br.as_str()) };
+            let out = Devs { input: None, output: Some(br.as_str()), phys: Some(phys) };
             self.nat_src(ns, "POSTROUTING", &mut pkt, &out, nexthop)?;
         }
         self.veth_out(ns, &to, nexthop, pkt, Arp::Done)

@@ -255,6 +255,7 @@ impl<'s> Walk<'s> {
         // Crossing a veth scrubs the skb: conntrack and br_netfilter's information always,
         // the mark between namespaces.
         pkt.ct = None;
+        pkt.untracked = false;
         self.bridge_port = None;
         if peer_netns != *ns {
             pkt.mark = 0;

@@ -30,6 +30,7 @@ use std::cell::RefCell;
 use std::net::Ipv4Addr;
 
 use nettwin_core::addr::{Endpoint, Proto};
+use nettwin_core::iptables::{SocketOwner, TcpFlags};
 use nettwin_core::names::{IfName, NetnsName};
 use nettwin_core::state::Netns;
 use nettwin_core::trace::{Dir, Flow, Hop, Outcome, Probe, Silence, Step, Trace};
@@ -61,11 +62,72 @@ pub(crate) struct Pkt {
     /// Sent by a socket bound to no address whose one route lookup has no source (a raw
     /// ICMP socket's send; see `routing`).
     pub unbound: bool,
+    /// A raw-table NOTRACK matched in this namespace: no conntrack entry, no NAT.
+    pub untracked: bool,
+    /// Flags, ICMP type and sending socket.
+    pub meta: Meta,
 }
 
 impl Pkt {
-    fn new(flow: Flow, inner: Option<Flow>) -> Pkt {
-        Pkt { flow, inner, ttl: DEFAULT_TTL, mark: 0, ct: None, unbound: false }
+    fn new(flow: Flow, inner: Option<Flow>, meta: Meta) -> Pkt {
+        Pkt {
+            flow,
+            inner,
+            ttl: DEFAULT_TTL,
+            mark: 0,
+            ct: None,
+            unbound: false,
+            untracked: false,
+            meta,
+        }
+    }
+}
+
+/// The probe's sockets (sender and listeners) belong to root: uid 0, gid 0.
+const ROOT: SocketOwner = SocketOwner { uid: 0, gid: 0 };
+
+/// What rules see of a packet beyond its addresses and ports: its TCP flags, its ICMP
+/// type and code, and the user socket that sent it (`None` for the kernel's own
+/// answers: resets, ICMP errors, echo replies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Meta {
+    /// TCP flags (`TcpFlags` bits; 0 for other protocols).
+    pub tcp_flags: u8,
+    /// ICMP type and code, for ICMP packets.
+    pub icmp: Option<(u8, u8)>,
+    /// The sending socket's owner.
+    pub socket: Option<SocketOwner>,
+}
+
+impl Meta {
+    /// A probe's first packet from the sender's socket: a SYN, a datagram or an echo
+    /// request.
+    fn probe(proto: Proto) -> Meta {
+        match proto {
+            Proto::Tcp => Meta { tcp_flags: TcpFlags::SYN, icmp: None, socket: Some(ROOT) },
+            Proto::Icmp => Meta { tcp_flags: 0, icmp: Some((8, 0)), socket: Some(ROOT) },
+            Proto::Udp => Meta { tcp_flags: 0, icmp: None, socket: Some(ROOT) },
+        }
+    }
+
+    /// The handshake's third packet (the client's ACK).
+    fn ack() -> Meta {
+        Meta { tcp_flags: TcpFlags::ACK, icmp: None, socket: Some(ROOT) }
+    }
+
+    /// The listener's SYN-ACK (sent on behalf of the listening socket).
+    pub(crate) fn syn_ack() -> Meta {
+        Meta { tcp_flags: TcpFlags::SYN | TcpFlags::ACK, icmp: None, socket: Some(ROOT) }
+    }
+
+    /// The kernel's reset for a SYN (RST with ACK), from no socket.
+    pub(crate) fn reset() -> Meta {
+        Meta { tcp_flags: TcpFlags::RST | TcpFlags::ACK, icmp: None, socket: None }
+    }
+
+    /// An ICMP message the kernel sends itself (an echo reply, an error).
+    pub(crate) fn icmp(ty: u8, code: u8) -> Meta {
+        Meta { tcp_flags: 0, icmp: Some((ty, code)), socket: None }
     }
 }
 
@@ -82,6 +144,8 @@ pub(crate) struct Answer {
     /// Sent straight out of this bridge port, without routing or hooks: the TCP reset a
     /// REJECT in br_netfilter's FORWARD answers a bridged frame with.
     direct: Option<IfName>,
+    /// What it is (a SYN-ACK, a reset, an ICMP message).
+    meta: Meta,
 }
 
 /// How a walk ended.
@@ -193,7 +257,8 @@ pub(crate) fn trace(
         None => flow,
     };
     let unbound = probe.proto == Proto::Icmp && probe.src.is_none();
-    let end = w.output(&from, Pkt { unbound, ..Pkt::new(flow, None) }).unwrap_or_else(|e| e);
+    let pkt = Pkt { unbound, ..Pkt::new(flow, None, Meta::probe(flow.proto)) };
+    let end = w.output(&from, pkt).unwrap_or_else(|e| e);
     let hops = std::mem::replace(&mut w.hops, Vec::with_capacity(16));
     let mut reply = Vec::new();
     let mut outcome = end.outcome;
@@ -201,7 +266,7 @@ pub(crate) fn trace(
     if let Some(a) = end.answer {
         w.mode = Mode::Answer { sender: from.clone(), origin: flow };
         w.bridge_port = None;
-        let start = Pkt::new(a.flow, a.inner);
+        let start = Pkt::new(a.flow, a.inner, a.meta);
         let back = match &a.direct {
             _ if a.unsendable => End::timed_out(&a.from, Silence::NoAnswer),
             Some(port) => {
@@ -239,7 +304,7 @@ pub(crate) fn trace(
 fn third_packet(w: &mut Walk<'_>, from: &NetnsName, flow: Flow, delivered: Outcome) -> Outcome {
     w.mode = Mode::Probe;
     w.bridge_port = None;
-    let ack = w.output(from, Pkt::new(flow, None)).unwrap_or_else(|e| e);
+    let ack = w.output(from, Pkt::new(flow, None, Meta::ack())).unwrap_or_else(|e| e);
     w.hops.clear();
     match ack.outcome {
         Outcome::Delivered { .. } => delivered,
@@ -351,13 +416,13 @@ impl<'s> Walk<'s> {
             last.step = step;
             return Ok(());
         }
-        let pkt = Pkt::new(seen, None);
+        let pkt = Pkt::new(seen, None, Meta::probe(seen.proto));
         self.hop(netns, None, Dir::Stack, &pkt, step)
     }
 
-    /// An ICMP error about `pkt`, sent from `ns` back to its source (none while walking an
-    /// answer: errors about answers are not traced).
-    fn icmp_error(&self, ns: &NetnsName, pkt: &Pkt) -> Option<Answer> {
+    /// An ICMP error of type `ty` and `code` about `pkt`, sent from `ns` back to its source
+    /// (none while walking an answer: errors about answers are not traced).
+    fn icmp_error(&self, ns: &NetnsName, pkt: &Pkt, (ty, code): (u8, u8)) -> Option<Answer> {
         if self.replying() || pkt.inner.is_some() {
             return None;
         }
@@ -373,6 +438,7 @@ impl<'s> Walk<'s> {
             inner: Some(pkt.flow),
             unsendable: false,
             direct: None,
+            meta: Meta::icmp(ty, code),
         })
     }
 
@@ -380,7 +446,7 @@ impl<'s> Walk<'s> {
     /// the packet's destination, whatever it is (a route through `lo` delivers foreign
     /// addresses too, and then the error cannot be sent).
     fn icmp_error_here(&self, ns: &NetnsName, pkt: &Pkt) -> Option<Answer> {
-        let mut a = self.icmp_error(ns, pkt)?;
+        let mut a = self.icmp_error(ns, pkt, (3, 3))?;
         a.flow.src = Endpoint::new(pkt.flow.dst.ip, 0);
         Some(self.stack_answer(ns, a))
     }
@@ -402,8 +468,9 @@ impl<'s> Walk<'s> {
         routing::source_for(self.ns_topo(ns), pkt.flow.src.ip).unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 
-    /// A transport-level answer (SYN-ACK, RST, echo reply) from `ns`: the header reversed.
-    fn reversed(&self, ns: &NetnsName, pkt: &Pkt) -> Option<Answer> {
+    /// A transport-level answer (SYN-ACK, RST, echo reply: `meta` says which) from `ns`:
+    /// the header reversed.
+    fn reversed(&self, ns: &NetnsName, pkt: &Pkt, meta: Meta) -> Option<Answer> {
         if self.replying() {
             return None;
         }
@@ -413,6 +480,7 @@ impl<'s> Walk<'s> {
             inner: None,
             unsendable: false,
             direct: None,
+            meta,
         })
     }
 }

@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 
 use nettwin_core::addr::Endpoint;
-use nettwin_core::iptables::Table;
+use nettwin_core::iptables::{PortRange, Table};
 use nettwin_core::names::NetnsName;
 use nettwin_core::trace::{Dir, Step, Verdict};
 
@@ -24,7 +24,7 @@ impl<'s> Walk<'s> {
         pkt: &mut Pkt,
         devs: &Devs<'_>,
     ) -> Result<bool, End> {
-        if pkt.ct.is_none() {
+        if pkt.ct.is_none() && !pkt.untracked {
             pkt.ct = self.ct.lookup(ns, &pkt.flow, pkt.inner.as_ref(), self.replying());
         }
         let Some(r) = pkt.ct else { return Ok(false) };
@@ -37,10 +37,17 @@ impl<'s> Walk<'s> {
                 }
                 let Some(t) = self.run(ns, Table::Nat, hook, pkt, devs) else { return Ok(false) };
                 pkt.mark = t.mark;
-                let verdict = match t.decision {
-                    Decision::Dnat(ip, port) => {
+                let new_dst = match t.decision {
+                    Decision::Dnat(ip, ports) => Some((ip, ports)),
+                    Decision::Redirect(ports) => {
+                        self.redirect_address(ns, hook, devs.input).map(|ip| (ip, ports))
+                    }
+                    _ => None,
+                };
+                let verdict = match (t.decision, new_dst) {
+                    (Decision::Dnat(..) | Decision::Redirect(_), Some((ip, ports))) => {
                         let port = if pkt.flow.proto.has_ports() {
-                            port.unwrap_or(pkt.flow.dst.port)
+                            pick_port(ports, pkt.flow.dst.port)
                         } else {
                             0
                         };
@@ -49,8 +56,9 @@ impl<'s> Walk<'s> {
                         self.ct.set_dnat(ns, r, to);
                         Verdict::Dnat { to }
                     }
-                    Decision::Drop | Decision::Reject(_) => Verdict::Drop,
-                    _ => Verdict::Accept,
+                    // REDIRECT without an address on the input device drops the packet.
+                    (Decision::Accept, _) => Verdict::Accept,
+                    _ => Verdict::Drop,
                 };
                 self.conclude(ns, Table::Nat, hook, t, verdict, &before)?;
             }
@@ -85,6 +93,9 @@ impl<'s> Walk<'s> {
         devs: &Devs<'_>,
         nexthop: Ipv4Addr,
     ) -> Result<(), End> {
+        if hook == "POSTROUTING" {
+            self.table_hook(ns, Table::Mangle, hook, pkt, devs)?;
+        }
         let Some(r) = pkt.ct else { return Ok(()) };
         let Some(conn) = self.ct.get(ns, r).cloned() else { return Ok(()) };
         let before = *pkt;
@@ -96,16 +107,16 @@ impl<'s> Walk<'s> {
                 let Some(t) = self.run(ns, Table::Nat, hook, pkt, devs) else { return Ok(()) };
                 pkt.mark = t.mark;
                 let new_src = match t.decision {
-                    Decision::Snat(ip, port) => Some((ip, port, false)),
-                    Decision::Masquerade => {
-                        self.masquerade_address(ns, devs.output, nexthop).map(|ip| (ip, None, true))
-                    }
+                    Decision::Snat(ip, ports) => Some((ip, ports, false)),
+                    Decision::Masquerade(ports) => self
+                        .masquerade_address(ns, devs.output, nexthop)
+                        .map(|ip| (ip, ports, true)),
                     _ => None,
                 };
                 let verdict = match (t.decision, new_src) {
-                    (Decision::Snat(..) | Decision::Masquerade, Some((ip, port, masq))) => {
+                    (Decision::Snat(..) | Decision::Masquerade(_), Some((ip, ports, masq))) => {
                         let port = if pkt.flow.proto.has_ports() {
-                            port.unwrap_or(pkt.flow.src.port)
+                            pick_port(ports, pkt.flow.src.port)
                         } else {
                             0
                         };
@@ -135,6 +146,16 @@ impl<'s> Walk<'s> {
         Ok(())
     }
 
+    /// The address REDIRECT sends to: 127.0.0.1 in OUTPUT, else the input device's first
+    /// address (`nf_nat_redirect_ipv4`; none: the packet is dropped).
+    fn redirect_address(&self, ns: &NetnsName, hook: &str, dev: Option<&str>) -> Option<Ipv4Addr> {
+        if hook == "OUTPUT" {
+            return Some(Ipv4Addr::LOCALHOST);
+        }
+        let link = self.lookup_ns(ns)?.link(dev?)?;
+        link.addrs.first().map(|a| a.ip)
+    }
+
     /// The address MASQUERADE picks (`inet_select_addr` at universe scope): a primary
     /// address of the device on the next hop's network, else its first, else the
     /// namespace's first global address in device order (`Netns::select_address`).
@@ -147,5 +168,16 @@ impl<'s> Walk<'s> {
         let dev = nettwin_core::names::IfName::new(dev?).ok()?;
         let netns = self.lookup_ns(ns)?;
         netns.select_address(&dev, Some(nexthop), nettwin_core::state::AddrScope::Universe)
+    }
+}
+
+/// The port a NAT range gives a connection's first packet (`get_unique_tuple`): its own
+/// port when it is in the range (or no range is given), else the range's first port
+/// (what the kernel tries first for a destination; for a source it starts at a random
+/// offset, which the model does not follow).
+fn pick_port(ports: Option<PortRange>, own: u16) -> u16 {
+    match ports {
+        Some(r) if !r.contains(own) => r.lo,
+        _ => own,
     }
 }

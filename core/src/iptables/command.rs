@@ -1,28 +1,33 @@
 //! Parsing one `iptables` invocation's arguments into a table and a `Command`.
 
-use super::parse::parse_rule_in;
-use super::rule::{Command, Policy, RuleRef, Table, Target};
+use super::parse::{CommandCx, is_wait_word, parse_rule_in};
+use super::rule::{Command, ListVerb, PerAddress, Policy, RuleRef, Table, Target};
 use super::values::{conflict, invalid, is_target_name, unsupported};
 use crate::names::ChainName;
 use crate::text::{Cursor, ParseError, Token};
 
 /// Parses the arguments of one `iptables` invocation (everything after the word
-/// `iptables`): `[-t filter|nat] -N|-X|-F|-A|-I|-D|-P ...`, long forms (`--append`,
-/// `--table`...) included. `-t` may also come among the rule options, as iptables allows.
-/// Consumes every token.
+/// `iptables`): `[-t TABLE] [-w [SECS]] -N|-X|-F|-A|-I|-D|-R|-E|-Z|-P ...`, long forms
+/// (`--append`, `--table`...) included. `-t` and `-w` may also come among the rule
+/// options, as iptables allows; `-w` changes nothing and is not kept. Consumes every token.
 pub fn parse_command(c: &mut Cursor<'_>) -> Result<(Table, Command), ParseError> {
     parse_command_in(c, Table::Filter, true)
 }
 
 /// Parses a command; `default` is the table when no `-t` is given, and `allow_table`
-/// says whether `-t` may be given at all (not in `iptables-restore` input).
+/// says whether `-t` and `-w` may be given at all (not in `iptables-restore` input).
 pub(crate) fn parse_command_in(
     c: &mut Cursor<'_>,
     default: Table,
     allow_table: bool,
 ) -> Result<(Table, Command), ParseError> {
-    let mut table_tok: Option<&Token> = None;
-    while let Some(t) = c.next_if(|s| matches!(s, "-t" | "--table")) {
+    let mut cx = CommandCx { restore: !allow_table, ..CommandCx::default() };
+    while c.peek().is_some() {
+        if let Some(w) = c.next_if(is_wait_word) {
+            cx.wait_option(c, w)?;
+            continue;
+        }
+        let Some(t) = c.next_if(|s| matches!(s, "-t" | "--table")) else { break };
         if !allow_table {
             return Err(invalid(
                 t,
@@ -30,12 +35,12 @@ pub(crate) fn parse_command_in(
                 "-t is not allowed here (the table is given by *table)",
             ));
         }
-        if table_tok.is_some() {
+        if cx.table.is_some() {
             return Err(conflict(t, "multiple -t flags not allowed"));
         }
-        table_tok = Some(c.expect("a table name")?);
+        cx.table = Some(c.expect("a table name")?);
     }
-    let verb = c.expect("a command (-A, -I, -D, -N, -X, -F or -P)")?;
+    let verb = c.expect("a command (-A, -I, -D, -R, -N, -X, -E, -F, -Z or -P)")?;
     let mut rule_target: Option<&Token> = None;
     let cmd = match verb.text.as_str() {
         "-N" | "--new-chain" => {
@@ -59,6 +64,17 @@ pub(crate) fn parse_command_in(
             Some(s) if !s.starts_with('-') => Command::Flush(Some(chain(c)?.1)),
             _ => Command::Flush(None),
         },
+        "-Z" | "--zero" => match c.peek_text() {
+            Some(s) if !s.starts_with('-') => {
+                let name = chain(c)?.1;
+                let n = match c.next_if(|s| !s.starts_with('-')) {
+                    Some(t) => Some(rule_number(t)?),
+                    None => None,
+                };
+                Command::Zero(Some(name), n)
+            }
+            _ => Command::Zero(None, None),
+        },
         "-P" | "--policy" => {
             let (_, name) = chain(c)?;
             let p = c.expect("a policy (ACCEPT or DROP)")?;
@@ -70,44 +86,81 @@ pub(crate) fn parse_command_in(
             rule_target = Some(p);
             Command::Policy(name, policy)
         }
-        "-A" | "--append" | "-I" | "--insert" | "-D" | "--delete" => {
+        "-E" | "--rename-chain" => {
+            let (old_tok, old) = chain(c)?;
+            let Some(new_tok) = c.next_if(|s| !s.starts_with('-') && !s.starts_with('!')) else {
+                return Err(ParseError::at(
+                    verb,
+                    crate::text::ParseErrorKind::MissingArgument {
+                        expected: "a new chain name",
+                        after: old_tok.text.clone(),
+                    },
+                ));
+            };
+            Command::Rename(old, new_chain_name(new_tok)?)
+        }
+        "-A" | "--append" | "-I" | "--insert" | "-D" | "--delete" | "-R" | "--replace" => {
             let (_, name) = chain(c)?;
             let appending = verb.text == "-A" || verb.text == "--append";
+            let replacing = verb.text == "-R" || verb.text == "--replace";
             let number = c.next_if(|s| !s.starts_with('-') && s != "!" && !appending);
             let index = match number {
-                Some(t) => match t.text.parse::<u32>() {
-                    Ok(n) if n >= 1 && t.text.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-                    _ => return Err(invalid(t, "rule number", "invalid rule number")),
-                },
+                Some(t) => Some(rule_number(t)?),
+                None if replacing => {
+                    return Err(invalid(verb, "command", "-R requires a rule number"));
+                }
                 None => None,
             };
             let is_delete = matches!(verb.text.as_str(), "-D" | "--delete");
             if let (true, Some(n)) = (is_delete, index) {
-                // `-D C 3 -t nat`: only -t may follow a rule number.
-                let table_flag = |s: &str| allow_table && matches!(s, "-t" | "--table");
-                if let Some(t) = c.next_if(table_flag) {
-                    if table_tok.is_some() {
-                        return Err(conflict(t, "multiple -t flags not allowed"));
-                    }
-                    table_tok = Some(c.expect("a table name")?);
-                }
+                // `-D C 3 -t nat`: only -t and -w may follow a rule number.
+                wait_and_table(c, &mut cx, allow_table)?;
                 c.finish()?;
                 Command::Delete(name, RuleRef::Index(n))
             } else {
-                let mut slot = table_tok;
-                let parsed = parse_rule_in(c, allow_table.then_some(&mut slot))?;
-                table_tok = slot;
+                let parsed = parse_rule_in(c, Some(&mut cx))?;
                 rule_target = parsed.target;
-                match verb.text.as_str() {
-                    "-A" | "--append" => Command::Append(name, parsed.rule),
-                    "-I" | "--insert" => Command::Insert(name, index.unwrap_or(1), parsed.rule),
-                    _ => Command::Delete(name, RuleRef::Spec(parsed.rule)),
+                if let Some(t) = parsed.list_token {
+                    if replacing {
+                        return Err(invalid(
+                            t,
+                            "address",
+                            "Replacement rule does not specify a unique address",
+                        ));
+                    }
+                    let mut rule = parsed.rule;
+                    rule.src = None;
+                    rule.dst = None;
+                    let verb = match verb.text.as_str() {
+                        "-A" | "--append" => ListVerb::Append,
+                        "-I" | "--insert" => ListVerb::Insert(index.unwrap_or(1)),
+                        _ => ListVerb::Delete,
+                    };
+                    Command::PerAddress(Box::new(PerAddress {
+                        verb,
+                        chain: name,
+                        rule,
+                        sources: parsed.sources,
+                        destinations: parsed.destinations,
+                    }))
+                } else {
+                    match verb.text.as_str() {
+                        "-A" | "--append" => Command::Append(name, parsed.rule),
+                        "-I" | "--insert" => Command::Insert(name, index.unwrap_or(1), parsed.rule),
+                        "-R" | "--replace" => {
+                            Command::Replace(name, index.unwrap_or(1), parsed.rule)
+                        }
+                        _ => Command::Delete(name, RuleRef::Spec(parsed.rule)),
+                    }
                 }
             }
         }
-        "-L" | "--list" | "-S" | "--list-rules" | "-Z" | "--zero" | "-C" | "--check" | "-E"
-        | "--rename-chain" | "-R" | "--replace" => {
-            return Err(unsupported(verb, "command", "modeled: -A, -I, -D, -N, -X, -F, -P"));
+        "-L" | "--list" | "-S" | "--list-rules" | "-C" | "--check" => {
+            return Err(unsupported(
+                verb,
+                "command",
+                "modeled: -A, -I, -D, -R, -N, -X, -E, -F, -Z, -P",
+            ));
         }
         _ if verb.text.starts_with('-') => {
             return Err(unsupported(
@@ -118,8 +171,14 @@ pub(crate) fn parse_command_in(
         }
         _ => return Err(invalid(verb, "command", "expected a command such as -A")),
     };
+    if !matches!(verb.text.as_str(), "-A" | "--append" | "-I" | "--insert" | "-R" | "--replace")
+        || matches!(cmd, Command::Delete(_, RuleRef::Index(_)))
+    {
+        wait_and_table(c, &mut cx, allow_table)?;
+    }
     c.finish()?;
-    let table = match table_tok {
+    cx.finish()?;
+    let table = match cx.table {
         None => default,
         Some(t) => table_name(t)?,
     };
@@ -127,6 +186,51 @@ pub(crate) fn parse_command_in(
         nat_checks(&cmd, rule_target)?;
     }
     Ok((table, cmd))
+}
+
+/// After a command's fixed arguments: `-w`/`-W` and `-t`, which iptables takes anywhere.
+fn wait_and_table<'a>(
+    c: &mut Cursor<'a>,
+    cx: &mut CommandCx<'a>,
+    allow_table: bool,
+) -> Result<(), ParseError> {
+    loop {
+        if let Some(w) = c.next_if(is_wait_word) {
+            cx.wait_option(c, w)?;
+            continue;
+        }
+        let table_flag = |s: &str| allow_table && matches!(s, "-t" | "--table");
+        let Some(t) = c.next_if(table_flag) else { break };
+        if cx.table.is_some() {
+            return Err(conflict(t, "multiple -t flags not allowed"));
+        }
+        cx.table = Some(c.expect("a table name")?);
+    }
+    Ok(())
+}
+
+/// A rule number of `-I`, `-D`, `-R`, `-Z`: a decimal number from 1.
+fn rule_number(t: &Token) -> Result<u32, ParseError> {
+    match t.text.parse::<u32>() {
+        Ok(n) if n >= 1 && t.text.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(invalid(t, "rule number", format!("Invalid rule number `{}'", t.text))),
+    }
+}
+
+/// `-E`'s new name. iptables-nft renames to any word at all (a name `-N` refuses, such as
+/// a target's or one too long, included); nettwin models only names `-N` takes.
+fn new_chain_name(t: &Token) -> Result<ChainName, ParseError> {
+    let name = ChainName::new(&t.text).map_err(|_| {
+        unsupported(t, "chain name", "iptables renames to it, but -N refuses it; not modeled")
+    })?;
+    if is_target_name(name.as_str()) {
+        return Err(unsupported(
+            t,
+            "chain name",
+            "a target's name: iptables renames to it, but rules could not name it",
+        ));
+    }
+    Ok(name)
 }
 
 fn chain<'a>(c: &mut Cursor<'a>) -> Result<(&'a Token, ChainName), ParseError> {
@@ -139,9 +243,9 @@ fn table_name(t: &Token) -> Result<Table, ParseError> {
     match t.text.as_str() {
         "filter" => Ok(Table::Filter),
         "nat" => Ok(Table::Nat),
-        "mangle" | "raw" | "security" => {
-            Err(unsupported(t, "table", "only filter and nat are modeled"))
-        }
+        "mangle" => Ok(Table::Mangle),
+        "raw" => Ok(Table::Raw),
+        "security" => Err(unsupported(t, "table", "only filter, nat, mangle and raw are modeled")),
         _ => Err(invalid(t, "table", "no such table")),
     }
 }

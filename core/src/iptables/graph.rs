@@ -9,13 +9,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::nat::own_mask;
+use super::hooks::own_mask;
 use super::ruleset::{MAX_JUMP_DEPTH, TableRules};
 
 /// What is above a chain.
 #[derive(PartialEq, Eq, Debug)]
 pub(super) struct Above {
-    /// Hook bits (positions in `Table::builtin_chains`) of the base chains that reach it.
+    /// Hook bits (`hooks::hook_bit`) of the base chains that reach it.
     pub(super) hooks: u8,
     /// The longest jump path from a base chain to it; `None` when no base chain reaches it.
     pub(super) depth: Option<u32>,
@@ -26,7 +26,7 @@ pub(super) struct Above {
 pub(super) struct Below<'a> {
     /// Every chain reachable from it, itself included.
     pub(super) chains: BTreeSet<&'a str>,
-    /// The nat hooks every NAT target below allows (all bits when there is none).
+    /// The hooks every restricted rule below allows (all bits when there is none).
     pub(super) mask: u8,
     /// The longest jump path below it; `None` when a cycle is below it.
     pub(super) height: Option<u32>,
@@ -34,8 +34,7 @@ pub(super) struct Below<'a> {
 
 impl TableRules {
     fn hook_bit(&self, chain: &str) -> Option<u8> {
-        let builtins = self.table.builtin_chains();
-        builtins.iter().position(|b| *b == chain).map(|i| 1 << i)
+        if self.table.is_builtin(chain) { super::hooks::hook_bit(chain) } else { None }
     }
 
     /// Post-order over the chains reached from `start` by `next`, calling `done` on each
@@ -131,7 +130,7 @@ impl TableRules {
         Above { hooks, depth }
     }
 
-    /// The chains reached from `chain`, the hooks their NAT targets allow, and the
+    /// The chains reached from `chain`, the hooks their restricted rules allow, and the
     /// longest path below it.
     pub(super) fn below<'a>(&'a self, chain: &'a str) -> Below<'a> {
         // Without a walk: a chain that jumps nowhere has only itself below.
@@ -141,15 +140,15 @@ impl TableRules {
         if c.callees.is_empty() {
             return Below {
                 chains: BTreeSet::from([chain]),
-                mask: own_mask(&c.nat),
+                mask: own_mask(&c.restricted),
                 height: Some(0),
             };
         }
         // Nor when it jumps only to other chains that jump nowhere (a portmap DNAT chain
         // to CNI-HOSTPORT-SETMARK): what the walk would find, one level down.
-        let leaves = c.callees.keys().try_fold(own_mask(&c.nat), |mask, n| {
+        let leaves = c.callees.keys().try_fold(own_mask(&c.restricted), |mask, n| {
             let callee = self.chains.get(n.as_str()).filter(|d| d.callees.is_empty());
-            callee.filter(|_| n.as_str() != chain).map(|d| mask & own_mask(&d.nat))
+            callee.filter(|_| n.as_str() != chain).map(|d| mask & own_mask(&d.restricted))
         });
         if let Some(mask) = leaves {
             let mut chains: BTreeSet<&'a str> = c.callees.keys().map(|n| n.as_str()).collect();
@@ -168,7 +167,7 @@ impl TableRules {
                 .unwrap_or_default()
         };
         let memo = self.walk(chain, callees, |n, vals: &[(u8, Option<u32>)], cyclic| {
-            let own = self.chains.get(n).map_or(0xff, |c| own_mask(&c.nat));
+            let own = self.chains.get(n).map_or(0xff, |c| own_mask(&c.restricted));
             let start = (own, if cyclic { None } else { Some(0) });
             vals.iter()
                 .fold(start, |(m, h), (vm, vh)| (m & vm, h.zip(*vh).map(|(h, vh)| h.max(vh + 1))))
@@ -210,7 +209,7 @@ mod tests {
                 let target = match kind {
                     0 => Target::Jump(chain(to)),
                     1 => Target::Goto(chain(to)),
-                    2 => Target::Masquerade,
+                    2 => Target::MASQUERADE,
                     _ => Target::Accept,
                 };
                 let rule = Rule { target, ..Rule::default() };

@@ -8,13 +8,18 @@
 //! unsupported token. Nothing here guesses.
 
 mod command;
+mod ext_values;
 mod graph;
-mod nat;
+mod hooks;
+mod matches;
 mod parse;
+mod parse_match;
+mod parse_target;
 mod print;
 pub mod rule;
 mod ruleset;
 mod save;
+mod services;
 mod values;
 
 pub use command::parse_command;
@@ -23,4 +28,5 @@ pub use print::save_string;
 pub use rule::*;
 pub use ruleset::{ChainRules, MAX_JUMP_DEPTH, Ruleset, TableRules};
 pub use save::{Counter, SaveError, parse_save, parse_save_counted};
+pub use services::service_names;
 pub use values::target_names;

@@ -2,45 +2,149 @@
 //! canonical `Rule` that `iptables-save` would print back.
 //!
 //! The parser mirrors iptables' own dispatch: generic options (`-s`, `-p`, `-m`, `-j`...)
-//! first, then the options of the loaded target, then those of the loaded matches (latest
-//! first), then the implicit `tcp`/`udp` match that `--sport`/`--dport` load after `-p`.
-//! What iptables also refuses is `Invalid`/`Conflict`/`MissingArgument`; what iptables
-//! accepts but nettwin does not model is `Unsupported`. Checks that only the kernel makes
-//! (a negated `/0`, `-m tcp` without `-p tcp`, `tcp-reset` without `-p tcp`, a target in
-//! the wrong table or hook) are left to `Ruleset::apply`, as they are on a real host.
+//! first, then the options of the loaded target (`parse_target`), then those of the
+//! loaded matches, latest first (`parse_match`), then the implicit protocol match that
+//! `--sport`/`--dport`/`--syn`/`--tcp-flags` (after `-p tcp`/`udp`) and `--icmp-type`
+//! (after `-p icmp`) load. What iptables also refuses is `Invalid`/`Conflict`/
+//! `MissingArgument`; what iptables accepts but nettwin does not model is `Unsupported`.
+//! Checks that only the kernel makes (a negated `/0`, `-m tcp` without `-p tcp`,
+//! `tcp-reset` without `-p tcp`, a target in the wrong table or hook) are left to
+//! `Ruleset::apply`, as they are on a real host.
 
 use std::str::FromStr;
 
-use super::rule::{
-    AddrType, CtStates, IfacePattern, Match, Neg, PortDir, PortRange, RejectWith, Rule, Target,
+use super::parse_match::{
+    ProtoArg, Slot, TCP_OPTIONS, UDP_OPTIONS, UNMODELED_MATCH_OPTIONS, bridge_port, no_neg,
 };
+use super::parse_target::{TargetSlot, UNMODELED_TARGET_OPTIONS};
+use super::rule::{IfacePattern, Neg, Rule};
 use super::values::{self, conflict, invalid, unsupported};
 use crate::addr::{Cidr, Proto};
-use crate::names::ChainName;
-use crate::text::{Cursor, ParseError, ParseErrorKind, Token, tokenize};
+use crate::text::{Cursor, ParseError, Token, tokenize};
 
-/// Longest comment the kernel keeps (`XT_MAX_COMMENT_LEN` minus the NUL); iptables cuts
-/// longer ones silently.
-pub const COMMENT_MAX: usize = 255;
+pub use super::parse_match::COMMENT_MAX;
 
-/// Parses a rule specification (matches and target) from the cursor to its end.
+/// Parses a rule specification (matches and target) from the cursor to its end. A comma
+/// list in `-s`/`-d` is refused here: it is several rules, which only a command (`-A`,
+/// `-I`, `-D`) expands.
 pub fn parse_rule(c: &mut Cursor<'_>) -> Result<Rule, ParseError> {
-    parse_rule_in(c, None).map(|p| p.rule)
+    let parsed = parse_rule_in(c, None)?;
+    if let Some(t) = parsed.list_token {
+        return Err(unsupported(
+            t,
+            "address list",
+            "a list is one rule per address; only -A, -I and -D expand it",
+        ));
+    }
+    Ok(parsed.rule)
+}
+
+/// What the command around a rule lets it hold: `-t` and `-w` among the rule's options.
+#[derive(Default)]
+pub(crate) struct CommandCx<'a> {
+    /// The `-t` value token, if given.
+    pub table: Option<&'a Token>,
+    /// `-w` was given.
+    pub wait: bool,
+    /// The first `-W` token, if given (it needs `-w`).
+    pub interval: Option<&'a Token>,
+    /// In `iptables-restore` input, where neither `-t` nor `-w` is allowed.
+    pub restore: bool,
+}
+
+/// Whether a word is `-w`/`--wait` or `-W`/`--wait-interval`, value attached or not.
+pub(crate) fn is_wait_word(s: &str) -> bool {
+    matches!(s, "-w" | "--wait" | "-W" | "--wait-interval")
+        || s.starts_with("--wait=")
+        || s.starts_with("--wait-interval=")
+        || (s.len() > 2 && (s.starts_with("-w") || s.starts_with("-W")) && !s.starts_with("--"))
+}
+
+impl<'a> CommandCx<'a> {
+    /// Takes `t` (and its value) if it is `-w`/`--wait [SECS]` or `-W`/`--wait-interval
+    /// USECS`, which iptables accepts anywhere and which change nothing; returns whether it
+    /// did. The value of `-w` is optional: the next word, unless it starts with `-` or `!`.
+    pub(crate) fn wait_option(
+        &mut self,
+        c: &mut Cursor<'a>,
+        t: &'a Token,
+    ) -> Result<bool, ParseError> {
+        let s = t.text.as_str();
+        let (is_w, attached) = match s {
+            "-w" | "--wait" => (true, None),
+            "-W" | "--wait-interval" => (false, None),
+            _ if s.starts_with("--wait=") => (true, Some(&s[7..])),
+            _ if s.starts_with("--wait-interval=") => (false, Some(&s[16..])),
+            _ if s.starts_with("-w") && s.len() > 2 => (true, Some(&s[2..])),
+            _ if s.starts_with("-W") && s.len() > 2 => (false, Some(&s[2..])),
+            _ => return Ok(false),
+        };
+        if self.restore {
+            let which = if is_w { "-w" } else { "-W" };
+            return Err(invalid(
+                t,
+                "option",
+                format!("You cannot use `{which}' from iptables-restore"),
+            ));
+        }
+        let numeric = |v: &str| {
+            let v = v.strip_prefix('+').unwrap_or(v);
+            v.starts_with(|ch: char| ch.is_ascii_digit())
+        };
+        let value: Option<(&Token, &str)> = match attached {
+            Some(v) => Some((t, v)),
+            None if is_w => c
+                .next_if(|n| !n.starts_with('-') && !n.starts_with('!'))
+                .map(|v| (v, v.text.as_str())),
+            None => {
+                let v = c.expect("an interval in microseconds")?;
+                Some((v, v.text.as_str()))
+            }
+        };
+        if let Some((vt, v)) = value
+            && !numeric(v)
+        {
+            let why = if is_w { "wait seconds not numeric" } else { "wait interval not numeric" };
+            return Err(invalid(vt, "wait", why));
+        }
+        if is_w {
+            self.wait = true;
+        } else if self.interval.is_none() {
+            self.interval = Some(t);
+        }
+        Ok(true)
+    }
+
+    /// The check iptables makes once every option is read: `-W` needs `-w`.
+    pub(crate) fn finish(&self) -> Result<(), ParseError> {
+        match self.interval {
+            Some(t) if !self.wait => {
+                Err(invalid(t, "option", "--wait-interval only makes sense with --wait"))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A parsed rule plus what the command parser needs to check it against its table.
 pub(crate) struct ParsedRule<'a> {
-    /// The canonical rule.
+    /// The canonical rule (with the first address of each list).
     pub rule: Rule,
     /// The `-j`/`-g` value token, if any.
     pub target: Option<&'a Token>,
+    /// Every `-s` address in order, when the rule has `-s` (more than one: a list).
+    pub sources: Vec<Cidr>,
+    /// Every `-d` address in order, when the rule has `-d`.
+    pub destinations: Vec<Cidr>,
+    /// The first `-s`/`-d` value holding a list, if one does.
+    pub list_token: Option<&'a Token>,
 }
 
-/// Parses a rule to the end of the cursor; `table` is `Some` when `-t` is allowed among
-/// the options (inside a command), and receives its value token.
+/// Parses a rule to the end of the cursor; `cx` is `Some` inside a command, where `-t`
+/// and `-w` may come among the options.
 pub(crate) fn parse_rule_in<'a>(
     c: &mut Cursor<'a>,
-    mut table: Option<&mut Option<&'a Token>>,
+    mut cx: Option<&mut CommandCx<'a>>,
 ) -> Result<ParsedRule<'a>, ParseError> {
     let mut b = Builder::default();
     let mut neg: Option<&'a Token> = None;
@@ -52,16 +156,27 @@ pub(crate) fn parse_rule_in<'a>(
             neg = Some(t);
             continue;
         }
-        if matches!(t.text.as_str(), "-t" | "--table") {
-            let Some(slot) = table.as_deref_mut() else {
-                return Err(conflict(t, "-t belongs to the command, not to the rule"));
-            };
-            no_neg(neg.take(), t)?;
-            if slot.is_some() {
-                return Err(conflict(t, "multiple -t flags not allowed"));
+        if let Some(cx) = cx.as_deref_mut() {
+            if neg.is_none() && cx.wait_option(c, t)? {
+                continue;
             }
-            *slot = Some(c.expect("a table name")?);
-            continue;
+            if matches!(t.text.as_str(), "-t" | "--table") {
+                if cx.restore {
+                    return Err(invalid(
+                        t,
+                        "option",
+                        "-t is not allowed here (the table is given by *table)",
+                    ));
+                }
+                no_neg(neg.take(), t)?;
+                if cx.table.is_some() {
+                    return Err(conflict(t, "multiple -t flags not allowed"));
+                }
+                cx.table = Some(c.expect("a table name")?);
+                continue;
+            }
+        } else if matches!(t.text.as_str(), "-t" | "--table") {
+            return Err(conflict(t, "-t belongs to the command, not to the rule"));
         }
         b.option(c, t, neg.take())?;
     }
@@ -81,140 +196,8 @@ impl FromStr for Rule {
     }
 }
 
-fn no_neg(neg: Option<&Token>, t: &Token) -> Result<(), ParseError> {
-    match neg {
-        None => Ok(()),
-        Some(_) => Err(invalid(t, "negation", format!("{} cannot be inverted", t.text))),
-    }
-}
-
 fn neg_of<T>(neg: Option<&Token>, value: T) -> Neg<T> {
     Neg { negated: neg.is_some(), value }
-}
-
-/// A match being filled in by its options.
-enum Slot<'a> {
-    /// `tcp` or `udp`.
-    Ports {
-        proto: Proto,
-        sport: Option<Neg<PortRange>>,
-        dport: Option<Neg<PortRange>>,
-    },
-    Conntrack {
-        tok: &'a Token,
-        ctstate: Option<Neg<CtStates>>,
-    },
-    AddrType {
-        tok: &'a Token,
-        src: Option<Neg<AddrType>>,
-        dst: Option<Neg<AddrType>>,
-    },
-    Multiport {
-        tok: &'a Token,
-        ports: Option<(PortDir, Neg<Vec<PortRange>>)>,
-    },
-    Mark {
-        tok: &'a Token,
-        mark: Option<(bool, u32, u32)>,
-    },
-    Comment {
-        tok: &'a Token,
-        text: Option<String>,
-    },
-}
-
-/// Options that a loaded match or target knows but nettwin does not model.
-const UNMODELED_OPTIONS: &[&str] = &[
-    "--tcp-flags",
-    "--syn",
-    "--tcp-option",
-    "--ctproto",
-    "--ctorigsrc",
-    "--ctorigdst",
-    "--ctreplsrc",
-    "--ctrepldst",
-    "--ctorigsrcport",
-    "--ctorigdstport",
-    "--ctreplsrcport",
-    "--ctrepldstport",
-    "--ctstatus",
-    "--ctexpire",
-    "--ctdir",
-    "--limit-iface-in",
-    "--limit-iface-out",
-    "--ports",
-    "--random",
-    "--random-fully",
-    "--persistent",
-    "--to-ports",
-];
-
-impl Slot<'_> {
-    fn options(&self) -> &'static [&'static str] {
-        match self {
-            Slot::Ports { proto: Proto::Tcp, .. } => &[
-                "--sport",
-                "--source-port",
-                "--dport",
-                "--destination-port",
-                "--tcp-flags",
-                "--syn",
-                "--tcp-option",
-            ],
-            Slot::Ports { .. } => &["--sport", "--source-port", "--dport", "--destination-port"],
-            Slot::Conntrack { .. } => &[
-                "--ctstate",
-                "--ctproto",
-                "--ctorigsrc",
-                "--ctorigdst",
-                "--ctreplsrc",
-                "--ctrepldst",
-                "--ctorigsrcport",
-                "--ctorigdstport",
-                "--ctreplsrcport",
-                "--ctrepldstport",
-                "--ctstatus",
-                "--ctexpire",
-                "--ctdir",
-            ],
-            Slot::AddrType { .. } => {
-                &["--src-type", "--dst-type", "--limit-iface-in", "--limit-iface-out"]
-            }
-            Slot::Multiport { .. } => {
-                &["--dports", "--destination-ports", "--sports", "--source-ports", "--ports"]
-            }
-            Slot::Mark { .. } => &["--mark"],
-            Slot::Comment { .. } => &["--comment"],
-        }
-    }
-}
-
-/// The target being filled in by its options.
-enum TargetSlot {
-    Done(Target),
-    Reject(Option<RejectWith>),
-    Nat { snat: bool, to: Option<(std::net::Ipv4Addr, Option<PortRange>)> },
-    Masquerade,
-    Mark(Option<(u32, u32)>),
-}
-
-impl TargetSlot {
-    fn options(&self) -> &'static [&'static str] {
-        match self {
-            TargetSlot::Done(_) => &[],
-            TargetSlot::Reject(_) => &["--reject-with"],
-            TargetSlot::Nat { snat: false, .. } => {
-                &["--to-destination", "--random", "--persistent"]
-            }
-            TargetSlot::Nat { snat: true, .. } => {
-                &["--to-source", "--random", "--random-fully", "--persistent"]
-            }
-            TargetSlot::Masquerade => &["--to-ports", "--random", "--random-fully"],
-            TargetSlot::Mark(_) => {
-                &["--set-xmark", "--set-mark", "--and-mark", "--or-mark", "--xor-mark"]
-            }
-        }
-    }
 }
 
 /// Generic long options, for recognizing abbreviations.
@@ -230,16 +213,20 @@ const GENERIC_LONG: &[&str] = &[
     "--table",
     "--fragment",
     "--set-counters",
+    "--wait",
+    "--wait-interval",
 ];
+
+/// An address option as given: negated, its addresses, its value token.
+type AddrArg<'a> = (bool, Vec<Cidr>, &'a Token);
 
 #[derive(Default)]
 struct Builder<'a> {
-    src: Option<(bool, Cidr)>,
-    dst: Option<(bool, Cidr)>,
+    src: Option<AddrArg<'a>>,
+    dst: Option<AddrArg<'a>>,
     in_iface: Option<Neg<IfacePattern>>,
     out_iface: Option<Neg<IfacePattern>>,
-    /// `Some((negated, None))` is `-p all`.
-    proto: Option<(bool, Option<Proto>)>,
+    proto: ProtoArg,
     slots: Vec<Slot<'a>>,
     target: Option<(&'a Token, TargetSlot)>,
 }
@@ -253,17 +240,19 @@ impl<'a> Builder<'a> {
     ) -> Result<(), ParseError> {
         let negated = neg.is_some();
         match t.text.as_str() {
-            "-s" | "--source" | "--src" => {
-                if self.src.is_some() {
-                    return Err(conflict(t, "multiple -s flags not allowed"));
+            "-s" | "--source" | "--src" | "-d" | "--destination" | "--dst" => {
+                let source = matches!(t.text.as_str(), "-s" | "--source" | "--src");
+                let slot = if source { &mut self.src } else { &mut self.dst };
+                if slot.is_some() {
+                    let why = if source {
+                        "multiple -s flags not allowed"
+                    } else {
+                        "multiple -d flags not allowed"
+                    };
+                    return Err(conflict(t, why));
                 }
-                self.src = Some((negated, values::cidr(c.expect("an address")?)?));
-            }
-            "-d" | "--destination" | "--dst" => {
-                if self.dst.is_some() {
-                    return Err(conflict(t, "multiple -d flags not allowed"));
-                }
-                self.dst = Some((negated, values::cidr(c.expect("an address")?)?));
+                let v = c.expect("an address")?;
+                *slot = Some((negated, values::cidr_list(v)?, v));
             }
             "-i" | "--in-interface" | "-o" | "--out-interface" => {
                 let inbound = matches!(t.text.as_str(), "-i" | "--in-interface");
@@ -271,7 +260,7 @@ impl<'a> Builder<'a> {
                 if slot.is_some() {
                     return Err(conflict(t, "multiple interface flags of one kind not allowed"));
                 }
-                *slot = Some(neg_of(neg, iface(c.expect("an interface name")?)?));
+                *slot = Some(neg_of(neg, bridge_port(c.expect("an interface name")?)?));
             }
             "-p" | "--protocol" => {
                 if self.proto.is_some() {
@@ -300,7 +289,7 @@ impl<'a> Builder<'a> {
                 }
                 let goto = matches!(t.text.as_str(), "-g" | "--goto");
                 let v = c.expect("a target or chain name")?;
-                self.target = Some((v, load_target(v, goto)?));
+                self.target = Some((v, TargetSlot::load(v, goto)?));
             }
             other => return self.extension_option(c, t, other, neg),
         }
@@ -314,18 +303,18 @@ impl<'a> Builder<'a> {
         name: &str,
         neg: Option<&'a Token>,
     ) -> Result<(), ParseError> {
+        let proto = self.proto;
         if let Some((tt, slot)) = &mut self.target
             && slot.options().contains(&name)
-            && !UNMODELED_OPTIONS.contains(&name)
+            && !UNMODELED_TARGET_OPTIONS.contains(&name)
         {
             no_neg(neg, t)?;
-            return target_option(slot, tt, c, t, self.proto);
+            return slot.option(tt, c, t, proto);
         }
-        let proto = self.proto;
         if let Some(slot) = self.slots.iter_mut().rev().find(|s| s.options().contains(&name))
-            && !UNMODELED_OPTIONS.contains(&name)
+            && !UNMODELED_MATCH_OPTIONS.contains(&name)
         {
-            return match_option(slot, c, t, neg, proto);
+            return slot.option(c, t, neg, proto);
         }
         if name.len() > 2 && name.starts_with("--") {
             // getopt resolves abbreviations of loaded options before iptables falls back
@@ -338,14 +327,21 @@ impl<'a> Builder<'a> {
                 return Err(unsupported(t, "abbreviated option", "write the option in full"));
             }
         }
-        let port_option =
-            matches!(name, "--sport" | "--source-port" | "--dport" | "--destination-port");
-        if port_option
-            && let Some((_, Some(p @ (Proto::Tcp | Proto::Udp)))) = proto
-            && !self.slots.iter().any(|s| matches!(s, Slot::Ports { .. }))
+        let implicit = match proto {
+            Some((_, Some(p @ Proto::Tcp))) if TCP_OPTIONS.contains(&name) => Some(p),
+            Some((_, Some(p @ Proto::Udp))) if UDP_OPTIONS.contains(&name) => Some(p),
+            Some((_, Some(p @ Proto::Icmp))) if name == "--icmp-type" => Some(p),
+            _ => None,
+        };
+        if let Some(p) = implicit
+            && !UNMODELED_MATCH_OPTIONS.contains(&name)
+            && !self.slots.iter().any(Slot::is_protocol)
         {
-            let mut slot = Slot::Ports { proto: p, sport: None, dport: None };
-            let result = match_option(&mut slot, c, t, neg, proto);
+            let mut slot = match p {
+                Proto::Icmp => Slot::Icmp { tok: t, icmp: None },
+                p => Slot::Ports { proto: p, sport: None, dport: None, flags: None },
+            };
+            let result = slot.option(c, t, neg, proto);
             self.slots.push(slot);
             return result;
         }
@@ -359,18 +355,9 @@ impl<'a> Builder<'a> {
             .flat_map(|s| s.options().iter())
             .chain(self.target.iter().flat_map(|(_, s)| s.options().iter()));
         let implicit: &[&str] = match self.proto {
-            Some((_, Some(Proto::Tcp))) => &[
-                "--sport",
-                "--source-port",
-                "--dport",
-                "--destination-port",
-                "--syn",
-                "--tcp-flags",
-                "--tcp-option",
-            ],
-            Some((_, Some(Proto::Udp))) => {
-                &["--sport", "--source-port", "--dport", "--destination-port"]
-            }
+            Some((_, Some(Proto::Tcp))) => TCP_OPTIONS,
+            Some((_, Some(Proto::Udp))) => UDP_OPTIONS,
+            Some((_, Some(Proto::Icmp))) => &["--icmp-type"],
             _ => &[],
         };
         let known: Vec<&str> =
@@ -409,37 +396,24 @@ impl<'a> Builder<'a> {
     }
 
     fn load_match(&mut self, v: &'a Token) -> Result<(), ParseError> {
-        let slot = match v.text.as_str() {
-            "tcp" | "udp" => {
-                if self.slots.iter().any(|s| matches!(s, Slot::Ports { .. })) {
-                    return Err(unsupported(
-                        v,
-                        "second tcp/udp match in one rule",
-                        "put --sport and --dport in one match",
-                    ));
-                }
-                let proto = if v.text == "tcp" { Proto::Tcp } else { Proto::Udp };
-                Slot::Ports { proto, sport: None, dport: None }
-            }
-            "conntrack" => Slot::Conntrack { tok: v, ctstate: None },
-            "addrtype" => Slot::AddrType { tok: v, src: None, dst: None },
-            "multiport" => {
-                if !matches!(self.proto, Some((false, Some(Proto::Tcp | Proto::Udp)))) {
-                    return Err(invalid(v, "match", "multiport needs -p tcp or -p udp before it"));
-                }
-                Slot::Multiport { tok: v, ports: None }
-            }
-            "mark" => Slot::Mark { tok: v, mark: None },
-            "comment" => Slot::Comment { tok: v, text: None },
-            name if values::UNSUPPORTED_MATCHES.contains(&name) => {
+        let Some(slot) = Slot::load(v, self.proto)? else {
+            if values::UNSUPPORTED_MATCHES.contains(&v.text.as_str()) {
                 return Err(unsupported(
                     v,
                     "match",
-                    "modeled: tcp, udp, conntrack, addrtype, multiport, mark, comment",
+                    "modeled: tcp, udp, icmp, conntrack, state, addrtype, multiport, mark, \
+                     comment, iprange, physdev, limit, owner",
                 ));
             }
-            _ => return Err(invalid(v, "match", "no such match extension")),
+            return Err(invalid(v, "match", "no such match extension"));
         };
+        if slot.is_protocol() && self.slots.iter().any(Slot::is_protocol) {
+            return Err(unsupported(
+                v,
+                "second protocol match in one rule",
+                "put --sport, --dport and the flags in one match",
+            ));
+        }
         self.slots.push(slot);
         Ok(())
     }
@@ -447,252 +421,45 @@ impl<'a> Builder<'a> {
     fn finish(self) -> Result<ParsedRule<'a>, ParseError> {
         let mut matches = Vec::with_capacity(self.slots.len());
         for slot in self.slots {
-            let m = match slot {
-                Slot::Ports { proto, sport, dport } => match proto {
-                    Proto::Tcp => Match::Tcp { sport, dport },
-                    _ => Match::Udp { sport, dport },
-                },
-                Slot::Conntrack { tok, ctstate } => {
-                    Match::Conntrack { ctstate: ctstate.ok_or_else(|| needs(tok, "--ctstate"))? }
-                }
-                Slot::AddrType { tok, src, dst } => {
-                    if src.is_none() && dst.is_none() {
-                        return Err(needs(tok, "--src-type or --dst-type"));
-                    }
-                    Match::AddrType { src, dst }
-                }
-                Slot::Multiport { tok, ports } => {
-                    let (dir, ports) = ports.ok_or_else(|| needs(tok, "--dports or --sports"))?;
-                    Match::Multiport { dir, ports }
-                }
-                Slot::Mark { tok, mark } => {
-                    let (negated, value, mask) = mark.ok_or_else(|| needs(tok, "--mark"))?;
-                    Match::Mark { negated, value, mask }
-                }
-                Slot::Comment { tok, text } => {
-                    Match::Comment(text.ok_or_else(|| needs(tok, "--comment"))?.into())
-                }
-            };
-            matches.push(m);
+            matches.push(slot.into_match()?);
         }
         let (target_tok, target) = match self.target {
-            None => (None, Target::None),
-            Some((t, slot)) => {
-                let target = match slot {
-                    TargetSlot::Done(target) => target,
-                    TargetSlot::Reject(w) => {
-                        Target::Reject(w.unwrap_or(RejectWith::PortUnreachable))
-                    }
-                    TargetSlot::Nat { snat, to } => {
-                        let opt = if snat { "--to-source" } else { "--to-destination" };
-                        let (ip, ports) = to.ok_or_else(|| needs(t, opt))?;
-                        if snat { Target::Snat { ip, ports } } else { Target::Dnat { ip, ports } }
-                    }
-                    TargetSlot::Masquerade => Target::Masquerade,
-                    TargetSlot::Mark(m) => {
-                        let (value, mask) =
-                            m.ok_or_else(|| needs(t, "--set-xmark or --set-mark"))?;
-                        Target::Mark { value, mask }
-                    }
-                };
-                (Some(t), target)
-            }
+            None => (None, super::rule::Target::None),
+            Some((t, slot)) => (Some(t), slot.finish(t)?),
         };
+        let mut list_token = None;
+        let mut addr = |a: Option<AddrArg<'a>>| -> Result<_, ParseError> {
+            let Some((negated, list, tok)) = a else { return Ok((None, Vec::new())) };
+            if list.len() > 1 {
+                if negated {
+                    return Err(invalid(
+                        tok,
+                        "address",
+                        "! not allowed with multiple source or destination IP addresses",
+                    ));
+                }
+                list_token = list_token.or(Some(tok));
+            }
+            let first = list.first().map(|value| Neg { negated, value: *value });
+            Ok((first, list))
+        };
+        let (src, sources) = addr(self.src)?;
+        let (dst, destinations) = addr(self.dst)?;
         let rule = Rule {
-            src: self.src.map(|(negated, value)| Neg { negated, value }),
-            dst: self.dst.map(|(negated, value)| Neg { negated, value }),
+            src,
+            dst,
             in_iface: self.in_iface,
             out_iface: self.out_iface,
             proto: self.proto.and_then(|(negated, p)| p.map(|value| Neg { negated, value })),
             matches,
             target,
         };
-        Ok(ParsedRule { rule: rule.canonical(), target: target_tok })
+        Ok(ParsedRule {
+            rule: rule.canonical(),
+            target: target_tok,
+            sources,
+            destinations,
+            list_token,
+        })
     }
-}
-
-fn needs(t: &Token, expected: &'static str) -> ParseError {
-    ParseError::at(t, ParseErrorKind::MissingArgument { expected, after: t.text.clone() })
-}
-
-fn iface(v: &Token) -> Result<IfacePattern, ParseError> {
-    let s = v.text.as_str();
-    if s.is_empty() {
-        return Err(invalid(v, "interface", "empty interface is likely to be undesired"));
-    }
-    if s.len() > crate::names::IFNAME_MAX {
-        return Err(invalid(v, "interface", "name must be shorter than IFNAMSIZ (15)"));
-    }
-    IfacePattern::new(s).ok_or_else(|| {
-        unsupported(v, "interface pattern", "a name without spaces, optionally ending in +")
-    })
-}
-
-fn load_target(v: &Token, goto: bool) -> Result<TargetSlot, ParseError> {
-    let name = v.text.as_str();
-    let slot = match name {
-        "ACCEPT" => TargetSlot::Done(Target::Accept),
-        "DROP" => TargetSlot::Done(Target::Drop),
-        "RETURN" => TargetSlot::Done(Target::Return),
-        "REJECT" => TargetSlot::Reject(None),
-        "DNAT" => TargetSlot::Nat { snat: false, to: None },
-        "SNAT" => TargetSlot::Nat { snat: true, to: None },
-        "MASQUERADE" => TargetSlot::Masquerade,
-        "MARK" => TargetSlot::Mark(None),
-        _ if values::is_target_name(name) => {
-            return Err(unsupported(
-                v,
-                "target",
-                "modeled: ACCEPT, DROP, RETURN, REJECT, DNAT, SNAT, MASQUERADE, MARK, chains",
-            ));
-        }
-        _ => {
-            let chain = ChainName::new(name).map_err(|e| invalid(v, "chain", e.to_string()))?;
-            return Ok(TargetSlot::Done(if goto {
-                Target::Goto(chain)
-            } else {
-                Target::Jump(chain)
-            }));
-        }
-    };
-    if goto {
-        return Err(invalid(v, "chain", "-g needs a user chain, not a target"));
-    }
-    Ok(slot)
-}
-
-fn target_option(
-    slot: &mut TargetSlot,
-    target: &Token,
-    c: &mut Cursor<'_>,
-    t: &Token,
-    proto: Option<(bool, Option<Proto>)>,
-) -> Result<(), ParseError> {
-    match slot {
-        TargetSlot::Reject(w) => {
-            if w.is_some() {
-                return Err(conflict(t, "--reject-with can only be used once"));
-            }
-            *w = Some(values::reject_with(c.expect("a reject type")?)?);
-        }
-        TargetSlot::Nat { to, .. } => {
-            if to.is_some() {
-                return Err(conflict(t, "the NAT address can only be given once"));
-            }
-            let v = c.expect("ip[:port[-port]]")?;
-            let (ip, ports) = values::nat_to(v)?;
-            if ports.is_some() && !matches!(proto, Some((_, Some(_)))) {
-                return Err(invalid(
-                    v,
-                    "NAT ports",
-                    "need -p tcp or -p udp (before the target) with a port",
-                ));
-            }
-            *to = Some((ip, ports));
-        }
-        TargetSlot::Mark(m) => {
-            if m.is_some() {
-                return Err(conflict(
-                    t,
-                    "MARK takes one of --set-xmark, --set-mark, --and/or/xor-mark",
-                ));
-            }
-            let v = c.expect("a mark value")?;
-            let (value, mask) = values::mark(v)?;
-            let masked = |mask: Option<u32>| match mask {
-                Some(_) => Err(invalid(v, "mark", "this option takes no mask")),
-                None => Ok(()),
-            };
-            *m = Some(match t.text.as_str() {
-                "--set-xmark" => (value, mask.unwrap_or(u32::MAX)),
-                "--set-mark" => (value, mask.unwrap_or(u32::MAX) | value),
-                "--and-mark" => masked(mask).map(|()| (0, !value))?,
-                "--or-mark" => masked(mask).map(|()| (value, value))?,
-                _ => masked(mask).map(|()| (value, 0))?,
-            });
-        }
-        TargetSlot::Done(_) | TargetSlot::Masquerade => {
-            return Err(invalid(t, "option", format!("{} takes no options", target.text)));
-        }
-    }
-    Ok(())
-}
-
-fn match_option(
-    slot: &mut Slot<'_>,
-    c: &mut Cursor<'_>,
-    t: &Token,
-    neg: Option<&Token>,
-    proto: Option<(bool, Option<Proto>)>,
-) -> Result<(), ParseError> {
-    let name = t.text.as_str();
-    let once =
-        |set: bool| if set { Err(conflict(t, "option can only be used once")) } else { Ok(()) };
-    match slot {
-        Slot::Ports { proto: p, sport, dport } => {
-            if !matches!(proto, Some((_, Some(q))) if q == *p) {
-                let need = if *p == Proto::Tcp {
-                    "TCP match requires -p tcp"
-                } else {
-                    "UDP match requires -p udp"
-                };
-                return Err(invalid(t, "option", need));
-            }
-            let which = if matches!(name, "--sport" | "--source-port") { sport } else { dport };
-            once(which.is_some())?;
-            *which = Some(neg_of(neg, values::port_range(c.expect("a port or port range")?)?));
-        }
-        Slot::Conntrack { ctstate, .. } => {
-            if name != "--ctstate" {
-                return Err(unsupported(t, "option", "only --ctstate is modeled"));
-            }
-            once(ctstate.is_some())?;
-            *ctstate = Some(neg_of(neg, values::ctstates(c.expect("conntrack states")?)?));
-        }
-        Slot::AddrType { src, dst, .. } => {
-            let which = match name {
-                "--src-type" => src,
-                "--dst-type" => dst,
-                _ => {
-                    return Err(unsupported(t, "option", "only --src-type/--dst-type are modeled"));
-                }
-            };
-            once(which.is_some())?;
-            *which = Some(neg_of(neg, values::addr_type(c.expect("an address type")?)?));
-        }
-        Slot::Multiport { ports, .. } => {
-            let dir = match name {
-                "--dports" | "--destination-ports" => PortDir::Destination,
-                "--sports" | "--source-ports" => PortDir::Source,
-                _ => return Err(unsupported(t, "option", "only --dports/--sports are modeled")),
-            };
-            if ports.is_some() {
-                return Err(conflict(t, "multiport takes one of --sports, --dports"));
-            }
-            *ports = Some((dir, neg_of(neg, values::multiport_list(c.expect("a port list")?)?)));
-        }
-        Slot::Mark { mark, .. } => {
-            once(mark.is_some())?;
-            let (value, mask) = values::mark(c.expect("a mark value")?)?;
-            *mark = Some((neg.is_some(), value, mask.unwrap_or(u32::MAX)));
-        }
-        Slot::Comment { text, .. } => {
-            no_neg(neg, t)?;
-            once(text.is_some())?;
-            let v = c.expect("a comment")?;
-            let mut s = v.text.clone();
-            if s.len() > COMMENT_MAX {
-                if !s.is_char_boundary(COMMENT_MAX) {
-                    return Err(unsupported(
-                        v,
-                        "comment",
-                        "iptables cuts comments at 255 bytes, here inside a character",
-                    ));
-                }
-                s.truncate(COMMENT_MAX);
-            }
-            *text = Some(s);
-        }
-    }
-    Ok(())
 }

@@ -7,8 +7,10 @@
 
 use std::fmt::{self, Display, Formatter, Write};
 
+use super::ext_values::rate_text;
 use super::rule::{
-    AddrType, Command, CtStates, Match, Neg, PortDir, PortRange, Rule, RuleRef, Target,
+    AddrType, Command, CtStates, IcmpType, Limit, ListVerb, Match, Neg, PortDir, PortRange, Rule,
+    RuleRef, Target, TcpFlags,
 };
 use super::values::reject_name;
 
@@ -100,10 +102,105 @@ fn ports(
     Ok(())
 }
 
+struct Flags(u8);
+
+impl Display for Flags {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("NONE");
+        }
+        let mut sep = "";
+        for (name, bit) in TcpFlags::NAMES {
+            if self.0 & bit != 0 {
+                write!(f, "{sep}{name}")?;
+                sep = ",";
+            }
+        }
+        Ok(())
+    }
+}
+
 fn write_match(p: &mut Parts<'_, '_>, m: &Match) -> fmt::Result {
     match m {
-        Match::Tcp { sport, dport } => ports(p, "tcp", sport, dport),
+        Match::Tcp { sport, dport, flags } => {
+            ports(p, "tcp", sport, dport)?;
+            if let Some(n) = flags {
+                p.neg(n.negated)?;
+                p.put(format_args!("--tcp-flags {} {}", Flags(n.value.mask), Flags(n.value.comp)))?;
+            }
+            Ok(())
+        }
         Match::Udp { sport, dport } => ports(p, "udp", sport, dport),
+        Match::State { state } => {
+            p.put("-m state")?;
+            p.neg(state.negated)?;
+            p.put(format_args!("--state {}", States(state.value)))
+        }
+        Match::Icmp { icmp } => {
+            p.put("-m icmp")?;
+            p.neg(icmp.negated)?;
+            match icmp.value {
+                IcmpType { ty: 255, .. } => p.put("--icmp-type any"),
+                IcmpType { ty, code: None } => p.put(format_args!("--icmp-type {ty}")),
+                IcmpType { ty, code: Some(c) } => p.put(format_args!("--icmp-type {ty}/{c}")),
+            }
+        }
+        Match::IpRange { src, dst } => {
+            p.put("-m iprange")?;
+            for (opt, r) in [("--src-range", src), ("--dst-range", dst)] {
+                if let Some(n) = r {
+                    p.neg(n.negated)?;
+                    p.put(format_args!("{opt} {}-{}", n.value.lo, n.value.hi))?;
+                }
+            }
+            Ok(())
+        }
+        Match::Physdev(d) => {
+            p.put("-m physdev")?;
+            for (opt, port) in [("--physdev-in", &d.port_in), ("--physdev-out", &d.port_out)] {
+                if let Some(n) = port {
+                    p.neg(n.negated)?;
+                    p.put(format_args!("{opt} {}", n.value.as_str()))?;
+                }
+            }
+            let flags = [
+                ("--physdev-is-in", d.is_in),
+                ("--physdev-is-out", d.is_out),
+                ("--physdev-is-bridged", d.is_bridged),
+            ];
+            for (opt, negated) in flags {
+                if let Some(negated) = negated {
+                    p.neg(negated)?;
+                    p.put(opt)?;
+                }
+            }
+            Ok(())
+        }
+        Match::Limit(l) => {
+            p.put(format_args!("-m limit --limit {}", rate_text(l.period)))?;
+            if l.burst != Limit::DEFAULT.burst {
+                p.put(format_args!("--limit-burst {}", l.burst))?;
+            }
+            Ok(())
+        }
+        Match::Owner(o) => {
+            p.put("-m owner")?;
+            if let Some(negated) = o.socket_exists {
+                p.neg(negated)?;
+                p.put("--socket-exists")?;
+            }
+            for (opt, id) in [("--uid-owner", &o.uid), ("--gid-owner", &o.gid)] {
+                if let Some(n) = id {
+                    p.neg(n.negated)?;
+                    if n.value.lo == n.value.hi {
+                        p.put(format_args!("{opt} {}", n.value.lo))?;
+                    } else {
+                        p.put(format_args!("{opt} {}-{}", n.value.lo, n.value.hi))?;
+                    }
+                }
+            }
+            Ok(())
+        }
         Match::Conntrack { ctstate } => {
             p.put("-m conntrack")?;
             p.neg(ctstate.negated)?;
@@ -150,6 +247,13 @@ fn nat_to(ip: &std::net::Ipv4Addr, ports: &Option<PortRange>) -> String {
     }
 }
 
+/// LOG's default syslog level (`warning`), which iptables-save leaves out.
+pub(super) const LOG_DEFAULT_LEVEL: u8 = 4;
+
+fn port_range(r: &PortRange) -> String {
+    if r.lo == r.hi { r.lo.to_string() } else { format!("{}-{}", r.lo, r.hi) }
+}
+
 fn write_target(p: &mut Parts<'_, '_>, t: &Target) -> fmt::Result {
     match t {
         Target::None => Ok(()),
@@ -165,7 +269,38 @@ fn write_target(p: &mut Parts<'_, '_>, t: &Target) -> fmt::Result {
         Target::Snat { ip, ports } => {
             p.put(format_args!("-j SNAT --to-source {}", nat_to(ip, ports)))
         }
-        Target::Masquerade => p.put("-j MASQUERADE"),
+        Target::Masquerade { ports: None } => p.put("-j MASQUERADE"),
+        Target::Masquerade { ports: Some(r) } => {
+            p.put(format_args!("-j MASQUERADE --to-ports {}", port_range(r)))
+        }
+        Target::Redirect { ports: None } => p.put("-j REDIRECT"),
+        Target::Redirect { ports: Some(r) } => {
+            p.put(format_args!("-j REDIRECT --to-ports {}", port_range(r)))
+        }
+        Target::Log { prefix, level } => {
+            p.put("-j LOG")?;
+            if let Some(text) = prefix {
+                p.put(format_args!("--log-prefix {}", save_string(text)))?;
+            }
+            if *level != LOG_DEFAULT_LEVEL {
+                p.put(format_args!("--log-level {level}"))?;
+            }
+            Ok(())
+        }
+        Target::Nflog { group, prefix } => {
+            p.put("-j NFLOG")?;
+            if let Some(text) = prefix {
+                p.put(format_args!("--nflog-prefix {}", save_string(text)))?;
+            }
+            if *group != 0 {
+                p.put(format_args!("--nflog-group {group}"))?;
+            }
+            Ok(())
+        }
+        Target::Tcpmss(Some(mss)) => p.put(format_args!("-j TCPMSS --set-mss {mss}")),
+        Target::Tcpmss(None) => p.put("-j TCPMSS --clamp-mss-to-pmtu"),
+        Target::Notrack { ct: false } => p.put("-j NOTRACK"),
+        Target::Notrack { ct: true } => p.put("-j CT --notrack"),
         Target::Mark { value, mask } => {
             p.put(format_args!("-j MARK --set-xmark {value:#x}/{mask:#x}"))
         }
@@ -224,6 +359,29 @@ impl Display for Command {
             Command::Delete(c, RuleRef::Spec(r)) => with_rule(f, format_args!("-D {c}"), r),
             Command::Delete(c, RuleRef::Index(n)) => write!(f, "-D {c} {n}"),
             Command::Policy(c, p) => write!(f, "-P {c} {}", p.as_str()),
+            Command::Replace(c, n, r) => with_rule(f, format_args!("-R {c} {n}"), r),
+            Command::Rename(a, b) => write!(f, "-E {a} {b}"),
+            Command::Zero(None, _) => f.write_str("-Z"),
+            Command::Zero(Some(c), None) => write!(f, "-Z {c}"),
+            Command::Zero(Some(c), Some(n)) => write!(f, "-Z {c} {n}"),
+            Command::PerAddress(p) => {
+                match p.verb {
+                    ListVerb::Append => write!(f, "-A {}", p.chain)?,
+                    ListVerb::Insert(n) => write!(f, "-I {} {n}", p.chain)?,
+                    ListVerb::Delete => write!(f, "-D {}", p.chain)?,
+                }
+                let list = |l: &[crate::addr::Cidr]| {
+                    l.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+                };
+                if !p.sources.is_empty() {
+                    write!(f, " -s {}", list(&p.sources))?;
+                }
+                if !p.destinations.is_empty() {
+                    write!(f, " -d {}", list(&p.destinations))?;
+                }
+                let rest = p.rule.to_string();
+                if rest.is_empty() { Ok(()) } else { write!(f, " {rest}") }
+            }
         }
     }
 }

@@ -3,6 +3,9 @@
 
 use std::net::Ipv4Addr;
 
+pub use super::matches::{
+    AddrRange, IcmpType, IdRange, Limit, Owner, PhysPorts, Physdev, SocketOwner, TcpFlags,
+};
 use crate::addr::{Cidr, Proto};
 use crate::names::ChainName;
 
@@ -35,17 +38,24 @@ pub enum Table {
     Filter,
     /// `-t nat`.
     Nat,
+    /// `-t mangle`: marks (MARK, TCPMSS), at every hook.
+    Mangle,
+    /// `-t raw`: before conntrack (NOTRACK), in PREROUTING and OUTPUT.
+    Raw,
 }
 
 impl Table {
-    /// Both tables, in the order `iptables-save` prints them.
-    pub const ALL: [Table; 2] = [Table::Filter, Table::Nat];
+    /// Every modeled table, in the order the model prints them (iptables-nft prints them
+    /// in the order they were created; the comparison reads each table on its own).
+    pub const ALL: [Table; 4] = [Table::Filter, Table::Nat, Table::Mangle, Table::Raw];
 
     /// The table's name.
     pub fn as_str(self) -> &'static str {
         match self {
             Table::Filter => "filter",
             Table::Nat => "nat",
+            Table::Mangle => "mangle",
+            Table::Raw => "raw",
         }
     }
 
@@ -54,7 +64,14 @@ impl Table {
         match self {
             Table::Filter => &["INPUT", "FORWARD", "OUTPUT"],
             Table::Nat => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+            Table::Mangle => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+            Table::Raw => &["PREROUTING", "OUTPUT"],
         }
+    }
+
+    /// The table by name (`filter`, `nat`, `mangle`, `raw`).
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
     /// Whether `chain` is one of this table's built-in chains.
@@ -181,12 +198,14 @@ pub enum PortDir {
 /// One `-m` match (or the implicit protocol match that `--sport`/`--dport` load).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Match {
-    /// `-m tcp [--sport P] [--dport P]`.
+    /// `-m tcp [--sport P] [--dport P] [--tcp-flags MASK COMP | --syn]`.
     Tcp {
         /// `--sport`.
         sport: Option<Neg<PortRange>>,
         /// `--dport`.
         dport: Option<Neg<PortRange>>,
+        /// `--tcp-flags` (`--syn` is `FIN,SYN,RST,ACK SYN`).
+        flags: Option<Neg<TcpFlags>>,
     },
     /// `-m udp [--sport P] [--dport P]`.
     Udp {
@@ -200,6 +219,30 @@ pub enum Match {
         /// The states.
         ctstate: Neg<CtStates>,
     },
+    /// `-m state [!] --state S,S`: the older spelling, kept as written by iptables-save.
+    /// Only `INVALID`, `NEW`, `RELATED`, `ESTABLISHED` and `UNTRACKED` are states here.
+    State {
+        /// The states.
+        state: Neg<CtStates>,
+    },
+    /// `-m icmp [!] --icmp-type T[/C]` (needs `-p icmp`).
+    Icmp {
+        /// The type and code.
+        icmp: Neg<IcmpType>,
+    },
+    /// `-m iprange [[!] --src-range A-B] [[!] --dst-range A-B]`.
+    IpRange {
+        /// `--src-range`.
+        src: Option<Neg<AddrRange>>,
+        /// `--dst-range`.
+        dst: Option<Neg<AddrRange>>,
+    },
+    /// `-m physdev ...`: the bridge ports (boxed: it is rare and large).
+    Physdev(Box<Physdev>),
+    /// `-m limit [--limit R] [--limit-burst B]`: always matches in the model.
+    Limit(Limit),
+    /// `-m owner ...` (OUTPUT and POSTROUTING only).
+    Owner(Owner),
     /// `-m addrtype [[!] --src-type T] [[!] --dst-type T]`.
     AddrType {
         /// `--src-type`.
@@ -239,6 +282,12 @@ pub enum RejectWith {
     HostUnreachable,
     /// `icmp-admin-prohibited`.
     AdminProhibited,
+    /// `icmp-host-prohibited`.
+    HostProhibited,
+    /// `icmp-net-prohibited`.
+    NetProhibited,
+    /// `icmp-proto-unreachable`.
+    ProtoUnreachable,
     /// `tcp-reset`.
     TcpReset,
 }
@@ -274,8 +323,40 @@ pub enum Target {
         /// The new source port(s), if rewritten.
         ports: Option<PortRange>,
     },
-    /// `-j MASQUERADE`: SNAT to the outgoing interface's address.
-    Masquerade,
+    /// `-j MASQUERADE [--to-ports P[-Q]]`: SNAT to the outgoing interface's address.
+    Masquerade {
+        /// `--to-ports` (needs `-p tcp` or `-p udp`).
+        ports: Option<PortRange>,
+    },
+    /// `-j REDIRECT [--to-ports P[-Q]]`: DNAT to the input device's first address (to
+    /// 127.0.0.1 in OUTPUT).
+    Redirect {
+        /// `--to-ports` (needs `-p tcp` or `-p udp`).
+        ports: Option<PortRange>,
+    },
+    /// `-j LOG [--log-prefix P] [--log-level L]`: logs and goes on (no verdict).
+    Log {
+        /// The prefix (at most 29 bytes, as the kernel keeps it).
+        prefix: Option<std::sync::Arc<str>>,
+        /// The syslog level (0–7; 4, `warning`, is the default).
+        level: u8,
+    },
+    /// `-j NFLOG [--nflog-group N] [--nflog-prefix P]`: logs to netlink and goes on.
+    Nflog {
+        /// The netlink group (0 is the default).
+        group: u16,
+        /// The prefix.
+        prefix: Option<std::sync::Arc<str>>,
+    },
+    /// `-j TCPMSS --set-mss N | --clamp-mss-to-pmtu`: rewrites the MSS option of SYNs and
+    /// goes on (a probe carries no MSS the model follows). `None` is the PMTU clamp.
+    Tcpmss(Option<u16>),
+    /// `-j NOTRACK` (`ct: false`) or `-j CT --notrack` (`ct: true`): the packet gets no
+    /// conntrack entry (raw table only), and goes on.
+    Notrack {
+        /// Spelled `CT --notrack`.
+        ct: bool,
+    },
     /// `-j MARK --set-xmark value/mask`: `mark = (mark & !mask) ^ value`.
     Mark {
         /// The value xored in.
@@ -286,6 +367,9 @@ pub enum Target {
 }
 
 impl Target {
+    /// `-j MASQUERADE` without options.
+    pub const MASQUERADE: Target = Target::Masquerade { ports: None };
+
     /// The user chain this target continues in, if any.
     pub fn chain(&self) -> Option<&ChainName> {
         match self {
@@ -360,6 +444,75 @@ pub enum Command {
     Delete(ChainName, RuleRef),
     /// `-P CHAIN ACCEPT|DROP`.
     Policy(ChainName, Policy),
+    /// `-R CHAIN N rule` (N is 1-based).
+    Replace(ChainName, u32, Rule),
+    /// `-E OLD NEW`: renames a user chain; the rules that jump to it follow.
+    Rename(ChainName, ChainName),
+    /// `-Z [CHAIN [N]]`: zeroes counters (the model keeps none; it checks the chain).
+    Zero(Option<ChainName>, Option<u32>),
+    /// `-A`, `-I` or `-D` with a comma list in `-s` or `-d`.
+    PerAddress(Box<PerAddress>),
+}
+
+/// Which command a [`PerAddress`] runs once per address pair.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ListVerb {
+    /// `-A`.
+    Append,
+    /// `-I CHAIN N`.
+    Insert(u32),
+    /// `-D`.
+    Delete,
+}
+
+/// A rule whose `-s` or `-d` held a comma list: iptables runs the command once per
+/// (source, destination) pair, sources outer, each `-I` at the same position (so the
+/// rules end up in reverse), all in one transaction: all or nothing. Guaranteed by the
+/// parser: `rule` has neither `-s` nor `-d`, the lists are what was written (duplicates
+/// kept, no negation), and one of them has more than one address.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct PerAddress {
+    /// The command.
+    pub verb: ListVerb,
+    /// The chain.
+    pub chain: ChainName,
+    /// The rule without its addresses.
+    pub rule: Rule,
+    /// The `-s` addresses (empty: no `-s`).
+    pub sources: Vec<Cidr>,
+    /// The `-d` addresses (empty: no `-d`).
+    pub destinations: Vec<Cidr>,
+}
+
+impl PerAddress {
+    /// The rules, one per pair, in the order iptables makes them.
+    pub fn rules(&self) -> Vec<Rule> {
+        let some = |list: &[Cidr]| -> Vec<Option<Cidr>> {
+            if list.is_empty() { vec![None] } else { list.iter().copied().map(Some).collect() }
+        };
+        let mut out = Vec::new();
+        for s in some(&self.sources) {
+            for d in some(&self.destinations) {
+                let mut r = self.rule.clone();
+                r.src = s.map(Neg::plain);
+                r.dst = d.map(Neg::plain);
+                out.push(r.canonical());
+            }
+        }
+        out
+    }
+
+    /// The single commands, in order.
+    pub fn commands(&self) -> Vec<Command> {
+        self.rules()
+            .into_iter()
+            .map(|r| match self.verb {
+                ListVerb::Append => Command::Append(self.chain.clone(), r),
+                ListVerb::Insert(n) => Command::Insert(self.chain.clone(), n, r),
+                ListVerb::Delete => Command::Delete(self.chain.clone(), RuleRef::Spec(r)),
+            })
+            .collect()
+    }
 }
 
 impl Command {
@@ -371,8 +524,11 @@ impl Command {
             | Command::Append(c, _)
             | Command::Insert(c, _, _)
             | Command::Delete(c, _)
-            | Command::Policy(c, _) => Some(c),
-            Command::Flush(c) => c.as_ref(),
+            | Command::Policy(c, _)
+            | Command::Replace(c, _, _)
+            | Command::Rename(c, _) => Some(c),
+            Command::Flush(c) | Command::Zero(c, _) => c.as_ref(),
+            Command::PerAddress(p) => Some(&p.chain),
         }
     }
 }
@@ -414,10 +570,10 @@ impl Rule {
             .matches
             .iter()
             .filter_map(|m| match m {
-                Match::Tcp { sport, dport } => canonical_ports(*sport, *dport)
-                    .map(|(sport, dport)| Match::Tcp { sport, dport }),
-                Match::Udp { sport, dport } => canonical_ports(*sport, *dport)
-                    .map(|(sport, dport)| Match::Udp { sport, dport }),
+                Match::Tcp { sport, dport, flags } => canonical_tcp(*sport, *dport, *flags)
+                    .map(|(sport, dport, flags)| Match::Tcp { sport, dport, flags }),
+                Match::Udp { sport, dport } => canonical_tcp(*sport, *dport, None)
+                    .map(|(sport, dport, _)| Match::Udp { sport, dport }),
                 other => Some(other.clone()),
             })
             .collect();
@@ -447,17 +603,23 @@ impl Rule {
             && iface(&self.in_iface)
             && iface(&self.out_iface)
             && self.matches.iter().all(|m| match m {
-                Match::Tcp { sport, dport } | Match::Udp { sport, dport } => {
-                    canonical_ports(*sport, *dport) == Some((*sport, *dport))
+                Match::Tcp { sport, dport, flags } => {
+                    canonical_tcp(*sport, *dport, *flags) == Some((*sport, *dport, *flags))
+                }
+                Match::Udp { sport, dport } => {
+                    canonical_tcp(*sport, *dport, None) == Some((*sport, *dport, None))
                 }
                 _ => true,
             })
     }
 }
 
-/// A `tcp`/`udp` match's ports as iptables-nft stores them; `None` when the match
-/// disappears entirely (only negated full ranges were in it).
-fn canonical_ports(sport: Ports, dport: Ports) -> Option<(Ports, Ports)> {
+type Flags = Option<Neg<TcpFlags>>;
+
+/// A `tcp`/`udp` match's ports and flags as iptables-nft stores them; `None` when the
+/// match disappears entirely (only negated full ranges, or flag tests with an empty mask
+/// other than a plain `NONE NONE`, were in it).
+fn canonical_tcp(sport: Ports, dport: Ports, flags: Flags) -> Option<(Ports, Ports, Flags)> {
     let mut dropped = false;
     let mut fix = |p: Ports| match p {
         Some(n) if n.value.lo == 0 && n.value.hi == u16::MAX => {
@@ -467,7 +629,15 @@ fn canonical_ports(sport: Ports, dport: Ports) -> Option<(Ports, Ports)> {
         other => other,
     };
     let (sport, dport) = (fix(sport), fix(dport));
-    if sport.is_none() && dport.is_none() && dropped { None } else { Some((sport, dport)) }
+    let flags = match flags {
+        Some(f) if f.value.mask == 0 => {
+            dropped |= f.negated || f.value.comp != 0;
+            None
+        }
+        other => other,
+    };
+    let empty = sport.is_none() && dport.is_none() && flags.is_none();
+    if empty && dropped { None } else { Some((sport, dport, flags)) }
 }
 
 #[cfg(test)]
@@ -496,7 +666,7 @@ mod tests {
         let iface = prop_oneof![Just("+"), Just("veth+"), Just("eth0")]
             .prop_map(|s| IfacePattern::new(s).unwrap_or_else(|| panic!("{s}")));
         let port_match = (any::<bool>(), ports(), ports()).prop_map(|(tcp, sport, dport)| {
-            if tcp { Match::Tcp { sport, dport } } else { Match::Udp { sport, dport } }
+            if tcp { Match::Tcp { sport, dport, flags: None } } else { Match::Udp { sport, dport } }
         });
         let matches = proptest::collection::vec(
             prop_oneof![port_match, Just(Match::Comment("c".into()))],

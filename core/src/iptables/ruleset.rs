@@ -1,4 +1,4 @@
-//! The filter and nat tables of one namespace, and the checks iptables-nft and the kernel
+//! The filter, nat, mangle and raw tables of one namespace, and the checks iptables-nft and the kernel
 //! make on every command, with the error kinds they give.
 //!
 //! Facts modeled here, measured with iptables v1.8.9 (nf_tables) in a throwaway netns:
@@ -28,8 +28,8 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
-use super::nat::{NAT_HOOKS, nat_slot};
-use super::rule::{Command, Match, Policy, Rule, RuleRef, Table, Target};
+use super::hooks::{self, RESTRICTIONS};
+use super::rule::{Command, ListVerb, Match, PerAddress, Policy, Rule, RuleRef, Table, Target};
 use super::values::is_target_name;
 use crate::error::{ErrorKind, OpError};
 use crate::hash::{FxBuildHasher, FxHashMap, FxIndexMap};
@@ -56,8 +56,8 @@ pub(super) struct Chain {
     pub(super) callers: FxIndexMap<ChainName, u32>,
     /// Chains this one's rules jump or go to, with rule counts.
     pub(super) callees: FxIndexMap<ChainName, u32>,
-    /// Rules with a DNAT, SNAT and MASQUERADE target, in that order.
-    pub(super) nat: [u32; 3],
+    /// Rules of each restriction of `hooks` (DNAT, SNAT, MASQUERADE, `-m owner`...).
+    pub(super) restricted: [u32; RESTRICTIONS],
     /// Built-in chains: whether the kernel has it yet.
     pub(super) materialized: bool,
     /// How many rules of the chain have each rule hash, so that "is this rule there" (the
@@ -112,11 +112,21 @@ impl Chain {
         }
     }
 
+    /// Counts every rule's hash again (after rules changed in place).
+    fn rehash(&mut self) {
+        self.hashes.clear();
+        if self.rules.rules.len() > SCANNED_MAX {
+            for r in &self.rules.rules {
+                *self.hashes.entry(rule_hash(r)).or_insert(0) += 1;
+            }
+        }
+    }
+
     fn clear_rules(&mut self) {
         self.rules.rules.clear();
         self.hashes.clear();
         self.callees.clear();
-        self.nat = [0; 3];
+        self.restricted = [0; RESTRICTIONS];
     }
 }
 
@@ -245,20 +255,23 @@ impl TableRules {
                 })?;
                 self.insert_at(name, at, rule)
             }
-            Command::Delete(name, RuleRef::Spec(rule)) => {
-                iface_allowed(name, rule).map_err(|d| {
-                    self.err(ErrorKind::InvalidArgument, "delete from", name.as_str(), d)
-                })?;
-                let rule = rule.canonical();
-                self.jump_target_exists(name, &rule, "delete from")?;
-                let bad =
-                    || self.err(ErrorKind::NotFound, "delete from", name.as_str(), "Bad rule");
-                let chain = self.chains.get(name.as_str()).filter(|c| c.may_hold(&rule));
-                let chain = chain.ok_or_else(bad)?;
-                let at = chain.rules.rules.iter().position(|r| *r == rule).ok_or_else(bad)?;
-                self.remove_at(name, at);
-                Ok(())
+            Command::Delete(name, RuleRef::Spec(rule)) => self.delete_spec(name, rule).map(drop),
+            Command::Replace(name, n, rule) => self.replace(name, *n, rule),
+            Command::Rename(old, new) => self.rename(old, new),
+            Command::Zero(None, _) => Ok(()),
+            Command::Zero(Some(name), _) => {
+                let there = self
+                    .chains
+                    .get(name.as_str())
+                    .is_some_and(|c| c.materialized || !self.table.is_builtin(name.as_str()));
+                if there {
+                    Ok(())
+                } else {
+                    let d = "No chain/target/match by that name";
+                    Err(self.err(ErrorKind::NotFound, "zero", name.as_str(), d))
+                }
             }
+            Command::PerAddress(p) => self.per_address(p),
             Command::Delete(name, RuleRef::Index(n)) => {
                 let len = self.existing(name, "delete from")?.rules.rules.len();
                 let at = (*n as usize).checked_sub(1).filter(|at| *at < len).ok_or_else(|| {
@@ -284,6 +297,125 @@ impl TableRules {
                 Ok(())
             }
         }
+    }
+
+    /// `-D CHAIN rule`: the first rule equal to it goes; returns where it was and itself.
+    fn delete_spec(&mut self, name: &ChainName, rule: &Rule) -> Result<(usize, Rule), OpError> {
+        iface_allowed(name, rule)
+            .map_err(|d| self.err(ErrorKind::InvalidArgument, "delete from", name.as_str(), d))?;
+        let rule = rule.canonical();
+        self.jump_target_exists(name, &rule, "delete from")?;
+        let bad = || self.err(ErrorKind::NotFound, "delete from", name.as_str(), "Bad rule");
+        let chain = self.chains.get(name.as_str()).filter(|c| c.may_hold(&rule));
+        let chain = chain.ok_or_else(bad)?;
+        let at = chain.rules.rules.iter().position(|r| *r == rule).ok_or_else(bad)?;
+        self.remove_at(name, at);
+        Ok((at, rule))
+    }
+
+    /// `-R CHAIN N rule`: the rule at N is checked as if the new one stood there instead
+    /// (a jump replaced by another may close a loop), and stays on a refusal.
+    fn replace(&mut self, name: &ChainName, n: u32, rule: &Rule) -> Result<(), OpError> {
+        let action = "replace in";
+        iface_allowed(name, rule)
+            .map_err(|d| self.err(ErrorKind::InvalidArgument, action, name.as_str(), d))?;
+        let rule = rule.canonical();
+        self.jump_target_exists(name, &rule, action)?;
+        let len = self.existing(name, action)?.rules.rules.len();
+        let at = (n as usize).checked_sub(1).filter(|at| *at < len).ok_or_else(|| {
+            self.err(ErrorKind::NotFound, action, name.as_str(), "Index of replacement too big")
+        })?;
+        let old = self.chains.get(name.as_str()).and_then(|c| c.rules.rules.get(at)).cloned();
+        let Some(old) = old else { return Ok(()) };
+        self.remove_at(name, at);
+        if let Err(e) = self.insert_at(name, at, rule) {
+            self.restore_at(name, at, old);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Puts back a rule that was just taken out, without checks.
+    fn restore_at(&mut self, name: &ChainName, at: usize, rule: Rule) {
+        self.link(name, &rule, true);
+        if let Some(c) = self.chains.get_mut(name.as_str()) {
+            c.rules.rules.insert(at, rule);
+            c.count(|r| rule_hash(&r.rules[at]), true);
+        }
+    }
+
+    /// `-E OLD NEW`: iptables checks the new name first (a chain by that name, or a
+    /// built-in chain's name, is "File exists"), then the old one. Every rule that jumps
+    /// or goes to the chain follows the new name.
+    fn rename(&mut self, old: &ChainName, new: &ChainName) -> Result<(), OpError> {
+        if self.chains.contains_key(new.as_str()) || self.table.is_builtin(new.as_str()) {
+            return Err(self.err(ErrorKind::AlreadyExists, "rename", new.as_str(), "File exists"));
+        }
+        if self.table.is_builtin(old.as_str()) || !self.chains.contains_key(old.as_str()) {
+            let d = "No chain/target/match by that name";
+            return Err(self.err(ErrorKind::NotFound, "rename", old.as_str(), d));
+        }
+        let Some(chain) = self.chains.swap_remove(old.as_str()) else { return Ok(()) };
+        let callers: Vec<ChainName> = chain.callers.keys().cloned().collect();
+        let callees: Vec<ChainName> = chain.callees.keys().cloned().collect();
+        self.chains.insert(new.clone(), chain);
+        let renamed = |k: &ChainName| if k == old { new.clone() } else { k.clone() };
+        for caller in callers.iter().map(renamed) {
+            let Some(c) = self.chains.get_mut(caller.as_str()) else { continue };
+            for r in &mut c.rules.rules {
+                match &mut r.target {
+                    Target::Jump(d) | Target::Goto(d) if d == old => *d = new.clone(),
+                    _ => {}
+                }
+            }
+            c.callees = c.callees.iter().map(|(k, n)| (renamed(k), *n)).collect();
+            c.rehash();
+        }
+        for callee in callees.iter().map(renamed) {
+            if let Some(c) = self.chains.get_mut(callee.as_str()) {
+                c.callers = c.callers.iter().map(|(k, n)| (renamed(k), *n)).collect();
+            }
+        }
+        Ok(())
+    }
+
+    /// A command with address lists: its single commands in order, all or none.
+    fn per_address(&mut self, p: &PerAddress) -> Result<(), OpError> {
+        let exists = self.exists;
+        let materialized = self.chains.get(p.chain.as_str()).map(|c| c.materialized);
+        // What each done command left: where a rule went in, or the rule taken out.
+        let mut done: Vec<(usize, Option<Rule>)> = Vec::new();
+        for cmd in p.commands() {
+            let step = match (&cmd, p.verb) {
+                (Command::Delete(name, RuleRef::Spec(rule)), _) => {
+                    self.delete_spec(name, rule).map(|(at, r)| (at, Some(r)))
+                }
+                (_, ListVerb::Insert(n)) => self.apply(&cmd).map(|()| ((n as usize) - 1, None)),
+                _ => self.apply(&cmd).map(|()| {
+                    let len = self.chains.get(p.chain.as_str()).map_or(0, |c| c.rules.rules.len());
+                    (len.saturating_sub(1), None)
+                }),
+            };
+            match step {
+                Ok(d) => done.push(d),
+                Err(e) => {
+                    for (at, taken) in done.into_iter().rev() {
+                        match taken {
+                            Some(rule) => self.restore_at(&p.chain, at, rule),
+                            None => self.remove_at(&p.chain, at),
+                        }
+                    }
+                    self.exists = exists;
+                    if let (Some(c), Some(m)) =
+                        (self.chains.get_mut(p.chain.as_str()), materialized)
+                    {
+                        c.materialized = m;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn existing(&self, name: &ChainName, action: &'static str) -> Result<&Chain, OpError> {
@@ -429,9 +561,7 @@ impl TableRules {
             }
         }
         if let Some(c) = self.chains.get_mut(chain.as_str()) {
-            if let Some(slot) = nat_slot(&rule.target) {
-                c.nat[slot] = if add { c.nat[slot] + 1 } else { c.nat[slot].saturating_sub(1) };
-            }
+            hooks::count(&mut c.restricted, rule, add);
             if let Some(d) = rule.target.chain() {
                 bump(&mut c.callees, d, add);
             }
@@ -460,17 +590,22 @@ impl TableRules {
             };
             return Err(self.err(kind, "add rule to", name, d));
         }
+        if let Some(hook) = self.table.is_builtin(name).then(|| hooks::hook_bit(name)).flatten()
+            && let Some(why) = hooks::direct_problem(hook, rule)
+        {
+            return Err(einval(why));
+        }
         // The kernel validates jumps and hooks only from the base chains that reach the
-        // chain; an unreached chain takes loops and any NAT target.
-        let checked = rule.target.chain().is_some()
-            || (self.table == Table::Nat && nat_slot(&rule.target).is_some());
-        if !checked {
+        // chain; an unreached chain takes loops and any restricted rule.
+        let restricted = hooks::restrictions(rule) != 0;
+        if rule.target.chain().is_none() && !restricted {
             return Ok(());
         }
         let above = self.above(name);
         let Some(depth) = above.depth else { return Ok(()) };
-        let (allowed, height) = match (&rule.target, self.table) {
-            (Target::Jump(d) | Target::Goto(d), _) => {
+        let own = hooks::rule_mask(rule);
+        let (allowed, height) = match &rule.target {
+            Target::Jump(d) | Target::Goto(d) => {
                 let below = self.below(d.as_str());
                 let height = below.height.filter(|_| !below.chains.contains(name));
                 let Some(height) = height else {
@@ -481,13 +616,9 @@ impl TableRules {
                         "Too many links (loop)",
                     ));
                 };
-                (below.mask, height + 1)
+                (below.mask & own, height + 1)
             }
-            (t, Table::Nat) => match nat_slot(t) {
-                Some(s) => (NAT_HOOKS[s], 0),
-                None => return Ok(()),
-            },
-            _ => return Ok(()),
+            _ => (own, 0),
         };
         if above.hooks & !allowed != 0 {
             return Err(einval("target not valid in the hooks that reach this chain"));
@@ -532,9 +663,14 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
         {
             return Some("a comment cannot hold control characters");
         }
-        let (proto, sport, dport) = match m {
-            Match::Tcp { sport, dport } => (crate::addr::Proto::Tcp, sport, dport),
-            Match::Udp { sport, dport } => (crate::addr::Proto::Udp, sport, dport),
+        if let Match::Icmp { .. } = m
+            && !plain_proto(crate::addr::Proto::Icmp)
+        {
+            return Some("the icmp match needs -p icmp");
+        }
+        let (proto, sport, dport, flags) = match m {
+            Match::Tcp { sport, dport, flags } => (crate::addr::Proto::Tcp, sport, dport, *flags),
+            Match::Udp { sport, dport } => (crate::addr::Proto::Udp, sport, dport, None),
             Match::Multiport { .. }
                 if !plain_proto(crate::addr::Proto::Tcp)
                     && !plain_proto(crate::addr::Proto::Udp) =>
@@ -543,7 +679,7 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
             }
             _ => continue,
         };
-        let empty = sport.is_none() && dport.is_none();
+        let empty = sport.is_none() && dport.is_none() && flags.is_none();
         if (empty && !plain_proto(proto)) || (!empty && !any_proto(proto)) {
             return Some("the tcp/udp match needs the same -p");
         }
@@ -554,10 +690,22 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
         {
             Some("tcp-reset needs -p tcp")
         }
-        (Target::Dnat { .. } | Target::Snat { .. } | Target::Masquerade, Table::Filter) => {
-            Some("NAT targets belong to the nat table")
+        (
+            Target::Dnat { .. }
+            | Target::Snat { .. }
+            | Target::Masquerade { .. }
+            | Target::Redirect { .. },
+            Table::Filter | Table::Mangle | Table::Raw,
+        ) => Some("NAT targets belong to the nat table"),
+        (Target::Reject(_), Table::Nat | Table::Mangle | Table::Raw) => {
+            Some("REJECT is only valid in the filter table")
         }
-        (Target::Reject(_), Table::Nat) => Some("REJECT is not valid in the nat table"),
+        (Target::Notrack { .. }, Table::Filter | Table::Nat | Table::Mangle) => {
+            Some("NOTRACK and CT are only valid in the raw table")
+        }
+        (Target::Tcpmss(_), _) if !plain_proto(crate::addr::Proto::Tcp) => {
+            Some("TCPMSS needs -p tcp")
+        }
         (Target::Drop, Table::Nat) => Some("the nat table is not intended for filtering"),
         (Target::Dnat { ports: Some(_), .. } | Target::Snat { ports: Some(_), .. }, _)
             if rule.proto.is_none() =>
@@ -568,7 +716,7 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
     }
 }
 
-/// The filter and nat tables of one namespace.
+/// The filter, nat, mangle and raw tables of one namespace.
 ///
 /// A table is stored from the first command on it; until then it reads as a fresh one
 /// (`TableRules::new`), shared by every namespace, so a namespace without rules (every
@@ -578,6 +726,8 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
 pub struct Ruleset {
     filter: Option<TableRules>,
     nat: Option<TableRules>,
+    mangle: Option<TableRules>,
+    raw: Option<TableRules>,
     generation: u64,
 }
 
@@ -595,6 +745,8 @@ impl fmt::Debug for Ruleset {
         f.debug_struct("Ruleset")
             .field("filter", self.table(Table::Filter))
             .field("nat", self.table(Table::Nat))
+            .field("mangle", self.table(Table::Mangle))
+            .field("raw", self.table(Table::Raw))
             .field("generation", &self.generation)
             .finish()
     }
@@ -614,6 +766,8 @@ impl Ruleset {
         let stored = match table {
             Table::Filter => &self.filter,
             Table::Nat => &self.nat,
+            Table::Mangle => &self.mangle,
+            Table::Raw => &self.raw,
         };
         stored.as_ref().unwrap_or_else(|| fresh_table(table))
     }
@@ -622,6 +776,8 @@ impl Ruleset {
         let stored = match table {
             Table::Filter => &mut self.filter,
             Table::Nat => &mut self.nat,
+            Table::Mangle => &mut self.mangle,
+            Table::Raw => &mut self.raw,
         };
         stored.get_or_insert_with(|| TableRules::new(table))
     }
@@ -636,9 +792,13 @@ impl Ruleset {
 fn fresh_table(table: Table) -> &'static TableRules {
     static FILTER: OnceLock<TableRules> = OnceLock::new();
     static NAT: OnceLock<TableRules> = OnceLock::new();
+    static MANGLE: OnceLock<TableRules> = OnceLock::new();
+    static RAW: OnceLock<TableRules> = OnceLock::new();
     let cell = match table {
         Table::Filter => &FILTER,
         Table::Nat => &NAT,
+        Table::Mangle => &MANGLE,
+        Table::Raw => &RAW,
     };
     cell.get_or_init(|| TableRules::new(table))
 }

@@ -106,8 +106,10 @@ fn parse(text: &str, mut counters: Option<&mut Vec<Counter>>) -> Result<Ruleset,
             let table = match name {
                 "filter" => Table::Filter,
                 "nat" => Table::Nat,
-                "mangle" | "raw" | "security" => {
-                    let hint = Some("only filter and nat are modeled");
+                "mangle" => Table::Mangle,
+                "raw" => Table::Raw,
+                "security" => {
+                    let hint = Some("only filter, nat, mangle and raw are modeled");
                     let token = name.to_owned();
                     return Err(fail(
                         ParseErrorKind::Unsupported { what: "table", token, hint },

@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 
 use super::rule::{AddrType, CtStates, PortRange, RejectWith};
+use super::services::{self, Lookup};
 use crate::addr::{Cidr, Proto};
 use crate::text::{ParseError, ParseErrorKind, Token};
 
@@ -45,7 +46,7 @@ pub(crate) fn c_number(s: &str) -> Option<u64> {
 
 /// A dotted address as libxtables reads it: one to four parts, each a C number up to 255,
 /// missing trailing parts zero (`10.1` is 10.1.0.0, `010.1.2.3` is 8.1.2.3).
-fn xt_dotted(s: &str) -> Option<Ipv4Addr> {
+pub(crate) fn xt_dotted(s: &str) -> Option<Ipv4Addr> {
     let mut bytes = [0u8; 4];
     for (n, part) in s.split('.').enumerate() {
         *bytes.get_mut(n)? = u8::try_from(c_number(part)?).ok()?;
@@ -53,18 +54,24 @@ fn xt_dotted(s: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(bytes))
 }
 
-/// `-s`/`-d`: `addr`, `addr/len` or `addr/dotted-mask`, host bits cleared (a bare address
-/// is a /32). Lists and host names are refused, non-contiguous masks are unsupported.
-pub(crate) fn cidr(t: &Token) -> Result<Cidr, ParseError> {
+/// `-s`/`-d`: a comma list of [`cidr_item`]s, in order, duplicates kept (iptables adds
+/// one rule per address, or pair of addresses). An empty item is refused.
+pub(crate) fn cidr_list(t: &Token) -> Result<Vec<Cidr>, ParseError> {
+    t.text
+        .split(',')
+        .map(|item| {
+            if item.is_empty() {
+                return Err(invalid(t, "address", "host/network `' not found"));
+            }
+            cidr_item(t, item)
+        })
+        .collect()
+}
+
+/// One address of `-s`/`-d`: `addr`, `addr/len` or `addr/dotted-mask`, host bits cleared
+/// (a bare address is a /32). Host names are refused, non-contiguous masks unsupported.
+pub(crate) fn cidr_item(t: &Token, s: &str) -> Result<Cidr, ParseError> {
     const WHAT: &str = "address";
-    let s = t.text.as_str();
-    if s.contains(',') {
-        return Err(unsupported(
-            t,
-            "address list",
-            "iptables expands a list into one rule per address; write one rule per address",
-        ));
-    }
     let (addr, mask) = match s.split_once('/') {
         Some((a, m)) => (a, Some(m)),
         None => (s, None),
@@ -181,31 +188,40 @@ pub(crate) fn proto(t: &Token) -> Result<Option<Proto>, ParseError> {
     }
 }
 
-/// One port: a C number up to 65535. Service names are unsupported (they would need
-/// `/etc/services`).
-pub(crate) fn port(t: &Token, s: &str) -> Result<u16, ParseError> {
+/// One port: a C number up to 65535, or a service name of the embedded table
+/// (`services`) for the lookup's protocols. Names the table does not have are
+/// unsupported (the model reads no `/etc/services`); a name it has only for another
+/// protocol is refused, as iptables refuses it.
+pub(crate) fn port(t: &Token, s: &str, lookup: Lookup) -> Result<u16, ParseError> {
     if let Some(p) = c_number(s).and_then(|n| u16::try_from(n).ok()) {
         return Ok(p);
     }
+    if let Some(p) = services::port_of(s, lookup) {
+        return Ok(p);
+    }
     let looks_like_name = s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if looks_like_name {
-        return Err(unsupported(t, "service name", "write the port number"));
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if looks_like_name && !services::is_known(s) && !s.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(unsupported(
+            t,
+            "service name",
+            "not among the embedded /etc/services names; write the port number",
+        ));
     }
     Err(invalid(t, "port", format!("invalid port/service {s:?}")))
 }
 
 /// `--sport`/`--dport`: `P`, `P:P`, `:P` (from 0) or `P:` (to 65535).
-pub(crate) fn port_range(t: &Token) -> Result<PortRange, ParseError> {
+pub(crate) fn port_range(t: &Token, lookup: Lookup) -> Result<PortRange, ParseError> {
     let s = t.text.as_str();
     let (lo, hi) = match s.split_once(':') {
         None => {
-            let p = port(t, s)?;
+            let p = port(t, s, lookup)?;
             (p, p)
         }
         Some((a, b)) => {
-            let lo = if a.is_empty() { 0 } else { port(t, a)? };
-            let hi = if b.is_empty() { u16::MAX } else { port(t, b)? };
+            let lo = if a.is_empty() { 0 } else { port(t, a, lookup)? };
+            let hi = if b.is_empty() { u16::MAX } else { port(t, b, lookup)? };
             (lo, hi)
         }
     };
@@ -217,14 +233,14 @@ pub(crate) fn port_range(t: &Token) -> Result<PortRange, ParseError> {
 
 /// `--dports`/`--sports`: up to 15 ports, a range counting as two; a range needs
 /// first < last (iptables refuses `80:80`).
-pub(crate) fn multiport_list(t: &Token) -> Result<Vec<PortRange>, ParseError> {
+pub(crate) fn multiport_list(t: &Token, lookup: Lookup) -> Result<Vec<PortRange>, ParseError> {
     let mut out = Vec::new();
     let mut slots = 0;
     for item in t.text.split(',') {
         let r = match item.split_once(':') {
-            None => PortRange::one(port(t, item)?),
+            None => PortRange::one(port(t, item, lookup)?),
             Some((a, b)) => {
-                let (lo, hi) = (port(t, a)?, port(t, b)?);
+                let (lo, hi) = (port(t, a, lookup)?, port(t, b, lookup)?);
                 if lo >= hi {
                     return Err(invalid(t, "port list", "invalid portrange specified"));
                 }
@@ -299,10 +315,10 @@ pub(crate) fn reject_with(t: &Token) -> Result<RejectWith, ParseError> {
     const TABLE: [(&str, &str, Option<RejectWith>); 8] = [
         ("icmp-net-unreachable", "net-unreach", Some(RejectWith::NetUnreachable)),
         ("icmp-host-unreachable", "host-unreach", Some(RejectWith::HostUnreachable)),
-        ("icmp-proto-unreachable", "proto-unreach", None),
+        ("icmp-proto-unreachable", "proto-unreach", Some(RejectWith::ProtoUnreachable)),
         ("icmp-port-unreachable", "port-unreach", Some(RejectWith::PortUnreachable)),
-        ("icmp-net-prohibited", "net-prohib", None),
-        ("icmp-host-prohibited", "host-prohib", None),
+        ("icmp-net-prohibited", "net-prohib", Some(RejectWith::NetProhibited)),
+        ("icmp-host-prohibited", "host-prohib", Some(RejectWith::HostProhibited)),
         ("tcp-reset", "tcp-rst", Some(RejectWith::TcpReset)),
         ("icmp-admin-prohibited", "admin-prohib", Some(RejectWith::AdminProhibited)),
     ];
@@ -329,6 +345,9 @@ pub(crate) fn reject_name(w: RejectWith) -> &'static str {
         RejectWith::HostUnreachable => "icmp-host-unreachable",
         RejectWith::AdminProhibited => "icmp-admin-prohibited",
         RejectWith::TcpReset => "tcp-reset",
+        RejectWith::HostProhibited => "icmp-host-prohibited",
+        RejectWith::NetProhibited => "icmp-net-prohibited",
+        RejectWith::ProtoUnreachable => "icmp-proto-unreachable",
     }
 }
 
@@ -366,11 +385,27 @@ pub(crate) fn nat_to(t: &Token) -> Result<(Ipv4Addr, Option<PortRange>), ParseEr
     Ok((ip, ports))
 }
 
+/// `--to-ports P[-Q]` of MASQUERADE and REDIRECT.
+pub(crate) fn to_ports(t: &Token) -> Result<PortRange, ParseError> {
+    let s = t.text.as_str();
+    let (lo, hi) = match s.split_once('-') {
+        Some((a, b)) => (nat_port(t, a)?, nat_port(t, b)?),
+        None => {
+            let one = nat_port(t, s)?;
+            (one, one)
+        }
+    };
+    if lo > hi {
+        return Err(invalid(t, "port range", "port range is funky (min > max)"));
+    }
+    Ok(PortRange { lo, hi })
+}
+
 fn nat_port(t: &Token, s: &str) -> Result<u16, ParseError> {
     if s.is_empty() || s.starts_with('-') {
         return Err(invalid(t, "port", format!("port {s:?} not valid")));
     }
-    port(t, s)
+    port(t, s, Lookup::Any)
 }
 
 /// Target names that are iptables extensions (from the xtables modules iptables 1.8.9
@@ -437,12 +472,9 @@ pub(crate) const UNSUPPORTED_MATCHES: &[&str] = &[
     "iprange",
     "ipvs",
     "length",
-    "limit",
     "mac",
     "nfacct",
     "osf",
-    "owner",
-    "physdev",
     "pkttype",
     "policy",
     "quota",
@@ -453,7 +485,6 @@ pub(crate) const UNSUPPORTED_MATCHES: &[&str] = &[
     "sctp",
     "set",
     "socket",
-    "state",
     "statistic",
     "string",
     "tcpmss",
@@ -496,7 +527,7 @@ mod tests {
 
     #[test]
     fn dotted_addresses_read_like_libxtables() {
-        let c = |s: &str| cidr(&tok(s)).map(|c| c.to_string());
+        let c = |s: &str| cidr_item(&tok(s), s).map(|c| c.to_string());
         assert_eq!(c("10.1"), Ok("10.1.0.0/32".into()));
         assert_eq!(c("010.1.2.3"), Ok("8.1.2.3/32".into()));
         assert_eq!(c("10.1.2.3/24"), Ok("10.1.2.0/24".into()));
@@ -512,7 +543,7 @@ mod tests {
         assert_eq!(r(""), Ok(RejectWith::NetUnreachable));
         assert_eq!(r("port-unreach"), Ok(RejectWith::PortUnreachable));
         assert_eq!(r("ICMP-HOST-UNREACHABLE"), Ok(RejectWith::HostUnreachable));
-        assert!(r("icmp-p").is_err());
+        assert_eq!(r("icmp-p"), Ok(RejectWith::ProtoUnreachable));
         assert!(r("bogus").is_err());
     }
 }

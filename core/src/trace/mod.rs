@@ -139,6 +139,9 @@ pub fn reject_name(w: RejectWith) -> &'static str {
         RejectWith::HostUnreachable => "icmp-host-unreachable",
         RejectWith::AdminProhibited => "icmp-admin-prohibited",
         RejectWith::TcpReset => "tcp-reset",
+        RejectWith::HostProhibited => "icmp-host-prohibited",
+        RejectWith::NetProhibited => "icmp-net-prohibited",
+        RejectWith::ProtoUnreachable => "icmp-proto-unreachable",
     }
 }
 
@@ -191,6 +194,9 @@ pub enum Step {
         verdict: Verdict,
         /// The packet mark after the traversal (0 when unmarked).
         mark: u32,
+        /// What the model followed only in part on the way (a rate limit).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<Note>,
     },
     /// Conntrack recognized the packet as part of a known connection and applied the
     /// reverse of the first packet's NAT.
@@ -223,6 +229,38 @@ pub enum Step {
     Stopped {
         /// How it ended, in the terms of a probe's outcome.
         outcome: Box<Outcome>,
+    },
+}
+
+/// Something a netfilter hop says about a rule the model follows only in part.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "note")]
+pub enum Note {
+    /// A rule with `-m limit` matched: the model follows no clock, so a limit always
+    /// matches; on a real host it stops matching once its rate is exceeded.
+    RateNotModeled {
+        /// The chain.
+        chain: String,
+        /// The 1-based rule number.
+        rule: u32,
+    },
+    /// A rule whose target has no verdict matched (LOG and NFLOG log, TCPMSS edits a
+    /// SYN's MSS option, which a probe does not carry); the packet went on.
+    Passed {
+        /// The chain.
+        chain: String,
+        /// The 1-based rule number.
+        rule: u32,
+        /// The target (`LOG`, `NFLOG`, `TCPMSS`).
+        target: String,
+    },
+    /// A raw-table rule (`NOTRACK`, `CT --notrack`) matched: the packet gets no conntrack
+    /// entry (state UNTRACKED, no NAT).
+    Untracked {
+        /// The chain.
+        chain: String,
+        /// The 1-based rule number.
+        rule: u32,
     },
 }
 

@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{
-    ChainHit, Dir, DropCause, Flow, Hop, Outcome, Refusal, Silence, Step, Trace, Verdict,
+    ChainHit, Dir, DropCause, Flow, Hop, Note, Outcome, Refusal, Silence, Step, Trace, Verdict,
     reject_name,
 };
 use crate::addr::{Cidr, Endpoint};
@@ -239,7 +239,7 @@ fn step_text(step: &Step, p: &Flow) -> String {
             s
         }
         Step::Local => format!("local {}", p.dst.ip),
-        Step::Netfilter { table, hook, path, verdict, mark } => {
+        Step::Netfilter { table, hook, path, verdict, mark, notes } => {
             let mut s = chain_path(table.as_str(), hook, path);
             let last_rule = path.last().and_then(|h| h.rule);
             if last_rule.is_none() {
@@ -248,6 +248,19 @@ fn step_text(step: &Step, p: &Flow) -> String {
             let _ = write!(s, " {}", verdict_text(verdict, p));
             if *mark != 0 {
                 let _ = write!(s, " (mark {mark:#x})");
+            }
+            for note in notes {
+                match note {
+                    Note::RateNotModeled { chain, rule } => {
+                        let _ = write!(s, " ({chain} #{rule} -m limit: rate not modeled)");
+                    }
+                    Note::Passed { chain, rule, target } => {
+                        let _ = write!(s, " ({chain} #{rule} {target}, went on)");
+                    }
+                    Note::Untracked { chain, rule } => {
+                        let _ = write!(s, " ({chain} #{rule} NOTRACK)");
+                    }
+                }
             }
             s
         }
@@ -475,6 +488,7 @@ mod tests {
             ],
             verdict: Verdict::Dnat { to: dnat.dst },
             mark: 0,
+            notes: Vec::new(),
         };
         Trace {
             probe: Probe {

@@ -43,7 +43,7 @@ fn iface(name: &str) -> Option<Neg<IfacePattern>> {
 }
 
 fn tcp_dport(port: u16) -> Match {
-    Match::Tcp { sport: None, dport: Some(Neg::plain(PortRange::one(port))) }
+    Match::Tcp { sport: None, dport: Some(Neg::plain(PortRange::one(port))), flags: None }
 }
 
 /// One allocation as the plugins see it.
@@ -154,7 +154,7 @@ fn existing_rules_host_ip_and_portless_allocations_match_experiment_2() {
         &mut r,
         Table::Nat,
         "POSTROUTING",
-        Rule { src: Some(Neg::plain(ten)), out_iface: iface("eth0"), ..bare(Target::Masquerade) },
+        Rule { src: Some(Neg::plain(ten)), out_iface: iface("eth0"), ..bare(Target::MASQUERADE) },
     );
     let port1 = Rule {
         proto: Some(Neg::plain(Proto::Tcp)),

@@ -5,7 +5,7 @@
 #
 # For every `in` line of rules.txt it appends that rule spec to a chain of a throwaway
 # network namespace (nat PREROUTING for DNAT, nat POSTROUTING for SNAT and MASQUERADE,
-# filter FORWARD otherwise; user chains X and Y exist in both tables) and writes what
+# nat PREROUTING for REDIRECT, raw PREROUTING for NOTRACK and CT, filter FORWARD otherwise; user chains X and Y exist in both tables) and writes what
 # `iptables-save` prints for it as the `out` line that follows. For every line of
 # rejected.txt it rewrites the third column with what real iptables does with the input:
 # `accepted` or `refused`. Specs are split into arguments by the shell (eval), so the
@@ -27,6 +27,9 @@ try() {
   case "$spec" in
     *DNAT*) table=nat chain=PREROUTING ;;
     *SNAT* | *MASQUERADE*) table=nat chain=POSTROUTING ;;
+    *REDIRECT*) table=nat chain=PREROUTING ;;
+    *NOTRACK* | *" CT "*) table=raw chain=PREROUTING ;;
+    *owner*) chain=OUTPUT ;;
   esac
   ipt -t "$table" -F "$chain"
   eval "set -- $spec" 2>/dev/null || return 1
