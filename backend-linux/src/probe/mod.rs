@@ -197,8 +197,14 @@ pub(crate) fn run(cx: &mut ProbeCx<'_>, probe: &Probe) -> Result<Trace, BackendE
     // dropped before it (an INPUT policy, say), and the sender only waited.
     let silence = match sent {
         Sent::Silence => {
-            let mac = hops.last().and_then(|h| last_dst_mac(&frames, h));
-            silence::diagnose(cx, &probe.from, probe.dst.ip, &hops, &counters, mac)
+            // An answer under way dropped as for another host, else the probe's own path.
+            let answer_lost = reply.last().and_then(|h| {
+                last_dst_mac(&frames, h).and_then(|mac| silence::other_host(cx, h, mac))
+            });
+            answer_lost.or_else(|| {
+                let mac = hops.last().and_then(|h| last_dst_mac(&frames, h));
+                silence::diagnose(cx, &probe.from, probe.dst.ip, &hops, &counters, mac)
+            })
         }
         _ => None,
     };

@@ -48,8 +48,6 @@ struct Facts {
     blackhole: bool,
     out_dev: Option<(String, bool)>,
     port_hairpin_off: bool,
-    /// The device that dropped the last frame as addressed to another MAC.
-    other_host: Option<String>,
 }
 
 /// Why the probe went unanswered, if the kernel's state says (see the module docs).
@@ -80,7 +78,11 @@ pub fn diagnose(
     let arrival = last
         .filter(|h| h.dir == Dir::In && !on_lo)
         .and_then(|h| Some((h.device.as_ref()?.to_string(), h.packet.src.ip, dst)));
-    let in_dev = last.filter(|h| h.dir == Dir::In).and_then(|h| h.device.clone());
+    if let (Some(h), Some(mac)) = (last, dst_mac)
+        && let Some(why) = other_host(cx, h, mac)
+    {
+        return Some(why);
+    }
     let facts = cx
         .namespaces
         .get(netns)?
@@ -116,18 +118,7 @@ pub fn diagnose(
                 crate::routes::route_get(&mut ctx.nl, dst),
                 Err(crate::netlink::NlError::Errno(libc::EINVAL))
             );
-            // A frame for another MAC than the receiving device's (a bridge port forwards
-            // such frames: not judged here).
-            let in_dev = in_dev.clone();
-            let other_host = match (in_dev, dst_mac) {
-                (Some(dev), Some(mac)) if mac[0] & 1 == 0 => links
-                    .iter()
-                    .find(|l| l.name == dev.as_str() && l.master.is_none() && l.mac != mac)
-                    .map(|_| dev.to_string()),
-                _ => None,
-            };
             Some(Facts {
-                other_host,
                 local,
                 forwarding,
                 input_refused,
@@ -139,9 +130,6 @@ pub fn diagnose(
         })
         .ok()
         .flatten()?;
-    if let Some(dev) = facts.other_host.as_deref().and_then(|d| IfName::new(d).ok()) {
-        return Some(Silence::OtherHost { dev });
-    }
     let before = entry.and_then(|i| i.checked_sub(1)).and_then(|i| hops.get(i));
     if let (Some(port), Some(dnat), Some(before)) = (port, dnat, before)
         && facts.port_hairpin_off
@@ -183,6 +171,25 @@ pub fn diagnose(
         Some((dev, false)) => IfName::new(&dev).ok().map(|dev| Silence::NoCarrier { dev }),
         _ => None,
     }
+}
+
+/// Whether the frame of hop `h` (coming in, addressed to `mac`) was dropped as for another
+/// host: `mac` is unicast and not the MAC of its device, which is no bridge port (a port
+/// forwards such frames: not judged here).
+pub fn other_host(cx: &ProbeCx<'_>, h: &Hop, mac: [u8; 6]) -> Option<Silence> {
+    let dev = h.device.clone().filter(|_| h.dir == Dir::In && mac[0] & 1 == 0)?;
+    let name = dev.to_string();
+    let dropped = cx
+        .namespaces
+        .get(&h.netns)?
+        .worker
+        .call(move |ctx| {
+            let links = crate::links::dump(&mut ctx.nl).ok()?;
+            Some(links.iter().any(|l| l.name == name && l.master.is_none() && l.mac != mac))
+        })
+        .ok()
+        .flatten()?;
+    dropped.then_some(Silence::OtherHost { dev })
 }
 
 /// Whether `ip` is an address of namespace `netns`.

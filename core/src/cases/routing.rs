@@ -261,5 +261,18 @@ pub fn cases() -> Vec<OpCase> {
             Some(ErrorKind::NotFound),
         ),
         case("rule_del_main", HOST.to_vec(), "ip -n host rule del priority 32766", None),
+        // The kernel compares a prefix only when the new rule has one.
+        case(
+            "rule_without_from_equals_one_with",
+            host_and(&["ip -n host rule add from 10.0.0.0/24 priority 20 lookup 100"]),
+            "ip -n host rule add priority 20 lookup 100",
+            Some(ErrorKind::AlreadyExists),
+        ),
+        case(
+            "rule_with_from_differs_from_one_without",
+            host_and(&["ip -n host rule add priority 20 lookup 100"]),
+            "ip -n host rule add from 10.0.0.0/24 priority 20 lookup 100",
+            None,
+        ),
     ]
 }

@@ -305,7 +305,15 @@ impl State {
             action: spec.action.unwrap_or(RuleAction::Lookup(RouteTable::MAIN)),
             kernel: false,
         };
-        if ns.rules.contains(&rule) {
+        // The kernel's `rule_exists` compares every field, but a source or destination
+        // prefix only when the new rule has one: a rule without `from` exists already if
+        // one with a `from` and otherwise the same does.
+        let exists = ns.rules.iter().any(|r| {
+            let wild =
+                RoutingRule { from: rule.from.or(r.from), to: rule.to.or(r.to), ..rule.clone() };
+            *r == wild
+        });
+        if exists {
             return Err(OpError::new(ErrorKind::AlreadyExists, "add rule", spec));
         }
         let ns = self.ns_mut(netns)?;
