@@ -558,7 +558,11 @@ fn outcome(
                 by: Refusal::NoListener,
             })
         }
-        Sent::Failed(Errno::ENETUNREACH | Errno::EHOSTUNREACH | Errno::EINVAL)
+        // ICMP protocol unreachable (a REJECT with icmp-proto-unreachable) fails a connect
+        // with ENOPROTOOPT.
+        Sent::Failed(
+            Errno::ENETUNREACH | Errno::EHOSTUNREACH | Errno::EINVAL | Errno::ENOPROTOOPT,
+        )
         | Sent::IcmpError(3, _) => reject().unwrap_or_else(no_route),
         // The sender's own OUTPUT dropped or rejected it: the send itself fails with EPERM.
         Sent::Failed(Errno::EPERM) => reject().or_else(dropped_or_silent).ok_or_else(|| {

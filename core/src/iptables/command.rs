@@ -254,9 +254,11 @@ fn table_name(t: &Token) -> Result<Table, ParseError> {
 /// the `-j` value or the policy word.
 fn nat_checks(cmd: &Command, tok: Option<&Token>) -> Result<(), ParseError> {
     let drop = match cmd {
-        Command::Append(_, r) | Command::Insert(_, _, r) | Command::Delete(_, RuleRef::Spec(r)) => {
-            r.target == Target::Drop
-        }
+        Command::Append(_, r)
+        | Command::Insert(_, _, r)
+        | Command::Replace(_, _, r)
+        | Command::Delete(_, RuleRef::Spec(r)) => r.target == Target::Drop,
+        Command::PerAddress(p) => p.rule.target == Target::Drop,
         Command::Policy(_, p) => *p == Policy::Drop,
         _ => false,
     };

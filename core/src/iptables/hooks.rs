@@ -5,7 +5,8 @@
 //! - through the jump graph: the kernel refuses a rule whose target or match is not valid
 //!   in every hook whose base chain reaches the rule's chain (DNAT only from PREROUTING
 //!   and OUTPUT, `-m owner` only from OUTPUT and POSTROUTING, REDIRECT from PREROUTING
-//!   and OUTPUT, TCPMSS from FORWARD, OUTPUT and POSTROUTING, REJECT from INPUT, FORWARD
+//!   and OUTPUT, TCPMSS --clamp-mss-to-pmtu from FORWARD, OUTPUT and POSTROUTING (--set-mss
+//!   anywhere), REJECT from INPUT, FORWARD
 //!   and OUTPUT); each chain counts its own
 //!   restricted rules so that the check needs no walk (`restricted`, `own_mask`);
 //! - in the base chain only (the extension's entry check, which sees no hook when the
@@ -44,7 +45,7 @@ const ALLOWED: [u8; RESTRICTIONS] = [
     POST,             // MASQUERADE
     OUT | POST,       // -m owner
     PRE | OUT,        // REDIRECT
-    FWD | OUT | POST, // TCPMSS
+    FWD | OUT | POST, // TCPMSS --clamp-mss-to-pmtu
     IN | FWD | OUT,   // REJECT
 ];
 
@@ -55,7 +56,7 @@ pub(super) fn restrictions(rule: &Rule) -> u8 {
         Target::Snat { .. } => 2,
         Target::Masquerade { .. } => 4,
         Target::Redirect { .. } => 16,
-        Target::Tcpmss(_) => 32,
+        Target::Tcpmss(None) => 32,
         Target::Reject(_) => 64,
         _ => 0,
     };

@@ -58,6 +58,10 @@ pub const TOPOLOGY: &[&str] = &[
     "ip netns exec host iptables -N Y",
     "ip netns exec host iptables -t nat -N X",
     "ip netns exec host iptables -t nat -N Y",
+    "ip netns exec host iptables -t mangle -N X",
+    "ip netns exec host iptables -t mangle -N Y",
+    "ip netns exec host iptables -t raw -N X",
+    "ip netns exec host iptables -t raw -N Y",
 ];
 
 /// Probe destinations: every address of the host, and loopback.
