@@ -63,6 +63,9 @@ impl Netns {
 
     /// The permanent entry for `ip` on `dev`, if there is one.
     pub fn neighbour(&self, dev: &IfName, ip: Ipv4Addr) -> Option<Mac> {
+        if self.neighbours.is_empty() {
+            return None;
+        }
         self.neighbours.get(&(dev.clone(), ip)).copied()
     }
 
