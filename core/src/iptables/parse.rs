@@ -14,9 +14,9 @@
 use std::str::FromStr;
 
 use super::parse_match::{
-    ProtoArg, Slot, TCP_OPTIONS, UDP_OPTIONS, UNMODELED_MATCH_OPTIONS, bridge_port, no_neg,
+    ProtoArg, Slot, TCP_OPTIONS, UDP_OPTIONS, bridge_port, no_neg, unmodeled_match_option,
 };
-use super::parse_target::{TargetSlot, UNMODELED_TARGET_OPTIONS};
+use super::parse_target::{TargetSlot, unmodeled_target_option};
 use super::rule::{IfacePattern, Neg, Rule};
 use super::values::{self, conflict, invalid, unsupported};
 use crate::addr::{Cidr, Proto};
@@ -306,13 +306,13 @@ impl<'a> Builder<'a> {
         let proto = self.proto;
         if let Some((tt, slot)) = &mut self.target
             && slot.options().contains(&name)
-            && !UNMODELED_TARGET_OPTIONS.contains(&name)
+            && !unmodeled_target_option(name)
         {
             no_neg(neg, t)?;
             return slot.option(tt, c, t, proto);
         }
         if let Some(slot) = self.slots.iter_mut().rev().find(|s| s.options().contains(&name))
-            && !UNMODELED_MATCH_OPTIONS.contains(&name)
+            && !unmodeled_match_option(name)
         {
             return slot.option(c, t, neg, proto);
         }
@@ -334,7 +334,7 @@ impl<'a> Builder<'a> {
             _ => None,
         };
         if let Some(p) = implicit
-            && !UNMODELED_MATCH_OPTIONS.contains(&name)
+            && !unmodeled_match_option(name)
             && !self.slots.iter().any(Slot::is_protocol)
         {
             let mut slot = match p {

@@ -89,9 +89,9 @@ pub(crate) const TCP_OPTIONS: &[&str] = &[
 pub(crate) const UDP_OPTIONS: &[&str] =
     &["--sport", "--source-port", "--dport", "--destination-port"];
 
-/// Options a loaded match knows but nettwin does not model.
-pub(crate) const UNMODELED_MATCH_OPTIONS: &[&str] = &[
-    "--tcp-option",
+/// The options of `-m conntrack`: `--ctstate` is modeled, the rest are not.
+const CONNTRACK_OPTIONS: &[&str] = &[
+    "--ctstate",
     "--ctproto",
     "--ctorigsrc",
     "--ctorigdst",
@@ -104,11 +104,17 @@ pub(crate) const UNMODELED_MATCH_OPTIONS: &[&str] = &[
     "--ctstatus",
     "--ctexpire",
     "--ctdir",
-    "--limit-iface-in",
-    "--limit-iface-out",
-    "--ports",
-    "--suppl-groups",
 ];
+
+/// Options a loaded match knows but nettwin does not model (and `-m conntrack`'s but
+/// `--ctstate`).
+const UNMODELED_MATCH_OPTIONS: &[&str] =
+    &["--tcp-option", "--limit-iface-in", "--limit-iface-out", "--ports", "--suppl-groups"];
+
+/// Whether a loaded match knows option `name` but nettwin does not model it.
+pub(crate) fn unmodeled_match_option(name: &str) -> bool {
+    UNMODELED_MATCH_OPTIONS.contains(&name) || CONNTRACK_OPTIONS[1..].contains(&name)
+}
 
 impl<'a> Slot<'a> {
     /// Loads the match `-m NAME` names, or `None` when nettwin has no such slot.
@@ -148,21 +154,7 @@ impl<'a> Slot<'a> {
         match self {
             Slot::Ports { proto: Proto::Tcp, .. } => TCP_OPTIONS,
             Slot::Ports { .. } => UDP_OPTIONS,
-            Slot::Conntrack { .. } => &[
-                "--ctstate",
-                "--ctproto",
-                "--ctorigsrc",
-                "--ctorigdst",
-                "--ctreplsrc",
-                "--ctrepldst",
-                "--ctorigsrcport",
-                "--ctorigdstport",
-                "--ctreplsrcport",
-                "--ctrepldstport",
-                "--ctstatus",
-                "--ctexpire",
-                "--ctdir",
-            ],
+            Slot::Conntrack { .. } => CONNTRACK_OPTIONS,
             Slot::State { .. } => &["--state"],
             Slot::Icmp { .. } => &["--icmp-type"],
             Slot::AddrType { .. } => {

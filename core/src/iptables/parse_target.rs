@@ -25,8 +25,9 @@ pub(crate) enum TargetSlot {
     Ct(bool),
 }
 
-/// Options a loaded target knows but nettwin does not model.
-pub(crate) const UNMODELED_TARGET_OPTIONS: &[&str] = &[
+/// Options a loaded target knows but nettwin does not model (and `-j CT`'s but
+/// `--notrack`).
+const UNMODELED_TARGET_OPTIONS: &[&str] = &[
     "--random",
     "--random-fully",
     "--persistent",
@@ -38,6 +39,11 @@ pub(crate) const UNMODELED_TARGET_OPTIONS: &[&str] = &[
     "--nflog-range",
     "--nflog-size",
     "--nflog-threshold",
+];
+
+/// The options of `-j CT`: `--notrack` is modeled, the rest are not.
+const CT_OPTIONS: &[&str] = &[
+    "--notrack",
     "--helper",
     "--ctevents",
     "--expevents",
@@ -46,6 +52,11 @@ pub(crate) const UNMODELED_TARGET_OPTIONS: &[&str] = &[
     "--zone-reply",
     "--timeout",
 ];
+
+/// Whether a loaded target knows option `name` but nettwin does not model it.
+pub(crate) fn unmodeled_target_option(name: &str) -> bool {
+    UNMODELED_TARGET_OPTIONS.contains(&name) || CT_OPTIONS[1..].contains(&name)
+}
 
 /// The longest LOG prefix the kernel keeps (29 bytes and a NUL); iptables cuts longer.
 const LOG_PREFIX_MAX: usize = 29;
@@ -86,16 +97,7 @@ impl TargetSlot {
             ],
             TargetSlot::Tcpmss(_) => &["--set-mss", "--clamp-mss-to-pmtu"],
             TargetSlot::Notrack => &[],
-            TargetSlot::Ct(_) => &[
-                "--notrack",
-                "--helper",
-                "--ctevents",
-                "--expevents",
-                "--zone",
-                "--zone-orig",
-                "--zone-reply",
-                "--timeout",
-            ],
+            TargetSlot::Ct(_) => CT_OPTIONS,
             TargetSlot::Mark(_) => {
                 &["--set-xmark", "--set-mark", "--and-mark", "--or-mark", "--xor-mark"]
             }
