@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use nettwin_core::addr::{Cidr, Endpoint, IfAddr, Proto};
 use nettwin_core::backend::Backend;
 use nettwin_core::iptables::{
-    AddrType, Command, CtStates, Match, Neg, Policy, PortDir, PortRange, RejectWith, Rule, RuleRef,
-    Table, Target,
+    AddrType, Command, CtStates, Match, NatTo, Neg, Policy, PortDir, PortRange, RejectWith, Rule,
+    RuleRef, Table, Target,
 };
 use nettwin_core::names::{ChainName, IfName, Mac, NetnsName};
 use nettwin_core::op::{
@@ -73,8 +73,8 @@ fn target() -> impl Strategy<Value = Target> {
         chain().prop_map(Target::Jump),
         chain().prop_map(Target::Goto),
         (ip(), prop::option::of(port()))
-            .prop_map(|(ip, p)| Target::Dnat { ip, ports: p.map(PortRange::one) }),
-        ip().prop_map(|ip| Target::Snat { ip, ports: None }),
+            .prop_map(|(ip, p)| Target::Dnat(NatTo::one(ip, p.map(PortRange::one)))),
+        ip().prop_map(|ip| Target::Snat(NatTo::one(ip, None))),
         Just(Target::Mark { value: 0x2000, mask: 0x2000 }),
     ]
 }

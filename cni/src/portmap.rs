@@ -6,7 +6,9 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use nettwin_core::addr::{IfAddr, Proto};
-use nettwin_core::iptables::{AddrType, Match, Neg, PortDir, PortRange, Rule, Table, Target};
+use nettwin_core::iptables::{
+    AddrType, Match, NatTo, Neg, PortDir, PortRange, Rule, Table, Target,
+};
 
 use nettwin_core::static_name;
 
@@ -171,7 +173,7 @@ pub fn portmap_container(
         after.push(append(
             Table::Nat,
             &dn,
-            base(Target::Dnat { ip: addr.ip, ports: Some(PortRange::one(m.container_port)) }),
+            base(Target::Dnat(NatTo::one(addr.ip, Some(PortRange::one(m.container_port))))),
         ));
     }
     let note: Arc<str> = portmap_dnat_comment(network, container_id).into();

@@ -123,7 +123,15 @@ fn compare_traces(a: &Trace, b: &Trace, out: &mut Vec<Disagreement>) {
     };
     let outcome = |t: &Trace| format!("{} at {}", t.outcome.kind(), t.outcome.netns());
     push("outcome", outcome(a), outcome(b));
-    let seen = |t: &Trace| t.outcome.seen_src().map_or_else(|| "-".to_owned(), |s| s.to_string());
+    // A source port the kernel draws at random agrees when it lies in the drawn range.
+    let drawn = a.drawn_port().or_else(|| b.drawn_port());
+    let seen = |t: &Trace| match (t.outcome.seen_src(), drawn) {
+        (None, _) => "-".to_owned(),
+        (Some(s), Some(r)) if r.contains(s.port) => {
+            format!("{}:<drawn from {}-{}>", s.ip, r.lo, r.hi)
+        }
+        (Some(s), _) => s.to_string(),
+    };
     push("seen_src", seen(a), seen(b));
     // Why a probe went unanswered, where both backends name a reason (the kernel's
     // diagnosis is read from its state and may find none: `no-answer`).

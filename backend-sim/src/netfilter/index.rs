@@ -14,7 +14,8 @@ use std::net::Ipv4Addr;
 
 use nettwin_core::addr::{Cidr, Proto};
 use nettwin_core::iptables::{
-    ChainRules, IfacePattern, Match, Neg, Policy, PortDir, PortRange, RejectWith, Rule, Target,
+    ChainRules, IfacePattern, Match, NatFlags, NatTo, Neg, Policy, PortDir, PortRange, RejectWith,
+    Rule, Target,
 };
 
 /// Port ranges wider than this are not expanded into the port index.
@@ -38,13 +39,13 @@ pub enum CTarget {
     /// `-g CHAIN`.
     Goto(usize),
     /// `DNAT`.
-    Dnat(Ipv4Addr, Option<PortRange>),
+    Dnat(NatTo),
     /// `SNAT`.
-    Snat(Ipv4Addr, Option<PortRange>),
+    Snat(NatTo),
     /// `MASQUERADE`.
-    Masquerade(Option<PortRange>),
+    Masquerade(Option<PortRange>, NatFlags),
     /// `REDIRECT`.
-    Redirect(Option<PortRange>),
+    Redirect(Option<PortRange>, NatFlags),
     /// `LOG`, `NFLOG`, `TCPMSS`: no verdict, the packet goes on.
     Pass(&'static str),
     /// `NOTRACK`, `CT --notrack`.
@@ -197,10 +198,10 @@ fn compile_rule(r: &Rule, resolve: &dyn Fn(&str) -> Option<usize>) -> CRule {
         Target::Reject(w) => CTarget::Reject(*w),
         Target::Jump(c) => resolve(c.as_str()).map_or(CTarget::None, CTarget::Jump),
         Target::Goto(c) => resolve(c.as_str()).map_or(CTarget::None, CTarget::Goto),
-        Target::Dnat { ip, ports } => CTarget::Dnat(*ip, *ports),
-        Target::Snat { ip, ports } => CTarget::Snat(*ip, *ports),
-        Target::Masquerade { ports } => CTarget::Masquerade(*ports),
-        Target::Redirect { ports } => CTarget::Redirect(*ports),
+        Target::Dnat(to) => CTarget::Dnat(*to),
+        Target::Snat(to) => CTarget::Snat(*to),
+        Target::Masquerade { ports, flags } => CTarget::Masquerade(*ports, *flags),
+        Target::Redirect { ports, flags } => CTarget::Redirect(*ports, *flags),
         Target::Log { .. } => CTarget::Pass("LOG"),
         Target::Nflog { .. } => CTarget::Pass("NFLOG"),
         Target::Tcpmss(_) => CTarget::Pass("TCPMSS"),

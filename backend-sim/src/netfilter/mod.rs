@@ -8,9 +8,10 @@ mod index;
 mod matcher;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
-use nettwin_core::iptables::{ChainRules, Policy, PortRange, RejectWith, Ruleset, Table};
+use nettwin_core::iptables::{
+    ChainRules, NatFlags, NatTo, Policy, PortRange, RejectWith, Ruleset, Table,
+};
 use nettwin_core::trace::{ChainHit, Note};
 
 pub use matcher::{Ctx, PacketInfo};
@@ -31,13 +32,13 @@ pub enum Decision {
     /// Rejected.
     Reject(RejectWith),
     /// Destination to rewrite (ports `None`: unchanged).
-    Dnat(Ipv4Addr, Option<PortRange>),
+    Dnat(NatTo),
     /// Source to rewrite.
-    Snat(Ipv4Addr, Option<PortRange>),
+    Snat(NatTo),
     /// Source to rewrite to the outgoing device's address.
-    Masquerade(Option<PortRange>),
+    Masquerade(Option<PortRange>, NatFlags),
     /// Destination to rewrite to the input device's address (127.0.0.1 in OUTPUT).
-    Redirect(Option<PortRange>),
+    Redirect(Option<PortRange>, NatFlags),
 }
 
 /// One chain visited: its name and the 1-based number of the rule that jumped or decided
@@ -256,21 +257,21 @@ impl Firewall {
                     path.push(hit(chain, number));
                     break Decision::Reject(w);
                 }
-                CTarget::Dnat(ip, port) => {
+                CTarget::Dnat(to) => {
                     path.push(hit(chain, number));
-                    break Decision::Dnat(ip, port);
+                    break Decision::Dnat(to);
                 }
-                CTarget::Snat(ip, port) => {
+                CTarget::Snat(to) => {
                     path.push(hit(chain, number));
-                    break Decision::Snat(ip, port);
+                    break Decision::Snat(to);
                 }
-                CTarget::Masquerade(ports) => {
+                CTarget::Masquerade(ports, flags) => {
                     path.push(hit(chain, number));
-                    break Decision::Masquerade(ports);
+                    break Decision::Masquerade(ports, flags);
                 }
-                CTarget::Redirect(ports) => {
+                CTarget::Redirect(ports, flags) => {
                     path.push(hit(chain, number));
-                    break Decision::Redirect(ports);
+                    break Decision::Redirect(ports, flags);
                 }
                 CTarget::Return => {
                     path.push(hit(chain, number));

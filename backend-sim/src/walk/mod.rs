@@ -19,6 +19,7 @@ mod bridge;
 mod hooks;
 mod link;
 mod nat;
+mod nat_pick;
 mod neigh;
 mod routing;
 mod send;

@@ -5,11 +5,12 @@
 use std::net::Ipv4Addr;
 
 use nettwin_core::addr::Endpoint;
-use nettwin_core::iptables::{PortRange, Table};
+use nettwin_core::iptables::{NatTo, Table};
 use nettwin_core::names::NetnsName;
 use nettwin_core::trace::{Dir, Step, Verdict};
 
 use super::hooks::Devs;
+use super::nat_pick::{self, PortPick};
 use super::{End, Pkt, Walk};
 use crate::conntrack::CtDir;
 use crate::netfilter::Decision;
@@ -38,20 +39,16 @@ impl<'s> Walk<'s> {
                 let Some(t) = self.run(ns, Table::Nat, hook, pkt, devs) else { return Ok(false) };
                 pkt.mark = t.mark;
                 let new_dst = match t.decision {
-                    Decision::Dnat(ip, ports) => Some((ip, ports)),
-                    Decision::Redirect(ports) => {
-                        self.redirect_address(ns, hook, devs.input).map(|ip| (ip, ports))
-                    }
+                    Decision::Dnat(to) => Some(to),
+                    Decision::Redirect(ports, flags) => self
+                        .redirect_address(ns, hook, devs.input)
+                        .map(|ip| NatTo { flags, ..NatTo::one(ip, ports) }),
                     _ => None,
                 };
                 let verdict = match (t.decision, new_dst) {
-                    (Decision::Dnat(..) | Decision::Redirect(_), Some((ip, ports))) => {
-                        let port = if pkt.flow.proto.has_ports() {
-                            pick_port(ports, pkt.flow.dst.port)
-                        } else {
-                            0
-                        };
-                        let to = Endpoint::new(ip, port);
+                    (Decision::Dnat(_) | Decision::Redirect(..), Some(range)) => {
+                        let (ip, port) = nat_pick::destination(&range, &pkt.flow);
+                        let to = Endpoint::new(ip, port.port(pkt.flow.dst.port));
                         pkt.flow.dst = to;
                         self.ct.set_dnat(ns, r, to);
                         Verdict::Dnat { to }
@@ -107,23 +104,27 @@ impl<'s> Walk<'s> {
                 let Some(t) = self.run(ns, Table::Nat, hook, pkt, devs) else { return Ok(()) };
                 pkt.mark = t.mark;
                 let new_src = match t.decision {
-                    Decision::Snat(ip, ports) => Some((ip, ports, false)),
-                    Decision::Masquerade(ports) => self
+                    Decision::Snat(to) => Some((to, false)),
+                    Decision::Masquerade(ports, flags) => self
                         .masquerade_address(ns, devs.output, nexthop)
-                        .map(|ip| (ip, ports, true)),
+                        .map(|ip| (NatTo { flags, ..NatTo::one(ip, ports) }, true)),
                     _ => None,
                 };
                 let verdict = match (t.decision, new_src) {
-                    (Decision::Snat(..) | Decision::Masquerade(_), Some((ip, ports, masq))) => {
-                        let port = if pkt.flow.proto.has_ports() {
-                            pick_port(ports, pkt.flow.src.port)
-                        } else {
-                            0
+                    (Decision::Snat(_) | Decision::Masquerade(..), Some((range, masq))) => {
+                        let (ip, port) = nat_pick::source(&range, &pkt.flow);
+                        let to = Endpoint::new(ip, port.port(pkt.flow.src.port));
+                        let drawn = match port {
+                            PortPick::Drawn(r) => Some(r),
+                            _ => None,
                         };
-                        let to = Endpoint::new(ip, port);
                         pkt.flow.src = to;
                         self.ct.set_snat(ns, r, to);
-                        if masq { Verdict::Masquerade { to } } else { Verdict::Snat { to } }
+                        if masq {
+                            Verdict::Masquerade { to, drawn }
+                        } else {
+                            Verdict::Snat { to, drawn }
+                        }
                     }
                     // MASQUERADE without an address on the device drops the packet.
                     (Decision::Accept, _) => Verdict::Accept,
@@ -168,16 +169,5 @@ impl<'s> Walk<'s> {
         let dev = nettwin_core::names::IfName::new(dev?).ok()?;
         let netns = self.lookup_ns(ns)?;
         netns.select_address(&dev, Some(nexthop), nettwin_core::state::AddrScope::Universe)
-    }
-}
-
-/// The port a NAT range gives a connection's first packet (`get_unique_tuple`): its own
-/// port when it is in the range (or no range is given), else the range's first port
-/// (what the kernel tries first for a destination; for a source it starts at a random
-/// offset, which the model does not follow).
-fn pick_port(ports: Option<PortRange>, own: u16) -> u16 {
-    match ports {
-        Some(r) if !r.contains(own) => r.lo,
-        _ => own,
     }
 }

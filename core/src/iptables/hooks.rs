@@ -52,8 +52,8 @@ const ALLOWED: [u8; RESTRICTIONS] = [
 /// The restriction slots a rule counts in, as bits of slot numbers.
 pub(super) fn restrictions(rule: &Rule) -> u8 {
     let target = match &rule.target {
-        Target::Dnat { .. } => 1,
-        Target::Snat { .. } => 2,
+        Target::Dnat(_) => 1,
+        Target::Snat(_) => 2,
         Target::Masquerade { .. } => 4,
         Target::Redirect { .. } => 16,
         Target::Tcpmss(None) => 32,

@@ -3,7 +3,7 @@
 //! [`Target`] at the end.
 
 use super::parse_match::{ProtoArg, needs};
-use super::rule::{PortRange, RejectWith, Target};
+use super::rule::{NatFlags, NatTo, PortRange, RejectWith, Target};
 use super::values::{self, conflict, invalid, unsupported};
 use crate::addr::Proto;
 use crate::names::ChainName;
@@ -14,9 +14,9 @@ use std::sync::Arc;
 pub(crate) enum TargetSlot {
     Done(Target),
     Reject(Option<RejectWith>),
-    Nat { snat: bool, to: Option<(std::net::Ipv4Addr, Option<PortRange>)> },
-    Masquerade(Option<PortRange>),
-    Redirect(Option<PortRange>),
+    Nat { snat: bool, to: Option<NatTo>, flags: NatFlags },
+    Masquerade(Option<PortRange>, NatFlags),
+    Redirect(Option<PortRange>, NatFlags),
     Mark(Option<(u32, u32)>),
     Log { prefix: Option<Arc<str>>, level: Option<u8> },
     Nflog { group: Option<u16>, prefix: Option<Arc<str>> },
@@ -28,9 +28,6 @@ pub(crate) enum TargetSlot {
 /// Options a loaded target knows but nettwin does not model (and `-j CT`'s but
 /// `--notrack`).
 const UNMODELED_TARGET_OPTIONS: &[&str] = &[
-    "--random",
-    "--random-fully",
-    "--persistent",
     "--log-tcp-sequence",
     "--log-tcp-options",
     "--log-ip-options",
@@ -77,8 +74,8 @@ impl TargetSlot {
             TargetSlot::Nat { snat: true, .. } => {
                 &["--to-source", "--random", "--random-fully", "--persistent"]
             }
-            TargetSlot::Masquerade(_) => &["--to-ports", "--random", "--random-fully"],
-            TargetSlot::Redirect(_) => &["--to-ports", "--random"],
+            TargetSlot::Masquerade(..) => &["--to-ports", "--random", "--random-fully"],
+            TargetSlot::Redirect(..) => &["--to-ports", "--random"],
             TargetSlot::Log { .. } => &[
                 "--log-prefix",
                 "--log-level",
@@ -112,10 +109,10 @@ impl TargetSlot {
             "DROP" => TargetSlot::Done(Target::Drop),
             "RETURN" => TargetSlot::Done(Target::Return),
             "REJECT" => TargetSlot::Reject(None),
-            "DNAT" => TargetSlot::Nat { snat: false, to: None },
-            "SNAT" => TargetSlot::Nat { snat: true, to: None },
-            "MASQUERADE" => TargetSlot::Masquerade(None),
-            "REDIRECT" => TargetSlot::Redirect(None),
+            "DNAT" => TargetSlot::Nat { snat: false, to: None, flags: NatFlags::default() },
+            "SNAT" => TargetSlot::Nat { snat: true, to: None, flags: NatFlags::default() },
+            "MASQUERADE" => TargetSlot::Masquerade(None, NatFlags::default()),
+            "REDIRECT" => TargetSlot::Redirect(None, NatFlags::default()),
             "MARK" => TargetSlot::Mark(None),
             "LOG" => TargetSlot::Log { prefix: None, level: None },
             "NFLOG" => TargetSlot::Nflog { group: None, prefix: None },
@@ -160,12 +157,23 @@ impl TargetSlot {
                 }
                 *w = Some(values::reject_with(c.expect("a reject type")?)?);
             }
+            TargetSlot::Nat { flags, .. }
+            | TargetSlot::Masquerade(_, flags)
+            | TargetSlot::Redirect(_, flags)
+                if t.text.starts_with("--random") || t.text == "--persistent" =>
+            {
+                match t.text.as_str() {
+                    "--random" => flags.random = true,
+                    "--random-fully" => flags.random_fully = true,
+                    _ => flags.persistent = true,
+                }
+            }
             TargetSlot::Nat { to, .. } => {
                 if to.is_some() {
                     return Err(conflict(t, "the NAT address can only be given once"));
                 }
                 let v = c.expect("ip[:port[-port]]")?;
-                let (ip, ports) = values::nat_to(v)?;
+                let (first, last, ports) = values::nat_to(v)?;
                 if ports.is_some() && !matches!(proto, Some((_, Some(_)))) {
                     return Err(invalid(
                         v,
@@ -173,7 +181,7 @@ impl TargetSlot {
                         "need -p tcp or -p udp (before the target) with a port",
                     ));
                 }
-                *to = Some((ip, ports));
+                *to = Some(NatTo { first, last, ports, flags: NatFlags::default() });
             }
             TargetSlot::Mark(m) => {
                 if m.is_some() {
@@ -196,7 +204,7 @@ impl TargetSlot {
                     _ => masked(mask).map(|()| (value, 0))?,
                 });
             }
-            TargetSlot::Masquerade(ports) | TargetSlot::Redirect(ports) => {
+            TargetSlot::Masquerade(ports, _) | TargetSlot::Redirect(ports, _) => {
                 let v = c.expect("port[-port]")?;
                 if !matches!(proto, Some((false, Some(Proto::Tcp | Proto::Udp)))) {
                     return Err(invalid(
@@ -259,13 +267,21 @@ impl TargetSlot {
         Ok(match self {
             TargetSlot::Done(target) => target,
             TargetSlot::Reject(w) => Target::Reject(w.unwrap_or(RejectWith::PortUnreachable)),
-            TargetSlot::Nat { snat, to } => {
+            TargetSlot::Nat { snat, to, flags } => {
                 let opt = if snat { "--to-source" } else { "--to-destination" };
-                let (ip, ports) = to.ok_or_else(|| needs(t, opt))?;
-                if snat { Target::Snat { ip, ports } } else { Target::Dnat { ip, ports } }
+                let to = NatTo { flags, ..to.ok_or_else(|| needs(t, opt))? };
+                if snat {
+                    Target::Snat(to)
+                } else {
+                    drawn_destination_port(t, to.ports, flags)?;
+                    Target::Dnat(to)
+                }
             }
-            TargetSlot::Masquerade(ports) => Target::Masquerade { ports },
-            TargetSlot::Redirect(ports) => Target::Redirect { ports },
+            TargetSlot::Masquerade(ports, flags) => Target::Masquerade { ports, flags },
+            TargetSlot::Redirect(ports, flags) => {
+                drawn_destination_port(t, ports, flags)?;
+                Target::Redirect { ports, flags }
+            }
             TargetSlot::Log { prefix, level } => {
                 Target::Log { prefix, level: level.unwrap_or(super::print::LOG_DEFAULT_LEVEL) }
             }
@@ -285,6 +301,23 @@ impl TargetSlot {
                 Target::Mark { value, mask }
             }
         })
+    }
+}
+
+/// Refuses `--random` with a destination port range: the kernel then draws the new
+/// destination port at random, and that decides which socket gets the connection.
+fn drawn_destination_port(
+    t: &Token,
+    ports: Option<PortRange>,
+    flags: NatFlags,
+) -> Result<(), ParseError> {
+    match ports {
+        Some(r) if flags.random_port() && r.lo != r.hi => Err(unsupported(
+            t,
+            "--random with a destination port range",
+            "the kernel draws the port, which decides the receiving socket; give one port",
+        )),
+        _ => Ok(()),
     }
 }
 

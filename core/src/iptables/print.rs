@@ -9,8 +9,8 @@ use std::fmt::{self, Display, Formatter, Write};
 
 use super::ext_values::rate_text;
 use super::rule::{
-    AddrType, Command, CtStates, IcmpType, Limit, ListVerb, Match, Neg, PortDir, PortRange, Rule,
-    RuleRef, Target, TcpFlags,
+    AddrType, Command, CtStates, IcmpType, Limit, ListVerb, Match, NatFlags, NatTo, Neg, PortDir,
+    PortRange, Rule, RuleRef, Target, TcpFlags,
 };
 use super::values::reject_name;
 
@@ -239,12 +239,27 @@ fn write_match(p: &mut Parts<'_, '_>, m: &Match) -> fmt::Result {
     }
 }
 
-fn nat_to(ip: &std::net::Ipv4Addr, ports: &Option<PortRange>) -> String {
-    match ports {
-        None => ip.to_string(),
-        Some(PortRange { lo, hi }) if lo == hi => format!("{ip}:{lo}"),
-        Some(PortRange { lo, hi }) => format!("{ip}:{lo}-{hi}"),
+fn nat_to(to: &NatTo) -> String {
+    let mut s = to.first.to_string();
+    if to.last != to.first {
+        let _ = write!(s, "-{}", to.last);
     }
+    if let Some(r) = &to.ports {
+        let _ = write!(s, ":{}", port_range(r));
+    }
+    s
+}
+
+/// The flags as iptables-save writes them after a NAT target's address or ports.
+fn nat_flags(p: &mut Parts<'_, '_>, f: NatFlags) -> fmt::Result {
+    for (on, name) in
+        [(f.random, "--random"), (f.random_fully, "--random-fully"), (f.persistent, "--persistent")]
+    {
+        if on {
+            p.put(name)?;
+        }
+    }
+    Ok(())
 }
 
 /// LOG's default syslog level (`warning`), which iptables-save leaves out.
@@ -263,19 +278,27 @@ fn write_target(p: &mut Parts<'_, '_>, t: &Target) -> fmt::Result {
         Target::Reject(w) => p.put(format_args!("-j REJECT --reject-with {}", reject_name(*w))),
         Target::Jump(c) => p.put(format_args!("-j {c}")),
         Target::Goto(c) => p.put(format_args!("-g {c}")),
-        Target::Dnat { ip, ports } => {
-            p.put(format_args!("-j DNAT --to-destination {}", nat_to(ip, ports)))
+        Target::Dnat(to) => {
+            p.put(format_args!("-j DNAT --to-destination {}", nat_to(to)))?;
+            nat_flags(p, to.flags)
         }
-        Target::Snat { ip, ports } => {
-            p.put(format_args!("-j SNAT --to-source {}", nat_to(ip, ports)))
+        Target::Snat(to) => {
+            p.put(format_args!("-j SNAT --to-source {}", nat_to(to)))?;
+            nat_flags(p, to.flags)
         }
-        Target::Masquerade { ports: None } => p.put("-j MASQUERADE"),
-        Target::Masquerade { ports: Some(r) } => {
-            p.put(format_args!("-j MASQUERADE --to-ports {}", port_range(r)))
+        Target::Masquerade { ports, flags } => {
+            p.put("-j MASQUERADE")?;
+            if let Some(r) = ports {
+                p.put(format_args!("--to-ports {}", port_range(r)))?;
+            }
+            nat_flags(p, *flags)
         }
-        Target::Redirect { ports: None } => p.put("-j REDIRECT"),
-        Target::Redirect { ports: Some(r) } => {
-            p.put(format_args!("-j REDIRECT --to-ports {}", port_range(r)))
+        Target::Redirect { ports, flags } => {
+            p.put("-j REDIRECT")?;
+            if let Some(r) = ports {
+                p.put(format_args!("--to-ports {}", port_range(r)))?;
+            }
+            nat_flags(p, *flags)
         }
         Target::Log { prefix, level } => {
             p.put("-j LOG")?;

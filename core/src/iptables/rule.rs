@@ -137,6 +137,48 @@ impl PortRange {
     }
 }
 
+/// Where DNAT or SNAT maps a connection: an address range (one address when `first ==
+/// last`), the ports, and how the kernel picks within them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct NatTo {
+    /// The range's first address.
+    pub first: Ipv4Addr,
+    /// The range's last address (guaranteed `>= first`).
+    pub last: Ipv4Addr,
+    /// The new port(s), if rewritten.
+    pub ports: Option<PortRange>,
+    /// `--random`, `--random-fully`, `--persistent`.
+    pub flags: NatFlags,
+}
+
+impl NatTo {
+    /// One address (and the ports, if given), without flags.
+    pub fn one(ip: Ipv4Addr, ports: Option<PortRange>) -> NatTo {
+        NatTo { first: ip, last: ip, ports, flags: NatFlags::default() }
+    }
+}
+
+/// The options of a NAT target that change how the kernel picks the address and port.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct NatFlags {
+    /// `--random`: the port is drawn at random.
+    pub random: bool,
+    /// `--random-fully`: the port is drawn at random, fully.
+    pub random_fully: bool,
+    /// `--persistent`: the address hash leaves out the destination.
+    pub persistent: bool,
+}
+
+impl NatFlags {
+    /// No flags.
+    pub const NONE: NatFlags = NatFlags { random: false, random_fully: false, persistent: false };
+
+    /// Whether the kernel draws the port at random (`NF_NAT_RANGE_PROTO_RANDOM_ALL`).
+    pub fn random_port(self) -> bool {
+        self.random || self.random_fully
+    }
+}
+
 /// Conntrack states for `-m conntrack --ctstate`, as a bit set.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct CtStates(pub u8);
@@ -309,30 +351,26 @@ pub enum Target {
     Jump(ChainName),
     /// `-g CHAIN`: run the user chain; its RETURN returns from the caller.
     Goto(ChainName),
-    /// `-j DNAT --to-destination ip[:port[-port]]`.
-    Dnat {
-        /// The new destination address.
-        ip: Ipv4Addr,
-        /// The new destination port(s), if rewritten.
-        ports: Option<PortRange>,
-    },
-    /// `-j SNAT --to-source ip[:port[-port]]`.
-    Snat {
-        /// The new source address.
-        ip: Ipv4Addr,
-        /// The new source port(s), if rewritten.
-        ports: Option<PortRange>,
-    },
-    /// `-j MASQUERADE [--to-ports P[-Q]]`: SNAT to the outgoing interface's address.
+    /// `-j DNAT --to-destination ip[-ip][:port[-port]] [--random] [--persistent]`.
+    Dnat(NatTo),
+    /// `-j SNAT --to-source ip[-ip][:port[-port]] [--random] [--random-fully]
+    /// [--persistent]`.
+    Snat(NatTo),
+    /// `-j MASQUERADE [--to-ports P[-Q]] [--random] [--random-fully]`: SNAT to the
+    /// outgoing interface's address.
     Masquerade {
         /// `--to-ports` (needs `-p tcp` or `-p udp`).
         ports: Option<PortRange>,
+        /// `--random`, `--random-fully`.
+        flags: NatFlags,
     },
-    /// `-j REDIRECT [--to-ports P[-Q]]`: DNAT to the input device's first address (to
-    /// 127.0.0.1 in OUTPUT).
+    /// `-j REDIRECT [--to-ports P[-Q]] [--random]`: DNAT to the input device's first
+    /// address (to 127.0.0.1 in OUTPUT).
     Redirect {
         /// `--to-ports` (needs `-p tcp` or `-p udp`).
         ports: Option<PortRange>,
+        /// `--random`.
+        flags: NatFlags,
     },
     /// `-j LOG [--log-prefix P] [--log-level L]`: logs and goes on (no verdict).
     Log {
@@ -368,7 +406,7 @@ pub enum Target {
 
 impl Target {
     /// `-j MASQUERADE` without options.
-    pub const MASQUERADE: Target = Target::Masquerade { ports: None };
+    pub const MASQUERADE: Target = Target::Masquerade { ports: None, flags: NatFlags::NONE };
 
     /// The user chain this target continues in, if any.
     pub fn chain(&self) -> Option<&ChainName> {

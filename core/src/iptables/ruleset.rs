@@ -29,7 +29,9 @@ use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
 use super::hooks::{self, RESTRICTIONS};
-use super::rule::{Command, ListVerb, Match, PerAddress, Policy, Rule, RuleRef, Table, Target};
+use super::rule::{
+    Command, ListVerb, Match, NatTo, PerAddress, Policy, Rule, RuleRef, Table, Target,
+};
 use super::values::is_target_name;
 use crate::error::{ErrorKind, OpError};
 use crate::hash::{FxBuildHasher, FxHashMap, FxIndexMap};
@@ -691,10 +693,7 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
             Some("tcp-reset needs -p tcp")
         }
         (
-            Target::Dnat { .. }
-            | Target::Snat { .. }
-            | Target::Masquerade { .. }
-            | Target::Redirect { .. },
+            Target::Dnat(_) | Target::Snat(_) | Target::Masquerade { .. } | Target::Redirect { .. },
             Table::Filter | Table::Mangle | Table::Raw,
         ) => Some("NAT targets belong to the nat table"),
         (Target::Reject(_), Table::Nat | Table::Mangle | Table::Raw) => {
@@ -707,11 +706,10 @@ fn static_problem(table: Table, rule: &Rule) -> Option<&'static str> {
             Some("TCPMSS needs -p tcp")
         }
         (Target::Drop, Table::Nat) => Some("the nat table is not intended for filtering"),
-        (Target::Dnat { ports: Some(_), .. } | Target::Snat { ports: Some(_), .. }, _)
-            if rule.proto.is_none() =>
-        {
-            Some("NAT ports need -p")
-        }
+        (
+            Target::Dnat(NatTo { ports: Some(_), .. }) | Target::Snat(NatTo { ports: Some(_), .. }),
+            _,
+        ) if rule.proto.is_none() => Some("NAT ports need -p"),
         _ => None,
     }
 }

@@ -351,9 +351,9 @@ pub(crate) fn reject_name(w: RejectWith) -> &'static str {
     }
 }
 
-/// `--to-destination`/`--to-source`: `ip[:port[-port]]`. Address ranges and a missing
-/// address are unsupported.
-pub(crate) fn nat_to(t: &Token) -> Result<(Ipv4Addr, Option<PortRange>), ParseError> {
+/// `--to-destination`/`--to-source`: `ip[-ip][:port[-port]]`, as (first, last, ports). A
+/// missing address and a range whose first address is the higher are unsupported.
+pub(crate) fn nat_to(t: &Token) -> Result<(Ipv4Addr, Ipv4Addr, Option<PortRange>), ParseError> {
     let s = t.text.as_str();
     let (ip, ports) = match s.split_once(':') {
         Some((a, p)) => (a, Some(p)),
@@ -362,10 +362,21 @@ pub(crate) fn nat_to(t: &Token) -> Result<(Ipv4Addr, Option<PortRange>), ParseEr
     if ip.is_empty() {
         return Err(unsupported(t, "NAT target without address", "give the address too"));
     }
-    if ip.contains('-') {
-        return Err(unsupported(t, "NAT address range", "give one address"));
+    let (first, last) = match ip.split_once('-') {
+        Some((a, b)) => (strict_ip(t, a)?, strict_ip(t, b)?),
+        None => {
+            let one = strict_ip(t, ip)?;
+            (one, one)
+        }
+    };
+    if first > last {
+        // iptables takes it, and the kernel's pick then wraps around the address space.
+        return Err(unsupported(
+            t,
+            "a NAT address range whose first address is the higher",
+            "give it low-high",
+        ));
     }
-    let ip = strict_ip(t, ip)?;
     let ports = match ports {
         None => None,
         Some(p) => {
@@ -382,7 +393,7 @@ pub(crate) fn nat_to(t: &Token) -> Result<(Ipv4Addr, Option<PortRange>), ParseEr
             Some(PortRange { lo, hi })
         }
     };
-    Ok((ip, ports))
+    Ok((first, last, ports))
 }
 
 /// `--to-ports P[-Q]` of MASQUERADE and REDIRECT.

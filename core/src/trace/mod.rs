@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use crate::addr::{Endpoint, Proto};
-use crate::iptables::{RejectWith, Table};
+use crate::iptables::{PortRange, RejectWith, Table};
 use crate::names::{IfName, NetnsName};
 use crate::state::{Route, RoutingRule, Socket, SpecialRoute};
 
@@ -117,14 +117,27 @@ pub enum Verdict {
     },
     /// Source rewritten by SNAT (and accepted).
     Snat {
-        /// The new source.
+        /// The new source (its port the range's first when drawn).
         to: Endpoint,
+        /// The range the kernel draws the new source port from at random, if it does.
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_drawn")]
+        drawn: Option<PortRange>,
     },
     /// Source rewritten to the outgoing device's address (and accepted).
     Masquerade {
-        /// The new source.
+        /// The new source (its port the range's first when drawn).
         to: Endpoint,
+        /// The range the kernel draws the new source port from at random, if it does.
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_drawn")]
+        drawn: Option<PortRange>,
     },
+}
+
+fn ser_drawn<S: serde::Serializer>(r: &Option<PortRange>, s: S) -> Result<S::Ok, S::Error> {
+    match r {
+        Some(r) => s.serialize_str(&format!("{}-{}", r.lo, r.hi)),
+        None => s.serialize_none(),
+    }
 }
 
 fn ser_reject<S: serde::Serializer>(w: &RejectWith, s: S) -> Result<S::Ok, S::Error> {
@@ -518,6 +531,19 @@ pub struct Trace {
 pub type WireHop = (NetnsName, IfName, Dir);
 
 impl Trace {
+    /// The range the kernel drew the connection's new source port from at random, when a
+    /// source NAT on the forward path drew one (the trace goes on with the range's first
+    /// port in its place).
+    pub fn drawn_port(&self) -> Option<PortRange> {
+        self.hops.iter().find_map(|h| match &h.step {
+            Step::Netfilter {
+                verdict: Verdict::Snat { drawn, .. } | Verdict::Masquerade { drawn, .. },
+                ..
+            } => *drawn,
+            _ => None,
+        })
+    }
+
     /// The forward path as wire hops.
     pub fn wire_path(&self) -> Vec<WireHop> {
         wire(&self.hops)

@@ -29,7 +29,7 @@ use super::{
     reject_name,
 };
 use crate::addr::{Cidr, Endpoint};
-use crate::iptables::RejectWith;
+use crate::iptables::{PortRange, RejectWith};
 use crate::state::{RoutingRule, RuleAction, SpecialKind};
 
 /// The whole trace as aligned text, ending with a newline.
@@ -73,7 +73,7 @@ pub fn json(trace: &Trace) -> serde_json::Value {
         flow: &trace.flow,
         outcome: trace.outcome.kind(),
         delivered_to: trace.outcome.delivered_to().map(|n| n.as_str()),
-        seen_src: trace.outcome.seen_src().map(|e| show_endpoint(e, &trace.flow)),
+        seen_src: trace.outcome.seen_src().map(|e| seen_text(trace, e)),
         summary: outcome_text(trace),
         detail: &trace.outcome,
         hops: &trace.hops,
@@ -183,6 +183,14 @@ fn stage(step: &Step) -> &'static str {
 /// `a:p → b:q` (ports left out for ICMP).
 fn endpoints(f: &Flow) -> String {
     f.to_string()
+}
+
+/// The source the receiver saw; a port the kernel drew at random is named by its range.
+fn seen_text(trace: &Trace, seen: Endpoint) -> String {
+    match trace.drawn_port() {
+        Some(r) => format!("{}:<drawn from {}-{}>", seen.ip, r.lo, r.hi),
+        None => show_endpoint(seen, &trace.flow),
+    }
 }
 
 fn show_endpoint(e: Endpoint, f: &Flow) -> String {
@@ -317,8 +325,22 @@ fn verdict_text(v: &Verdict, p: &Flow) -> String {
         Verdict::Drop => "DROP".to_owned(),
         Verdict::Reject { with } => format!("REJECT --reject-with {}", reject_name(*with)),
         Verdict::Dnat { to } => format!("DNAT → {}", show_endpoint(*to, p)),
-        Verdict::Snat { to } => format!("SNAT → {}", show_endpoint(*to, p)),
-        Verdict::Masquerade { to } => format!("MASQUERADE → {}", show_endpoint(*to, p)),
+        Verdict::Snat { to, drawn } => format!("SNAT → {}", nat_source(*to, *drawn, p)),
+        Verdict::Masquerade { to, drawn } => {
+            format!("MASQUERADE → {}", nat_source(*to, *drawn, p))
+        }
+    }
+}
+
+/// A source NAT's new source; a port the kernel draws is named by its range, and the
+/// port the trace goes on with is said.
+fn nat_source(to: Endpoint, drawn: Option<PortRange>, p: &Flow) -> String {
+    match drawn {
+        Some(r) => format!(
+            "{}:{}-{} (port drawn at random; the trace goes on with {})",
+            to.ip, r.lo, r.hi, to.port
+        ),
+        None => show_endpoint(to, p),
     }
 }
 
@@ -329,12 +351,10 @@ pub fn outcome_text(trace: &Trace) -> String {
 
 fn outcome_line(outcome: &Outcome, trace: &Trace) -> String {
     match outcome {
-        Outcome::Delivered { netns, socket: Some(s), seen_src } => format!(
-            "delivered to {netns} {}/{}, seen from {}",
-            s.at,
-            s.proto,
-            show_endpoint(*seen_src, &trace.flow)
-        ),
+        Outcome::Delivered { netns, socket: Some(s), seen_src } => {
+            let seen = seen_text(trace, *seen_src);
+            format!("delivered to {netns} {}/{}, seen from {seen}", s.at, s.proto)
+        }
         Outcome::Delivered { netns, socket: None, seen_src } => {
             format!("delivered to {netns} (echo answered), seen from {}", seen_src.ip)
         }

@@ -26,6 +26,9 @@ const IFACES: [&str; 6] = ["eth0", "nomad", "veth+", "lo", "vetha1", "vetha2"];
 /// Ports rules match on (the listeners' ports and a few others).
 const PORTS: [&str; 7] = ["22", "53", "80", "8080", "7000", "1000:9000", "0:65535"];
 /// DNAT and SNAT destinations.
+/// NAT target flags (none most often; the first two are DNAT's).
+const NAT_FLAGS: [&str; 5] = ["", " --persistent", "", " --random-fully", " --random"];
+
 const NAT_TO: [&str; 8] = [
     "172.26.64.2",
     "172.26.64.3",
@@ -160,9 +163,21 @@ fn target(table: Table) -> impl Strategy<Value = String> + Clone {
     ];
     let nat_only = prop_oneof![
         pick(&NAT_TO).prop_map(|t| format!("-j DNAT --to-destination {t}")),
-        pick(&["172.26.64.1", "192.0.2.10", "10.99.0.1"])
-            .prop_map(|t| format!("-j SNAT --to-source {t}")),
+        (pick(&["172.26.64.2-172.26.64.4", "-p tcp", "-p udp"]), pick(&NAT_FLAGS[..2])).prop_map(
+            |(t, f)| match t {
+                "-p tcp" | "-p udp" => {
+                    format!("{t} -j DNAT --to-destination 172.26.64.2-172.26.64.3:80-90{f}")
+                }
+                _ => format!("-j DNAT --to-destination {t}{f}"),
+            }
+        ),
+        (
+            pick(&["172.26.64.1", "192.0.2.10", "10.99.0.1", "172.26.64.1-172.26.64.3"]),
+            pick(&NAT_FLAGS)
+        )
+            .prop_map(|(t, f)| format!("-j SNAT --to-source {t}{f}")),
         Just("-j MASQUERADE".to_owned()),
+        pick(&["-j MASQUERADE --random", "-j MASQUERADE --random-fully"]).prop_map(str::to_owned),
         pick(&["tcp", "udp"]).prop_map(|p| format!("-p {p} -j MASQUERADE --to-ports 20000-20010")),
         pick(&[
             "-p tcp -j REDIRECT",
