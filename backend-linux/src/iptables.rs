@@ -179,6 +179,18 @@ fn section_bounds(cmd: &Command) -> (bool, bool) {
     }
 }
 
+/// The kind of a failure iptables-restore blamed on `cmd`. For `-Z CHAIN N` of a built-in
+/// chain that the table does not have yet, iptables-nft gives no reason ("line 2 failed";
+/// `iptables -Z` says "Incompatible with this kernel"): the chain is not found, as the
+/// same `-Z` without a rule number says.
+fn failure_kind(cmd: &Command, message: &str) -> ErrorKind {
+    let bare = message.trim_end().ends_with("failed");
+    match cmd {
+        Command::Zero(Some(_), Some(_)) if bare => ErrorKind::NotFound,
+        _ => iptables_kind(message),
+    }
+}
+
 fn op_error(table: Table, cmd: &Command, kind: ErrorKind, message: &str) -> OpError {
     OpError::new(kind, "apply", format!("{table}: {cmd}")).detail(message.to_owned())
 }
@@ -199,7 +211,20 @@ pub fn run_batch(exec: &mut dyn Restore, ops: &[(Table, &Command)]) -> Vec<Resul
             None => all.push(i),
         }
     }
-    run(exec, ops, &all, &mut results);
+    // A counter reset runs in a process of its own: iptables-restore checks `-Z CHAIN`
+    // of a built-in chain against a cache that a policy change earlier in the same run
+    // has filled in, and refuses it as a bad built-in chain name where it alone would
+    // find no chain.
+    for group in all.split_inclusive(|&i| matches!(ops[i].1, Command::Zero(..))) {
+        let (zero, before) = match group.split_last() {
+            Some((&z, before)) if matches!(ops[z].1, Command::Zero(..)) => (Some(z), before),
+            _ => (None, group),
+        };
+        run(exec, ops, before, &mut results);
+        if let Some(z) = zero {
+            run(exec, ops, &[z], &mut results);
+        }
+    }
     results
         .into_iter()
         .map(|r| {
@@ -273,7 +298,7 @@ fn run(
             return;
         }
         let (t, c) = ops[i];
-        results[i] = Some(Err(op_error(t, c, iptables_kind(&failure.message), &failure.message)));
+        results[i] = Some(Err(op_error(t, c, failure_kind(c, &failure.message), &failure.message)));
         let rest: Vec<usize> = section[k + 1..].iter().copied().chain(later).collect();
         run(exec, ops, &rest, results);
         return;

@@ -243,3 +243,27 @@ fn an_op_checked_against_a_change_the_kernel_refuses_is_run_again() {
     assert_eq!(kinds(&r), vec![Some(ErrorKind::InvalidArgument), None, None]);
     assert_eq!(fake.committed, vec!["-N DEP", "-N C"]);
 }
+
+#[test]
+fn a_counter_reset_runs_in_a_process_of_its_own_in_order() {
+    let zero = Command::Zero(Some(ChainName::new("INPUT").unwrap_or_else(|e| panic!("{e}"))), None);
+    let cmds = [new_chain("A"), zero, new_chain("B")];
+    let ops: Vec<(Table, &Command)> =
+        vec![(Table::Filter, &cmds[0]), (Table::Filter, &cmds[1]), (Table::Filter, &cmds[2])];
+    let mut fake = Fake::default();
+    let r = run_batch(&mut fake, &ops);
+    assert_eq!(kinds(&r), vec![None, None, None]);
+    assert_eq!(
+        fake.runs,
+        ["*filter\n-N A\nCOMMIT\n", "*filter\n-Z INPUT\nCOMMIT\n", "*filter\n-N B\nCOMMIT\n"]
+    );
+}
+
+#[test]
+fn a_reasonless_failure_of_a_numbered_counter_reset_is_a_missing_chain() {
+    let chain = || Some(ChainName::new("FORWARD").unwrap_or_else(|e| panic!("{e}")));
+    let bare = "iptables-restore: line 2 failed";
+    assert_eq!(failure_kind(&Command::Zero(chain(), Some(1)), bare), ErrorKind::NotFound);
+    assert_eq!(failure_kind(&Command::Zero(chain(), None), bare), iptables_kind(bare));
+    assert_eq!(failure_kind(&new_chain("A"), bare), iptables_kind(bare));
+}

@@ -242,10 +242,12 @@ pub fn command() -> impl Strategy<Value = String> {
             2 => (chain(nat), prop::bool::weighted(0.7))
                 .prop_map(move |(c, d)| format!("{t}-P {c} {}", if d { "DROP" } else { "ACCEPT" })),
             1 => (chain(nat), 1u32..3, rule.clone()).prop_map(move |(c, n, r)| format!("{t}-R {c} {n} {r}")),
-            // FIXME: no -Z. A `-Z CHAIN` of a built-in chain the kernel does not have yet is
-            // NotFound alone (as modeled), but "Bad built-in chain name" (InvalidArgument)
-            // when the same iptables-restore run changed a policy of its table first: the
-            // backend's batching has to give -Z a run of its own before this can be compared.
+            1 => prop_oneof![
+                Just(String::new()),
+                chain(nat).prop_map(|c| format!(" {c}")),
+                (chain(nat), 1u32..3).prop_map(|(c, n)| format!(" {c} {n}")),
+            ]
+            .prop_map(move |z| format!("{t}-Z{z}")),
         ]
         .prop_flat_map(move |cmd| wait.clone().prop_map(move |w| format!("{w}{cmd}")))
     })
